@@ -1,0 +1,223 @@
+"""Composable gradient transforms in the optax spirit, batched over a leading runs dimension.
+
+A transform is a pair of pure functions
+
+    init(params) -> state
+    update(grads, state, params, info=None) -> (updates, state)
+
+``params`` and ``grads`` have shape ``[runs, *dims]``. The driver applies the result as a
+descent step, ``x <- x - updates``, so ``chain(heavy_ball(beta), scale(lr))`` is exactly
+``torch.optim.SGD(lr=lr, momentum=beta, dampening=0)``.
+
+Every hyper-parameter (``threshold``, ``beta``, ``lr``) may be a Python number or a tensor of
+shape ``[runs]`` giving one value per run, so a sweep over 12 step sizes is one call.
+Clipping transforms write ``info["grad_norm"]`` and ``info["clipped_grad_norm"]`` (shape
+``[runs]``) when the caller passes an ``info`` dict; that is how the trajectory driver records
+gradient norms before and after clipping without computing them twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import torch
+
+from steplab.validation import check_positive, check_range
+
+Tensor = torch.Tensor
+_TINY = 1e-300
+
+
+class GradientTransform(NamedTuple):
+    """An ``(init, update)`` pair; ``name`` is for display only."""
+
+    init: Callable[[Tensor], Any]
+    update: Callable[..., tuple[Tensor, Any]]
+    name: str = "transform"
+
+
+def per_run(value: float | Tensor, like: Tensor, extra_dims: int | None = None) -> float | Tensor:
+    """Broadcast a scalar or a ``[runs]`` tensor against ``like`` (shape ``[runs, *dims]``)."""
+    if not isinstance(value, Tensor):
+        return value
+    value = value.to(device=like.device, dtype=like.dtype)
+    if value.ndim == 0:
+        return value
+    if value.shape[0] != like.shape[0]:
+        raise ValueError(f"per-run parameter has {value.shape[0]} entries but there are {like.shape[0]} runs")
+    trailing = like.ndim - 1 if extra_dims is None else extra_dims
+    return value.reshape(value.shape[0], *([1] * trailing))
+
+
+def run_norm(x: Tensor, start_dim: int = 1) -> Tensor:
+    """Euclidean norm of each run's slice: ``[runs, *dims] -> [runs]``."""
+    return torch.linalg.vector_norm(x.flatten(start_dim), dim=-1)
+
+
+def clip_factor(norms: Tensor, threshold: float | Tensor) -> Tensor:
+    """``min(1, c / ||g||)`` with ``0/0`` read as 1 (a zero gradient is left alone)."""
+    return torch.clamp(threshold / torch.clamp(norms, min=_TINY), max=1.0)
+
+
+def _stateless(fn: Callable[[Tensor, Tensor, dict | None], Tensor], name: str) -> GradientTransform:
+    def init(params: Tensor) -> tuple:
+        return ()
+
+    def update(grads, state, params=None, info=None):
+        return fn(grads, params, info), state
+
+    return GradientTransform(init, update, name)
+
+
+def clip_by_norm(threshold: float | Tensor) -> GradientTransform:
+    """Norm clipping of each run's whole gradient.
+
+    clip_c(g) = min(1, c / ||g||) * g        (Pascanu et al. 2013, Alg. 2; Koloskova et al. 2023, eq. 2)
+    """
+    check_positive("threshold", threshold)
+
+    def fn(grads, params, info):
+        norms = run_norm(grads)
+        factor = clip_factor(norms, per_run(threshold, norms, 0))
+        if info is not None:
+            info["grad_norm"] = norms
+            info["clipped_grad_norm"] = norms * factor
+        return grads * factor.reshape(-1, *([1] * (grads.ndim - 1)))
+
+    return _stateless(fn, "clip_by_norm")
+
+
+def clip_per_sample(threshold: float | Tensor) -> GradientTransform:
+    """Mean of per-sample clipped gradients (the DP-SGD form).
+
+    g = (1/b) sum_i clip_c(g_i)        (Koloskova et al. 2023, Sec. 5; Abadi et al. 2016)
+
+    ``grads`` has shape ``[runs, batch, *dims]``; the result has shape ``[runs, *dims]``.
+    """
+    check_positive("threshold", threshold)
+
+    def fn(grads, params, info):
+        if grads.ndim < 3:
+            raise ValueError("clip_per_sample expects per-sample gradients of shape [runs, batch, *dims]")
+        norms = run_norm(grads, start_dim=2)  # [runs, batch]
+        factor = clip_factor(norms, per_run(threshold, norms, 1))
+        clipped = grads * factor.reshape(*factor.shape, *([1] * (grads.ndim - 2)))
+        out = clipped.mean(dim=1)
+        if info is not None:
+            info["grad_norm"] = run_norm(grads.mean(dim=1))
+            info["clipped_grad_norm"] = run_norm(out)
+        return out
+
+    return _stateless(fn, "clip_per_sample")
+
+
+def clip_coordinatewise(threshold: float | Tensor) -> GradientTransform:
+    """Clip every coordinate to ``[-c, c]``: g_j <- sign(g_j) min(|g_j|, c)   (Zhang et al. 2020)."""
+    check_positive("threshold", threshold)
+
+    def fn(grads, params, info):
+        c = per_run(threshold, grads)
+        clipped = torch.clamp(grads, -c, c)
+        if info is not None:
+            info["grad_norm"] = run_norm(grads)
+            info["clipped_grad_norm"] = run_norm(clipped)
+        return clipped
+
+    return _stateless(fn, "clip_coordinatewise")
+
+
+def scale(lr: float | Tensor) -> GradientTransform:
+    """Multiply by the step size: u <- lr * u."""
+    check_range("lr", lr, 0.0)
+
+    def fn(grads, params, info):
+        return grads * per_run(lr, grads)
+
+    return _stateless(fn, "scale")
+
+
+def heavy_ball(beta: float | Tensor) -> GradientTransform:
+    """Polyak heavy-ball momentum in PyTorch's convention.
+
+    v_{t+1} = beta * v_t + g_t,   u_t = v_{t+1},  v_0 = 0      (Polyak 1964; torch.optim.SGD)
+
+    With ``scale(lr)`` after it: x_{t+1} = x_t - lr v_{t+1}, i.e.
+    x_{t+1} = x_t - lr g_t + beta (x_t - x_{t-1}).
+    """
+    check_range("beta", beta, 0.0, 1.0, high_inclusive=False)
+
+    def init(params):
+        return torch.zeros_like(params)
+
+    def update(grads, velocity, params=None, info=None):
+        velocity = velocity * per_run(beta, grads) + grads
+        return velocity, velocity
+
+    return GradientTransform(init, update, "heavy_ball")
+
+
+def nesterov(beta: float | Tensor) -> GradientTransform:
+    """Nesterov momentum in PyTorch's (Sutskever et al. 2013) form.
+
+    v_{t+1} = beta * v_t + g_t,   u_t = g_t + beta * v_{t+1}      (torch.optim.SGD(nesterov=True))
+    """
+    check_range("beta", beta, 0.0, 1.0, high_inclusive=False)
+
+    def init(params):
+        return torch.zeros_like(params)
+
+    def update(grads, velocity, params=None, info=None):
+        b = per_run(beta, grads)
+        velocity = velocity * b + grads
+        return grads + velocity * b, velocity
+
+    return GradientTransform(init, update, "nesterov")
+
+
+def identity() -> GradientTransform:
+    """Plain gradient: u = g."""
+    return _stateless(lambda grads, params, info: grads, "identity")
+
+
+def chain(*transforms: GradientTransform) -> GradientTransform:
+    """Apply transforms left to right: ``chain(clip_by_norm(c), heavy_ball(b), scale(lr))``."""
+    if not transforms:
+        raise ValueError("chain needs at least one transform")
+
+    def init(params):
+        return tuple(t.init(params) for t in transforms)
+
+    def update(grads, state, params=None, info=None):
+        new_state = []
+        for transform, inner in zip(transforms, state):
+            grads, inner = transform.update(grads, inner, params, info)
+            new_state.append(inner)
+        return grads, tuple(new_state)
+
+    return GradientTransform(init, update, " -> ".join(t.name for t in transforms))
+
+
+def optimizer(
+    lr: float | Tensor,
+    momentum: float | Tensor = 0.0,
+    method: str = "gd",
+    clip_threshold: float | Tensor | None = None,
+) -> GradientTransform:
+    """Convenience: ``[clip_by_norm] -> {identity | heavy_ball | nesterov} -> scale`` by name.
+
+    ``method`` is one of ``"gd"``, ``"heavy_ball"``, ``"nesterov"``.
+    """
+    stages = []
+    if clip_threshold is not None:
+        stages.append(clip_by_norm(clip_threshold))
+    if method == "gd":
+        pass
+    elif method == "heavy_ball":
+        stages.append(heavy_ball(momentum))
+    elif method == "nesterov":
+        stages.append(nesterov(momentum))
+    else:
+        raise ValueError(f"method must be one of 'gd', 'heavy_ball', 'nesterov', got {method!r}")
+    stages.append(scale(lr))
+    return chain(*stages)

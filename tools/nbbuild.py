@@ -1,0 +1,118 @@
+"""Build notebooks from their percent-format sources, execute them, and store them with outputs.
+
+    python tools/nbbuild.py notebooks/src/00_tour.py [more sources...]   # writes notebooks/00_tour.ipynb
+    python tools/nbbuild.py --check                                     # sources and .ipynb in sync?
+
+A source is a plain Python file whose cells start with ``# %%`` (code) or ``# %% [markdown]``
+(markdown, every line prefixed by ``# ``). Sources keep diffs readable; the stored .ipynb is what
+students open. Output notebooks are executed top to bottom with the current environment's
+kernel, and stripped of execution metadata (outputs are kept, as DESIGN.md asks).
+A source under ``notebooks/src/solutions/`` is written to ``notebooks/solutions/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "notebooks" / "src"
+KERNELSPEC = {"name": "steplab", "display_name": "Python (steplab)", "language": "python"}
+
+
+def parse(source: str) -> list[nbformat.NotebookNode]:
+    """Split a percent-format script into notebook cells."""
+    cells, kind, lines = [], None, []
+
+    def flush():
+        if kind is None:
+            return
+        text = "\n".join(lines).strip("\n")
+        if kind == "markdown":
+            text = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in text.split("\n"))
+            cells.append(nbformat.v4.new_markdown_cell(text))
+        elif text:
+            cells.append(nbformat.v4.new_code_cell(text))
+
+    for line in source.split("\n"):
+        if line.startswith("# %%"):
+            flush()
+            kind, lines = ("markdown" if "[markdown]" in line else "code"), []
+        elif kind is not None:
+            lines.append(line)
+    flush()
+    return cells
+
+
+def target_of(src: Path) -> Path:
+    relative = src.resolve().relative_to(SRC)
+    return ROOT / "notebooks" / relative.with_suffix(".ipynb")
+
+
+def strip(nb: nbformat.NotebookNode) -> None:
+    nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    for i, cell in enumerate(nb.cells):
+        cell.metadata = {}
+        cell.id = f"cell-{i:03d}"
+        if cell.cell_type == "code":
+            cell.execution_count = None
+            for output in cell.outputs:
+                if "execution_count" in output:
+                    output["execution_count"] = None
+                output.pop("metadata", None) if output.get("output_type") == "stream" else None
+
+
+def build(src: Path, execute: bool = True) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = parse(src.read_text())
+    target = target_of(src)
+    if execute:
+        os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend stores figures as PNG
+        start = time.perf_counter()
+        resources = {"metadata": {"path": str(target.parent)}}
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources=resources).execute()
+        print(f"{target.relative_to(ROOT)}: executed in {time.perf_counter() - start:.1f} s")
+    strip(nb)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return target
+
+
+def out_of_sync() -> list[str]:
+    """Sources whose cells differ from the stored notebook's cells (text only)."""
+    problems = []
+    for src in sorted(SRC.rglob("*.py")):
+        target = target_of(src)
+        if not target.exists():
+            problems.append(f"{target.relative_to(ROOT)} missing (build it from {src.relative_to(ROOT)})")
+            continue
+        want = [(c.cell_type, c.source) for c in parse(src.read_text())]
+        have = [(c.cell_type, c.source) for c in nbformat.read(target, as_version=4).cells]
+        if want != have:
+            problems.append(f"{target.relative_to(ROOT)} differs from {src.relative_to(ROOT)}: run make notebooks")
+    return problems
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sources", nargs="*", type=Path)
+    parser.add_argument("--check", action="store_true", help="only check sources and notebooks are in sync")
+    parser.add_argument("--no-execute", action="store_true")
+    args = parser.parse_args(argv)
+    if args.check:
+        problems = out_of_sync()
+        print("\n".join(problems) or "notebooks in sync with notebooks/src")
+        return 1 if problems else 0
+    for src in args.sources or sorted(SRC.rglob("*.py")):
+        build(src, execute=not args.no_execute)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
