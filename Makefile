@@ -42,7 +42,7 @@ dashboard: env
 	@if [ -f app.py ]; then $(PY) -m streamlit run app.py; else echo "dashboard not built yet"; fi
 
 bench: env
-	$(PY) benchmarks/bench_sweep.py
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 ## Re-execute the notebooks from notebooks/src and store them with outputs
 notebooks: env
