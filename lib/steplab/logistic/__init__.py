@@ -1,0 +1,31 @@
+"""Family 2: large-step gradient descent on separable logistic regression.
+
+Tyurin (AAAI 2025) "From Logistic Regression to the Perceptron Algorithm"; Wu, Bartlett, Telgarsky, Yu
+(COLT 2024) "Large Stepsize GD for Logistic Loss"; Sao (2026) "Ghosts of Softmax".
+
+Modules: ``data`` (toys, digits pairs, margin mu and radius R), ``metrics`` (loss, accuracy, separation
+time), ``algorithms`` (the batched runs), ``ghosts`` (convergence radius rho_a, normalized step r),
+``softmax`` (10-class softmax regression for the one-step r-sweep), ``experiments`` (the brief's checks
+C1-C8), ``claims`` (their registration).
+"""
+
+from steplab.logistic.algorithms import METHODS, History, iterations_to_separate, run_gd, run_on
+from steplab.logistic.data import (
+    DATASETS,
+    Dataset,
+    digits_pair,
+    gaussian_separable,
+    imbalanced_digits,
+    load,
+    max_margin,
+    thm41_toy,
+    thm51_worst_case,
+    toy,
+    wu_toy,
+)
+
+__all__ = [
+    "DATASETS", "METHODS", "Dataset", "History", "digits_pair", "gaussian_separable", "imbalanced_digits",
+    "iterations_to_separate", "load", "max_margin", "run_gd", "run_on", "thm41_toy", "thm51_worst_case", "toy",
+    "wu_toy",
+]

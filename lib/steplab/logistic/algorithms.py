@@ -1,0 +1,200 @@
+"""LR+GD, (Normalized) Batch Perceptron, Perceptron, Normalized LR+GD and rho_a-capped GD, batched over runs.
+
+One call runs a whole sweep of step sizes gamma (a [R] tensor): every tensor carries a leading runs
+dimension. theta_0 = 0 for every method. Update rules (z_i = y_i a_i, m_i = z_i^T theta, S_t = {i: m_i <= 0}):
+
+* ``lr_gd``  (Tyurin 2025, eq. 2-3):  theta <- theta - gamma grad f(theta),  grad f = -(1/n) sum sigmoid(-m_i) z_i.
+* ``normalized_lr_gd`` (Tyurin 2025, Sec. 6): theta <- theta - gamma beta_t grad f, beta_t = n / sum_i sigmoid(-m_i),
+  computed in the stable form  -beta_t grad f = sum_i p_i z_i,  p = softmax(-softplus(m)) (the naive beta_t
+  overflows right after separation at large gamma).
+* ``batch_perceptron`` (Tyurin 2025, Sec. 3; Duda-Hart-Stork): theta_1 = (gamma / 2n) sum_i z_i (the 1/2 is
+  sigmoid(0)), then theta <- theta + (gamma/n) sum_{S_t} z_i.  Scaled by gamma so that it is the gamma -> inf limit of
+  LR+GD *at the same scale* (Thm 3.2: theta_t / gamma -> hat theta_t); with gamma = 1 it is hat theta_t.
+* ``normalized_batch_perceptron`` (Tyurin 2025, Thm 5.3): theta <- theta + (gamma/|S_t|) sum_{S_t} z_i, with
+  S_0 = all points, so theta_1 = (gamma/n) sum z_i (no 1/2: the gamma -> inf limit of Normalized LR+GD).
+* ``perceptron`` (Rosenblatt; Tyurin 2025, Thm 5.2): theta <- theta + gamma z_j, j = the first index in S_t
+  (or a random one when a ``generator`` is given).
+* ``capped_lr_gd`` (Sao 2026, Prop. 5.2 applied to LR+GD): the step -gamma grad f is shortened to the length
+  r_max * rho_a, rho_a = pi / max_i |a_i^T v| along v = -grad f/||grad f||, i.e. step = -min(gamma, r_max pi /
+  max_i |z_i^T grad f|) grad f, so that the normalized step r_t <= r_max.
+
+The normalized step of every method is r_t = max_i |a_i^T (theta_{t+1} - theta_t)| / pi (Sao 2026, Def. 5.1 with
+the exact linear-model radius rho_a = pi / max_i |a_i^T v|).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from steplab.logistic import metrics
+from steplab.logistic.data import Dataset, check_labels
+from steplab.validation import check_int, check_positive
+
+Tensor = torch.Tensor
+METHODS = ("lr_gd", "normalized_lr_gd", "batch_perceptron", "normalized_batch_perceptron", "perceptron",
+           "capped_lr_gd")
+
+
+@dataclass
+class History:
+    """What :func:`run_gd` recorded. R = runs, T = steps, d = dimension.
+
+    weights:         [T+1, R, d] theta_t (None when ``record_weights=False``)
+    loss:            [T+1, R]    f(theta_t), mean logistic loss
+    accuracy:        [T+1, R]    fraction of margins > 0
+    grad_norm:       [T+1, R]    ||grad f(theta_t)||
+    min_margin:      [T+1, R]    min_i y_i a_i^T theta_t
+    normalized_step: [T, R]      r_t of the step theta_t -> theta_{t+1} (0 once a run is frozen)
+    separated_at:    [R]         first t >= 1 with all margins > 0, or -1
+    """
+
+    method: str
+    step_sizes: Tensor
+    weights: Tensor | None
+    loss: Tensor
+    accuracy: Tensor
+    grad_norm: Tensor
+    min_margin: Tensor
+    normalized_step: Tensor
+    separated_at: Tensor
+
+    @property
+    def steps(self) -> int:
+        return self.loss.shape[0] - 1
+
+    @property
+    def runs(self) -> int:
+        return self.loss.shape[1]
+
+    def separation_message(self, run: int = 0) -> str:
+        t = int(self.separated_at[run])
+        return f"separated at t = {t}" if t >= 0 else f"not separated within T = {self.steps} steps"
+
+    def require_separation(self) -> Tensor:
+        """``separated_at``, or a ``RuntimeError`` naming the runs not separated within T."""
+        missing = (self.separated_at < 0).nonzero().flatten().tolist()
+        if missing:
+            gammas = [f"{float(self.step_sizes[r]):g}" for r in missing]
+            raise RuntimeError(f"{self.method}: not separated within T = {self.steps} steps for step sizes "
+                               f"{gammas} (is the data linearly separable? is T large enough?)")
+        return self.separated_at
+
+
+def _step(method, theta, margin, signed, gamma, t, r_max, generator):
+    """The displacement theta_{t+1} - theta_t for every run ([R, d])."""
+    n = signed.shape[0]
+    g = gamma[:, None]
+    if method == "lr_gd":
+        return -g * metrics.gradient(margin, signed)
+    if method == "capped_lr_gd":
+        grad = metrics.gradient(margin, signed)
+        spread = (grad @ signed.T).abs().max(-1).values
+        cap = r_max * math.pi / spread.clamp_min(torch.finfo(spread.dtype).tiny)
+        return -torch.minimum(gamma, cap)[:, None] * grad
+    if method == "normalized_lr_gd":
+        weights = torch.softmax(-F.softplus(margin), dim=-1)
+        return g * (weights @ signed)
+    wrong = (margin <= 0).to(signed.dtype)
+    if method == "batch_perceptron":
+        scale = 0.5 / n if t == 0 else 1.0 / n
+        return g * scale * (wrong @ signed)
+    if method == "normalized_batch_perceptron":
+        return g * (wrong @ signed) / wrong.sum(-1, keepdim=True).clamp_min(1.0)
+    # perceptron: one misclassified point per step
+    if generator is None:
+        choice = torch.argmax(wrong, dim=-1)
+    else:
+        noise = torch.rand(wrong.shape, generator=generator, dtype=signed.dtype, device=signed.device)
+        choice = torch.argmax(wrong * (1.0 + noise), dim=-1)
+    any_wrong = wrong.amax(-1, keepdim=True)
+    return g * any_wrong * signed[choice]
+
+
+def run_gd(
+    features: Tensor,
+    labels: Tensor,
+    step_sizes,
+    steps: int,
+    method: str = "lr_gd",
+    *,
+    stop_at_separation: bool = False,
+    record_weights: bool = True,
+    r_max: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> History:
+    """Run ``method`` from theta_0 = 0 for ``steps`` updates, one run per entry of ``step_sizes`` (gamma > 0).
+
+    ``stop_at_separation`` freezes each run at its separation time (its later rows repeat the frozen values)
+    and stops early once every run is separated. Perceptron-type runs stop changing at separation anyway.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    check_int("steps", steps, 1)
+    check_positive("r_max", r_max)
+    features = torch.as_tensor(features, dtype=torch.float64)
+    labels = torch.as_tensor(labels, dtype=features.dtype, device=features.device)
+    check_labels(labels)
+    if features.ndim != 2 or labels.shape != (features.shape[0],):
+        raise ValueError(f"features must be [n, d] and labels [n], got {tuple(features.shape)}, {tuple(labels.shape)}")
+    gamma = torch.as_tensor(step_sizes, dtype=features.dtype, device=features.device).reshape(-1)
+    check_positive("step_sizes", gamma)
+
+    signed = labels[:, None] * features
+    runs, d = gamma.shape[0], features.shape[1]
+    theta = features.new_zeros(runs, d)
+    weights = features.new_zeros(steps + 1, runs, d)
+    separated = torch.zeros(runs, dtype=torch.bool, device=features.device)
+    last = steps
+    for t in range(steps):
+        margin = metrics.margins(theta, signed)
+        if stop_at_separation and t >= 1:
+            separated |= (margin > 0).all(-1)
+            if bool(separated.all()):
+                last = t
+                break
+        delta = _step(method, theta, margin, signed, gamma, t, r_max, generator)
+        if stop_at_separation and t >= 1:
+            delta = torch.where(separated[:, None], torch.zeros_like(delta), delta)
+        theta = theta + delta
+        weights[t + 1] = theta
+    weights[last + 1:] = weights[last]
+    loss, acc, grad_norm, min_margin, r = _summaries(weights, signed)
+    return History(method, gamma, weights if record_weights else None, loss, acc, grad_norm, min_margin, r,
+                   metrics.separation_time(acc))
+
+
+def _summaries(weights: Tensor, signed: Tensor, chunk_elements: int = 2**21):
+    """Loss, accuracy, ||grad f||, min margin ([T+1, R]) and r_t ([T, R]) of recorded weights, in chunks of t."""
+    rows, runs = weights.shape[:2]
+    chunk = max(1, chunk_elements // max(1, runs * signed.shape[0]))
+    out = [weights.new_empty(rows, runs) for _ in range(4)]
+    r = weights.new_empty(rows - 1, runs)
+    previous = None
+    for start in range(0, rows, chunk):
+        margin = metrics.margins(weights[start:start + chunk], signed)
+        for series, value in zip(out, (metrics.logistic_loss(margin), metrics.accuracy(margin),
+                                       torch.linalg.vector_norm(metrics.gradient(margin, signed), dim=-1),
+                                       margin.min(-1).values)):
+            series[start:start + chunk] = value
+        with_previous = margin if previous is None else torch.cat([previous, margin])
+        jumps = (with_previous[1:] - with_previous[:-1]).abs().amax(-1) / math.pi
+        first = 0 if previous is None else start - 1
+        r[first:first + jumps.shape[0]] = jumps
+        previous = margin[-1:]
+    return (*out, r)
+
+
+def run_on(dataset: Dataset, step_sizes, steps: int, method: str = "lr_gd", **kwargs) -> History:
+    """:func:`run_gd` on a :class:`~steplab.logistic.data.Dataset`."""
+    return run_gd(dataset.features, dataset.labels, step_sizes, steps, method, **kwargs)
+
+
+def iterations_to_separate(dataset: Dataset, step_sizes, method: str, max_steps: int) -> Tensor:
+    """Separation time per step size ([R] long); ``RuntimeError`` if some run is not separated within
+    ``max_steps``. Runs stop at separation (needed for Normalized LR+GD, whose iterates then grow fast)."""
+    history = run_on(dataset, step_sizes, max_steps, method, stop_at_separation=True, record_weights=False)
+    return history.require_separation()

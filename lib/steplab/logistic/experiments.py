@@ -1,0 +1,211 @@
+"""The brief's experiments C1-C8 as library functions: claims, tests and the notebook call these.
+
+Each function returns a small dataclass of tensors; the expensive ones are cached per process
+(``functools.lru_cache``), so a notebook, its claims table and the tests share one computation.
+Treat the returned tensors as read-only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from steplab.logistic import metrics, softmax
+from steplab.logistic.algorithms import History, run_on
+from steplab.logistic.data import (
+    digits_pair,
+    gaussian_separable,
+    imbalanced_digits,
+    thm41_toy,
+    thm51_worst_case,
+    wu_toy,
+)
+
+Tensor = torch.Tensor
+C3_GAMMAS = (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0, 1e4)
+TABLE1_GAMMAS = (100.0, 10.0, 1.0, 0.1)
+WU_ETAS = (0.1, 1.0, 4.0, 10.0, 30.0, 100.0)
+R_VALUES = (0.5, 1.0, 2.0, 5.0, 10.0, 100.0)
+
+
+def _tensor(values) -> Tensor:
+    return torch.tensor(values, dtype=torch.float64)
+
+
+# --- C1: Tyurin Thm 4.1 --------------------------------------------------------------------------------------------
+def thm41_first_loss(gamma) -> Tensor:
+    """Closed form f(theta_1) = 1/2 [log(1 + e^{gamma/4}) + log(1 + e^{-7 gamma/2})] (Tyurin 2025, Thm 4.1)."""
+    g = torch.as_tensor(gamma, dtype=torch.float64)
+    return 0.5 * (torch.nn.functional.softplus(g / 4) + torch.nn.functional.softplus(-3.5 * g))
+
+
+def thm41(gammas=(100.0,), steps: int = 2) -> History:
+    """LR+GD on the Thm 4.1 toy: the loss explodes at t = 1 while t = 2 separates."""
+    return run_on(thm41_toy(), _tensor(gammas), steps)
+
+
+# --- C2: the reduction theta_t / gamma -> hat theta_t ------------------------------------------------------------
+@dataclass
+class Reduction:
+    gammas: Tensor              # [R]
+    perceptron: History         # Batch Perceptron at scale 1 (hat theta_t)
+    lr_gd: History              # LR+GD for every gamma
+    distance: Tensor            # [T+1, R] ||theta_t / gamma - hat theta_t||
+    max_distance: Tensor        # [R] max over t of distance
+    first_mismatch: Tensor      # [R] first t where sign patterns differ, or -1
+    smallest_abs_margin: float  # min over t in 1..t_sep and i of |y_i a_i^T hat theta_t|
+
+
+@lru_cache(maxsize=8)
+def reduction(dataset_name: str = "digits_3v8", gammas: tuple = (1e2, 1e4, 1e6, 1e8), steps: int | None = None):
+    """LR+GD at each gamma vs Batch Perceptron, for t up to the perceptron's separation time (or ``steps``)."""
+    dataset = gaussian_separable() if dataset_name == "gaussian" else digits_pair(*_pair(dataset_name))
+    bp = run_on(dataset, [1.0], steps or 2000, "batch_perceptron", stop_at_separation=True)
+    t_sep = int(bp.require_separation()[0])
+    steps = steps or t_sep
+    bp = run_on(dataset, [1.0], steps, "batch_perceptron")
+    g = _tensor(gammas)
+    lr = run_on(dataset, g, steps)
+    distance = torch.linalg.vector_norm(lr.weights / g[None, :, None] - bp.weights, dim=-1)
+    path = metrics.margins(bp.weights[1:t_sep + 1, 0], dataset.signed).abs()
+    return Reduction(g, bp, lr, distance, distance.max(0).values,
+                     metrics.first_mismatch(lr.weights, bp.weights, dataset.signed), float(path.min()))
+
+
+def _pair(name: str) -> tuple[int, int]:
+    digits = name.removeprefix("digits_").split("v")
+    if len(digits) != 2:
+        raise ValueError(f"dataset_name must be 'gaussian' or 'digits_<a>v<b>', got {name!r}")
+    return int(digits[0]), int(digits[1])
+
+
+# --- C3: loss is unreliable on digits ----------------------------------------------------------------------------
+@lru_cache(maxsize=4)
+def digits_sweep(dataset_name: str = "digits_3v8", gammas: tuple = C3_GAMMAS, steps: int = 3000):
+    """LR+GD for every gamma and Batch Perceptron (gamma = 1) on a digits pair: (lr_gd History, perceptron History)."""
+    dataset = digits_pair(*_pair(dataset_name))
+    return run_on(dataset, _tensor(gammas), steps), run_on(dataset, [1.0], steps, "batch_perceptron")
+
+
+# --- C4 / C5: Table 1 ----------------------------------------------------------------------------------------------
+@dataclass
+class SeparationTable:
+    gammas: Tensor
+    lr_gd: Tensor          # [R] iterations to separate (-1: not within max_steps)
+    normalized: Tensor     # [R]
+    perceptron: int        # Batch Perceptron
+    normalized_perceptron: int
+
+
+def separation_table(dataset, gammas=TABLE1_GAMMAS, max_steps: int = 6000) -> SeparationTable:
+    """Iterations to separate for LR+GD and Normalized LR+GD at each gamma, and both Batch Perceptrons."""
+    g = _tensor(gammas)
+
+    def times(method, step_sizes):
+        return run_on(dataset, step_sizes, max_steps, method, stop_at_separation=True,
+                      record_weights=False).separated_at
+
+    return SeparationTable(g, times("lr_gd", g), times("normalized_lr_gd", g), int(times("batch_perceptron", [1.0])[0]),
+                           int(times("normalized_batch_perceptron", [1.0])[0]))
+
+
+@lru_cache(maxsize=2)
+def table1_worst_case(n: int = 1000) -> SeparationTable:
+    """Tyurin (2025) Table 1, first row: the Thm 5.1 data set with n points."""
+    return separation_table(thm51_worst_case(n), TABLE1_GAMMAS, max_steps=1000)
+
+
+@lru_cache(maxsize=2)
+def table1_imbalanced(seed: int = 0) -> SeparationTable:
+    """Table 1 analogue on imbalanced digits (all 3s + 10% of the 8s, sampled without replacement)."""
+    return separation_table(imbalanced_digits(seed=seed), TABLE1_GAMMAS, max_steps=6000)
+
+
+# --- C6: Wu et al. two phases ----------------------------------------------------------------------------------------
+@dataclass
+class WuPhases:
+    etas: Tensor
+    history: History        # weights recorded every step
+    increases: Tensor       # [R] number of loss increases
+    last_increase: Tensor   # [R] last t with f(w_t) > f(w_{t-1})
+    eta_final_loss: Tensor  # [R] eta * L(w_T)
+    angle: Tensor           # [R] angle(w_T, max-margin direction) in degrees
+    max_margin_direction: Tensor
+
+
+@lru_cache(maxsize=2)
+def wu_phases(etas: tuple = WU_ETAS, steps: int = 10_000) -> WuPhases:
+    """Constant-step GD on the Wu et al. 4-point toy for every eta (one batched run)."""
+    dataset = wu_toy()
+    history = run_on(dataset, _tensor(etas), steps)
+    direction = dataset.margin().direction
+    return WuPhases(history.step_sizes, history, metrics.count_increases(history.loss),
+                    metrics.last_increase(history.loss), history.step_sizes * history.loss[-1],
+                    metrics.angle_degrees(history.weights[-1], direction), direction)
+
+
+# --- C7: rho_a-capped GD -------------------------------------------------------------------------------------------
+@dataclass
+class Capped:
+    plain: History
+    capped: History
+    plain_r_max: float
+    plain_r_median: float  # over the steps before separation
+    plain_loss_max: float
+    capped_increases: int  # loss increases up to separation
+
+
+@lru_cache(maxsize=2)
+def capped_vs_plain(gamma_plain: float = 100.0, gamma_capped: float = 1e4, steps: int = 200) -> Capped:
+    """Plain LR+GD at gamma_plain vs rho_a-capped GD (tau = min(gamma ||grad||, rho_a)) on digits 3 vs 8."""
+    dataset = digits_pair(3, 8)
+    plain = run_on(dataset, [gamma_plain], steps)
+    capped = run_on(dataset, [gamma_capped], steps, "capped_lr_gd")
+    t_plain = int(plain.require_separation()[0])
+    t_capped = int(capped.require_separation()[0])
+    r = plain.normalized_step[:t_plain, 0]
+    increases = int(metrics.count_increases(capped.loss, until=torch.tensor([t_capped]))[0])
+    return Capped(plain, capped, float(r.max()), float(r.median()), float(plain.loss[:, 0].max()), increases)
+
+
+# --- C8: one-step r-sweep --------------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def trained_softmax(steps: int = 2000, lr: float = 0.05):
+    """(split, params, train loss, test accuracy) of 10-class softmax regression trained by Adam."""
+    split = softmax.digits_split()
+    params = softmax.train(split, steps, lr)
+    return (split, params, float(softmax.cross_entropy(params, split.train_x, split.train_y)),
+            float(softmax.accuracy(params, split.test_x, split.test_y)))
+
+
+@lru_cache(maxsize=2)
+def one_step_r_sweep(r_values: tuple = R_VALUES, random_directions: int = 3, seed: int = 0) -> softmax.RSweep:
+    """Loss ratio and kept test accuracy after one step r rho_a along -grad f (row 0) and random directions."""
+    split, params, _, _ = trained_softmax()
+    directions = softmax.sweep_directions(params, split, random_directions, seed)
+    return softmax.r_sweep(params, split, directions, r_values)
+
+
+LN2 = math.log(2.0)
+
+
+@lru_cache(maxsize=4)
+def perceptron_times(dataset_name: str = "digits_3v8", max_steps: int = 2000) -> dict:
+    """Separation times of Batch Perceptron, Normalized Batch Perceptron and the classic Perceptron (first
+    misclassified point each step), with the Novikoff-type bounds n R^2/mu^2 and R^2/mu^2 (Tyurin 2025, Thms 3.3,
+    5.2, 5.3)."""
+    from steplab.logistic.data import load
+
+    dataset = load(dataset_name)
+    times = {}
+    for method in ("batch_perceptron", "normalized_batch_perceptron", "perceptron"):
+        history = run_on(dataset, [1.0], max_steps, method, stop_at_separation=True, record_weights=False)
+        times[method] = int(history.separated_at[0])
+    mu, radius = dataset.margin().mu, dataset.radius
+    times["bound_batch"] = dataset.n * radius**2 / mu**2
+    times["bound_normalized"] = radius**2 / mu**2
+    times["mu"], times["radius"] = mu, radius
+    return times

@@ -1,0 +1,193 @@
+"""Family 2 (large-step logistic regression): checks C1-C8 of the brief through steplab.logistic."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from steplab.logistic import data, experiments, ghosts, metrics
+from steplab.logistic.algorithms import METHODS, run_gd, run_on
+
+torch.set_num_threads(1)
+
+
+# --- building blocks -------------------------------------------------------------------------------------------------
+def test_dataset_margins_and_radii():
+    worst = data.thm51_worst_case(1000)
+    assert worst.n == 1000 and abs(worst.radius - math.sqrt(1.25)) < 1e-12
+    assert abs(worst.margin().mu - 0.5) < 1e-9
+    wu = data.wu_toy().margin()
+    assert abs(wu.mu - 0.2) < 1e-9 and float(wu.direction[1]) > 1 - 1e-9
+    d38 = data.digits_pair(3, 8)
+    assert (d38.n, d38.d) == (357, 64) and float(d38.features.max()) <= 1.0
+    mm = d38.margin()
+    assert mm.separable and mm.mu > 0.2 and bool((d38.signed @ mm.direction >= mm.mu - 1e-12).all())
+    imbalanced = data.imbalanced_digits()
+    assert imbalanced.n == 200 and int((imbalanced.labels < 0).sum()) == 17
+    assert data.gaussian_separable().margin().separable
+
+
+def test_normalized_lr_gd_stable_form_equals_beta_form():
+    """sum_i softmax(-softplus(m))_i z_i  ==  -beta_t grad f with beta_t = n / sum_i sigmoid(-m_i)."""
+    ds = data.digits_pair(4, 9)
+    hist = run_on(ds, [0.5], 3, "normalized_lr_gd")
+    theta = hist.weights[2, 0]
+    m = ds.signed @ theta
+    beta = ds.n / torch.sigmoid(-m).sum()
+    naive = theta - 0.5 * beta * metrics.gradient(m, ds.signed)
+    assert torch.allclose(naive, hist.weights[3, 0], rtol=1e-12, atol=1e-14)
+    big = run_on(ds, [1e6], 60, "normalized_lr_gd")  # the naive beta_t would overflow here
+    assert bool(torch.isfinite(big.weights).all()) and int(big.separated_at[0]) > 0
+
+
+def test_lr_gd_matches_autograd_and_is_batched():
+    ds = data.digits_pair(3, 8)
+    gammas = torch.tensor([0.1, 10.0, 1e3])
+    batched = run_on(ds, gammas, 5)
+    single = run_on(ds, gammas[1:2], 5)
+    assert torch.allclose(batched.weights[:, 1], single.weights[:, 0], rtol=1e-12, atol=1e-15)
+    theta = batched.weights[3, 2].clone().requires_grad_(True)
+    torch.nn.functional.softplus(-(ds.signed @ theta)).mean().backward()
+    assert torch.allclose(batched.grad_norm[3, 2], theta.grad.norm(), rtol=1e-12)
+
+
+def test_perceptron_counts_c2():
+    times = experiments.perceptron_times("digits_3v8")
+    assert times["batch_perceptron"] == 86 and times["normalized_batch_perceptron"] == 49
+    assert times["perceptron"] > 0 and times["batch_perceptron"] <= times["bound_batch"]
+
+
+# --- C1-C8 -----------------------------------------------------------------------------------------------------------
+def test_c1_thm41_loss_unreliable():
+    h = experiments.thm41()
+    assert abs(float(h.loss[1, 0]) - 12.5) < 0.05
+    assert abs(float(h.loss[1, 0]) - float(experiments.thm41_first_loss(100.0))) < 1e-9
+    assert float(h.loss[2, 0]) < 1e-30
+    assert h.accuracy[:, 0].tolist() == [0.0, 0.5, 1.0]
+    assert 0.70 < float(h.grad_norm[1, 0]) < 0.71
+    assert float(h.grad_norm[2, 0]) < 1e-30
+
+
+def test_c2_reduction_exact_sign_patterns():
+    red = experiments.reduction()
+    assert int(red.first_mismatch[3]) == -1  # gamma = 1e8: all 86 iterates agree
+    assert int(red.lr_gd.separated_at[3]) == 86 == int(red.perceptron.separated_at[0])
+    assert int(red.first_mismatch[2]) == 73 and int(red.first_mismatch[1]) == 42
+    assert 5e-6 < red.smallest_abs_margin < 6e-6
+    assert float(red.max_distance[3]) < 1e-12 < float(red.max_distance[0])
+    gaussian = experiments.reduction("gaussian", (1e2, 1e4, 1e6))
+    assert float(gaussian.max_distance[2]) <= 1e-15
+
+
+def test_c3_loss_unreliable_digits():
+    lr, bp = experiments.digits_sweep("digits_3v8")
+    sep = dict(zip(lr.step_sizes.tolist(), lr.separated_at.tolist()))
+    loss10 = dict(zip(lr.step_sizes.tolist(), lr.loss[10].tolist()))
+    assert [sep[g] for g in (0.1, 1.0, 10.0, 100.0, 1e4)] == [2779, 278, 82, 83, 87]
+    assert 9.5 <= sep[0.1] / sep[1.0] <= 10.5
+    assert sep[100.0] < sep[1.0] / 3
+    assert loss10[100.0] > 50 * loss10[1.0]
+    assert sep[1e-3] == -1 and int(bp.separated_at[0]) == 86
+    lr49, bp49 = experiments.digits_sweep("digits_4v9")
+    sep49 = dict(zip(lr49.step_sizes.tolist(), lr49.separated_at.tolist()))
+    assert int(bp49.separated_at[0]) == 18
+    for gamma, expected in ((1.0, 281), (10.0, 28), (100.0, 17), (1e4, 18)):
+        assert abs(sep49[gamma] - expected) <= 2
+
+
+def test_c4_table1_worst_case_exact():
+    table = experiments.table1_worst_case(1000)
+    assert table.normalized.tolist() == [2, 2, 16, 157]
+    assert int(table.lr_gd[0]) == 308
+    assert table.perceptron == 301
+
+
+def test_c5_imbalanced_normalized_wins_for_small_gamma():
+    table = experiments.table1_imbalanced()  # gammas 100, 10, 1, 0.1
+    assert bool((table.lr_gd > 0).all()) and bool((table.normalized > 0).all())
+    assert int(table.normalized[2]) < int(table.lr_gd[2]) and int(table.normalized[3]) < int(table.lr_gd[3])
+
+
+def test_c6_wu_two_phases():
+    wu = experiments.wu_phases()
+    etas = wu.etas.tolist()
+    for k, eta in enumerate(etas):
+        if eta <= 4:
+            assert int(wu.increases[k]) == 0
+        else:
+            assert int(wu.increases[k]) == 9 and int(wu.last_increase[k]) <= 14
+            assert 0 < int(wu.history.separated_at[k]) <= 14
+        if eta in (1.0, 4.0, 10.0):
+            assert abs(float(wu.eta_final_loss[k]) / 2.5e-3 - 1) <= 0.02
+        if eta <= 10:
+            assert float(wu.angle[k]) < 1.0
+    assert 3.0 < float(wu.angle[etas.index(100.0)]) < 4.0
+
+
+def test_c7_capped_gd():
+    c = experiments.capped_vs_plain()
+    assert abs(c.plain_r_max - 243) < 2 and abs(c.plain_r_median - 0.77) < 0.01
+    assert abs(c.plain_loss_max - 142) < 1 and int(c.plain.separated_at[0]) == 83
+    assert int(c.capped.separated_at[0]) == 40
+    assert float(c.capped.loss[:, 0].max()) <= math.log(2) + 1e-12
+    assert c.capped_increases == 19
+    assert float(c.capped.normalized_step.max()) <= 1 + 1e-9
+
+
+def test_c8_one_step_r_sweep():
+    _, _, train_loss, test_acc = experiments.trained_softmax()
+    assert train_loss < 5e-3 and test_acc > 0.97
+    sweep = experiments.one_step_r_sweep()
+    r = sweep.r_values.tolist()
+    small = torch.tensor([v <= 1 for v in r])
+    assert bool((sweep.loss_ratio[0, small] <= 1).all())
+    assert bool((sweep.loss_ratio[1:, small] <= 2.5).all())
+    assert float(sweep.loss_ratio[0, r.index(10.0)]) > 5
+
+
+# --- ghosts: radii --------------------------------------------------------------------------------------------------
+def test_ghost_radius_jvp_and_binary_exact():
+    ds = data.digits_pair(3, 8)
+    theta = run_on(ds, [1.0], 5).weights[5, 0]
+    grad = metrics.gradient(ds.signed @ theta, ds.signed)
+    # linear binary model: rho_a from a JVP of the logits (m_i, 0) equals pi / max_i |a_i^T v|
+    v = -grad / grad.norm()
+    slopes = ghosts.logit_slopes(lambda p: torch.stack([ds.signed @ p, torch.zeros(ds.n, dtype=p.dtype)], -1),
+                                 theta, v)
+    assert torch.allclose(ghosts.spread_radius(slopes), ghosts.logistic_radius(ds.features, v), rtol=1e-12)
+    r = ghosts.gd_normalized_step(ds.features, grad, 100.0)
+    tau = 100.0 * grad.norm()
+    assert torch.allclose(r, ghosts.normalized_step(tau, ghosts.logistic_radius(ds.features, v)), rtol=1e-12)
+    # binary exact radius: 1 + exp(delta + Delta tau) vanishes at |tau| = sqrt(delta^2 + pi^2)/Delta
+    delta, gap = torch.tensor(1.3, dtype=torch.float64), torch.tensor(0.7, dtype=torch.float64)
+    zero = torch.complex(-delta, torch.tensor(math.pi, dtype=torch.float64)) / gap
+    assert abs(complex(1 + torch.exp(delta + gap * zero))) < 1e-12
+    assert torch.allclose(zero.abs(), ghosts.binary_exact_radius(delta, gap), rtol=1e-12)
+
+
+# --- bad input -------------------------------------------------------------------------------------------------------
+def test_bad_input():
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match="labels"):
+        run_gd(x, torch.tensor([1.0, 0.0]), [1.0], 3)
+    with pytest.raises(ValueError, match="labels"):
+        data.Dataset("bad", x, [1.0, 2.0])
+    with pytest.raises(ValueError, match="step_sizes"):
+        run_gd(x, torch.tensor([1.0, -1.0]), [1.0, 0.0], 3)
+    with pytest.raises(ValueError, match="step_sizes"):
+        run_gd(x, torch.tensor([1.0, -1.0]), [-2.0], 3)
+    with pytest.raises(ValueError, match="method"):
+        run_gd(x, torch.tensor([1.0, -1.0]), [1.0], 3, method="adam")
+    with pytest.raises(ValueError, match="steps"):
+        run_gd(x, torch.tensor([1.0, -1.0]), [1.0], 0)
+    with pytest.raises(ValueError, match="name"):
+        data.toy("xor")
+    # non-separable (XOR-like, no bias): detected by the LP and reported as "not separated within T"
+    xor = data.Dataset("xor", [[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]], [1.0, 1.0, -1.0, -1.0])
+    assert not xor.margin().separable
+    for method in METHODS:
+        hist = run_on(xor, [1.0, 100.0], 50, method, stop_at_separation=True)
+        assert hist.separation_message(0) == "not separated within T = 50 steps"
+        with pytest.raises(RuntimeError, match="not separated within T = 50"):
+            hist.require_separation()
