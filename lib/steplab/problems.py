@@ -58,6 +58,7 @@ class Quadratic:
         if self.minimizer is None:
             self.minimizer = torch.zeros(self.dim, dtype=self.dtype, device=self.device)
         self.minimizer = torch.as_tensor(self.minimizer, dtype=self.dtype, device=self.device)
+        self._at_origin = not bool(self.minimizer.any())
 
     @property
     def smoothness(self) -> float:
@@ -68,14 +69,17 @@ class Quadratic:
         """Coordinates of x - x* in the eigenbasis: z = U^T (x - x*), shape like x."""
         return (x - self.minimizer) @ self.basis
 
+    def _offset(self, x: Tensor) -> Tensor:
+        return x if self._at_origin else x - self.minimizer
+
     def loss(self, x: Tensor) -> Tensor:
-        d = x - self.minimizer
-        return 0.5 * ((d @ self.matrix) * d).sum(-1)
+        d = self._offset(x)
+        return 0.5 * torch.linalg.vecdot(d @ self.matrix, d)
 
     def oracle(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        d = x - self.minimizer
+        d = self._offset(x)
         grad = d @ self.matrix
-        return 0.5 * (grad * d).sum(-1), grad
+        return 0.5 * torch.linalg.vecdot(grad, d), grad
 
 
 @dataclass
@@ -259,6 +263,8 @@ class Noisy:
 
     def oracle(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         loss, grad = self.base.oracle(x, generator)
+        if self.batch_size == 1 and not self.per_sample:  # the common case: one draw, no reduction
+            return loss, grad.add_(self.noise.sample(x.shape, generator, x.dtype, x.device))
         shape = (x.shape[0], self.batch_size, *x.shape[1:])
         xi = self.noise.sample(shape, generator, x.dtype, x.device)
         if self.per_sample:

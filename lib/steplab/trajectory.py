@@ -16,7 +16,7 @@ import torch
 
 from steplab.device import make_generator
 from steplab.transforms import GradientTransform, run_norm
-from steplab.validation import check_int, check_positive
+from steplab.validation import check_int
 
 Tensor = torch.Tensor
 
@@ -110,7 +110,8 @@ def run(
         progress: show a tqdm progress bar.
     """
     check_int("steps", steps, 1)
-    check_positive("max_loss", max_loss)
+    if not max_loss > 0:  # math.inf is allowed: then only non-finite losses count as divergence
+        raise ValueError(f"max_loss must be in (0, inf], got {max_loss!r}")
     if record_every is not None:
         check_int("record_every", record_every, 1)
     if x0.ndim < 2:

@@ -60,6 +60,11 @@ def clip_factor(norms: Tensor, threshold: float | Tensor) -> Tensor:
     return torch.clamp(threshold / torch.clamp(norms, min=_TINY), max=1.0)
 
 
+def _axpy(a: float | Tensor, x: Tensor, y: Tensor) -> Tensor:
+    """a * x + y in one fused kernel (a a number or a broadcastable per-run tensor)."""
+    return torch.addcmul(y, x, a) if isinstance(a, Tensor) else torch.add(y, x, alpha=a)
+
+
 def _stateless(fn: Callable[[Tensor, Tensor, dict | None], Tensor], name: str) -> GradientTransform:
     def init(params: Tensor) -> tuple:
         return ()
@@ -151,7 +156,7 @@ def heavy_ball(beta: float | Tensor) -> GradientTransform:
         return torch.zeros_like(params)
 
     def update(grads, velocity, params=None, info=None):
-        velocity = velocity * per_run(beta, grads) + grads
+        velocity = _axpy(per_run(beta, grads), velocity, grads)
         return velocity, velocity
 
     return GradientTransform(init, update, "heavy_ball")
@@ -169,8 +174,8 @@ def nesterov(beta: float | Tensor) -> GradientTransform:
 
     def update(grads, velocity, params=None, info=None):
         b = per_run(beta, grads)
-        velocity = velocity * b + grads
-        return grads + velocity * b, velocity
+        velocity = _axpy(b, velocity, grads)
+        return _axpy(b, velocity, grads), velocity
 
     return GradientTransform(init, update, "nesterov")
 
