@@ -1,0 +1,28 @@
+"""steplab dashboard: `streamlit run app.py` (or `make dashboard`). Routes with st.navigation over app_pages/."""
+
+import os
+import time
+
+import streamlit as st
+
+st.set_page_config(page_title="steplab dashboard", page_icon="📉", layout="wide")
+
+PAGES = [
+    st.Page("app_pages/playground.py", title="Playground", icon="🎛️", url_path="playground", default=True),
+    st.Page("app_pages/clipping.py", title="Clipping bias", icon="✂️", url_path="clipping"),
+    st.Page("app_pages/logistic.py", title="Large-step logistic regression", icon="📈", url_path="logistic"),
+    st.Page("app_pages/diffusion.py", title="Heavy-ball diffusion sampling", icon="🌀", url_path="diffusion"),
+    st.Page("app_pages/rnn.py", title="RNN gradient clipping", icon="🧗", url_path="rnn"),
+    st.Page("app_pages/about.py", title="About", icon="ℹ️", url_path="about"),
+]
+
+started = time.perf_counter()
+page = st.navigation(PAGES)
+if os.environ.get("STEPLAB_PROFILE"):  # developer aid: cProfile one page run into the given file
+    import cProfile
+
+    cProfile.runctx("page.run()", globals(), {"page": page}, os.environ["STEPLAB_PROFILE"])
+else:
+    page.run()
+# server time of this run (read by benchmarks/bench_app.py)
+st.session_state["_server_seconds"] = time.perf_counter() - started

@@ -1,0 +1,1 @@
+"""Pages of the steplab Streamlit dashboard (routed by app.py with st.navigation)."""

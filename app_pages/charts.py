@@ -1,0 +1,146 @@
+"""Altair chart builders shared by the pages: hover tooltips everywhere, log axes for rates,
+and no NaN/overflow ever reaching a scale (non-finite and exploded values are dropped first).
+
+Speed: Altair validates every spec against the Vega-Lite JSON schema (~0.1 s a chart, half the
+redraw budget). So each chart's *spec* is built once per structure with named data sources
+(``alt.NamedData``), cached by :func:`spec_cache`, and every redraw only swaps in the data frames
+(:func:`show`); Streamlit ships those to the browser as Arrow.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+from streamlit import dataframe_util
+
+alt.utils.schemapi.disable_debug_mode()  # no validation while building (the specs are fixed and tested)
+
+RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+MAX_SHOWN = 1e10
+
+
+def spec_cache(builder):
+    """Cache ``builder(*hashable args) -> alt chart`` as its Vega-Lite dict (deep-copied on each use)."""
+
+    @functools.lru_cache(maxsize=256)
+    def cached(*args):
+        spec = builder(*args).to_dict(validate=False)
+        spec.pop("config", None)  # Altair's default theme sizes; Streamlit's theme and width apply instead
+        return spec
+
+    @functools.wraps(builder)
+    def wrapper(*args):
+        return copy.deepcopy(cached(*args))
+
+    return wrapper
+
+
+def named(name: str) -> alt.NamedData:
+    return alt.NamedData(name=name)
+
+
+def show(spec: dict, datasets: dict[str, pd.DataFrame | bytes], container=None) -> None:
+    """Draw a cached spec with this run's data frames (one per named source; Arrow bytes for static ones)."""
+    spec["datasets"] = datasets
+    (container or st).vega_lite_chart(spec, width="stretch")
+
+
+def arrow(df: pd.DataFrame) -> bytes:
+    """A data frame as Arrow IPC bytes, for static data sets cached with ``st.cache_data`` (sent as is)."""
+    return dataframe_util.convert_anything_to_arrow_bytes(df)
+
+
+def finite(df: pd.DataFrame, column: str, positive: bool = False, cap: float = MAX_SHOWN) -> pd.DataFrame:
+    """Rows whose ``column`` is finite (and > 0 for log axes) and below ``cap`` in magnitude."""
+    values = df[column].to_numpy(dtype=float)
+    keep = np.isfinite(values) & (np.abs(values) <= cap)
+    if positive:
+        keep &= values > 0
+    return df[keep]
+
+
+def run_color() -> alt.Color:
+    """Colour by run label; labels sort as 'now: …' < 'pin 1: …' < …, so run 0 is always blue.
+
+    (The labels are not in the spec, so a new step size does not rebuild the cached spec.)
+    """
+    return alt.Color("run:N", scale=alt.Scale(range=RUN_COLORS), sort="ascending",
+                     legend=alt.Legend(orient="bottom", title=None, labelLimit=360))
+
+
+@spec_cache
+def series_spec(y: str, title: str, log: bool = True, dash: str | None = None,
+                height: int = 220, x: str = "step", rules: bool = False) -> alt.Chart:
+    """Lines of ``y`` vs ``x`` per run (and per ``dash`` group) from source 'series', with hover values.
+
+    With ``rules``, dashed vertical lines at the steps in source 'rules' mark mid-run setting changes.
+    """
+    encode = dict(
+        x=alt.X(f"{x}:Q", title=x),
+        y=alt.Y(f"{y}:Q", title=title, scale=alt.Scale(type="log" if log else "linear")),
+        color=run_color(),
+        tooltip=[alt.Tooltip("run:N"), alt.Tooltip(f"{x}:Q"), alt.Tooltip(f"{y}:Q", format=".4g")]
+        + ([alt.Tooltip(f"{dash}:N")] if dash else []),
+    )
+    if dash:
+        encode["strokeDash"] = alt.StrokeDash(f"{dash}:N", legend=alt.Legend(orient="bottom", title=None))
+        encode["detail"] = alt.Detail(f"{dash}:N")
+    chart = alt.Chart(named("series")).mark_line(point=alt.OverlayMarkDef(size=12, opacity=0.6), clip=True)
+    chart = chart.encode(**encode)
+    if rules:
+        marks = alt.Chart(named("rules")).mark_rule(strokeDash=[4, 4], color="gray").encode(
+            x=alt.X("step:Q"), tooltip=[alt.Tooltip("step:Q", title="setting changed at step")])
+        chart = chart + marks
+    return chart.properties(height=height, title=title)
+
+
+def series(df: pd.DataFrame, y: str, title: str, labels: list[str], log: bool = True, dash: str | None = None,
+           height: int = 220, x: str = "step", changes=(), container=None) -> None:
+    """Draw :func:`series_spec` with the finite rows of ``df`` (positive ones on log axes)."""
+    spec = series_spec(y, title, log, dash, height, x, bool(changes))
+    data = {"series": finite(df, y, positive=log)}
+    if changes:
+        data["rules"] = pd.DataFrame({"step": list(changes)})
+    show(spec, data, container)
+
+
+def grid_cells(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, log_x: bool = False) -> pd.DataFrame:
+    """Cell rectangles (x1, x2, y1, y2) around centres ``xs`` (columns) and ``ys`` (rows), with values."""
+
+    def edges(c, log):
+        if log:
+            c = np.log(c)
+        mid = (c[1:] + c[:-1]) / 2
+        e = np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+        return np.exp(e) if log else e
+
+    ex, ey = edges(np.asarray(xs, float), log_x), edges(np.asarray(ys, float), False)
+    gx, gy = np.meshgrid(np.arange(len(xs)), np.arange(len(ys)))
+    gx, gy = gx.ravel(), gy.ravel()
+    return pd.DataFrame({"x": np.asarray(xs)[gx], "y": np.asarray(ys)[gy], "x1": ex[gx], "x2": ex[gx + 1],
+                         "y1": ey[gy], "y2": ey[gy + 1], "value": np.asarray(values).ravel()})
+
+
+def long_frame(values: np.ndarray, labels: list[str], start_step: int = 0, diverged_at=None,
+               column: str = "value", extra: dict | None = None) -> pd.DataFrame:
+    """[T, R] array -> rows (run, step, column), dropping each run's steps after it diverged.
+
+    ``extra`` adds more [T, R] arrays as columns (e.g. the x and y of each iterate).
+    """
+    steps, runs = values.shape
+    step = np.repeat(np.arange(start_step, start_step + steps), runs)
+    run = np.tile(np.arange(runs), steps)
+    keep = np.ones_like(step, dtype=bool)
+    if diverged_at is not None:
+        d = np.asarray(diverged_at)[run]
+        keep = (d < 0) | (step <= d)
+    columns = {"run": np.asarray(labels, dtype=object)[run][keep], "step": step[keep],
+               column: values.reshape(-1)[keep]}
+    for name, array in (extra or {}).items():
+        columns[name] = np.asarray(array).reshape(-1)[keep]
+    return pd.DataFrame(columns)

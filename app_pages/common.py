@@ -1,0 +1,227 @@
+"""Shared dashboard machinery: controls mirrored in the URL, hide= lists, share link, warnings.
+
+Every page declares its controls as :class:`Control` specs and renders them through
+:class:`Controls`, which
+
+* restores each value on load from ``st.query_params`` (invalid text / NaN / out-of-range values fall
+  back to the default with a visible warning), else from the page's last values in this session;
+* hides the controls named in ``?hide=a,b`` (their values still come from the URL), for a cut-down
+  classroom view;
+* writes every value back to ``st.query_params`` after each run and shows a copy-able link.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import numpy as np
+import streamlit as st
+import torch
+from steplab.device import default_device, describe_device
+
+TRUE_WORDS = {"1", "true", "on", "yes"}
+FALSE_WORDS = {"0", "false", "off", "no"}
+
+
+def log_grid(low: float, high: float) -> list[float]:
+    """'Nice' values (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8 x 10^k) between low and high, inclusive."""
+    mantissas = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0)
+    values = []
+    for exponent in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1):
+        for m in mantissas:
+            v = float(f"{m * 10.0**exponent:.6g}")
+            if low * (1 - 1e-9) <= v <= high * (1 + 1e-9):
+                values.append(v)
+    return sorted(set(values))
+
+
+@dataclass
+class Control:
+    """One control. ``kind``: 'float' (linear slider), 'log' (log-spaced slider), 'int', 'select', 'toggle'."""
+
+    name: str
+    label: str
+    kind: str
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    options: tuple = ()
+    labels: dict = field(default_factory=dict)
+    help: str | None = None
+
+    def __post_init__(self):
+        if self.kind == "log":
+            self.options = tuple(log_grid(self.low, self.high))
+            self.default = self.snap(self.default)
+
+    def snap(self, value: float) -> float:
+        """Nearest allowed value (log grid for 'log', step grid for 'float')."""
+        if self.kind == "log":
+            return min(self.options, key=lambda o: abs(math.log(o) - math.log(value)))
+        if self.kind == "float" and self.step:
+            return round(round((value - self.low) / self.step) * self.step + self.low, 10)
+        return value
+
+    def parse(self, raw: str) -> Any:
+        """Query-string text -> value; ValueError with a readable reason when invalid."""
+        text = str(raw).strip()
+        if self.kind in ("float", "log", "int"):
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(f"'{text}' is not a number") from None
+            if not math.isfinite(value):
+                raise ValueError(f"'{text}' is not a finite number")
+            if not self.low <= value <= self.high:
+                raise ValueError(f"{value:g} is outside [{self.low:g}, {self.high:g}]")
+            if self.kind == "int":
+                if value != int(value):
+                    raise ValueError(f"'{text}' is not an integer")
+                return int(value)
+            return self.snap(value)
+        if self.kind == "select":
+            if text not in self.options:
+                raise ValueError(f"'{text}' is not one of {', '.join(map(str, self.options))}")
+            return text
+        if self.kind == "toggle":
+            if text.lower() in TRUE_WORDS:
+                return True
+            if text.lower() in FALSE_WORDS:
+                return False
+            raise ValueError(f"'{text}' is not on/off")
+        raise ValueError(f"unknown control kind {self.kind!r}")
+
+    def serialize(self, value: Any) -> str:
+        if self.kind == "toggle":
+            return "1" if value else "0"
+        if self.kind in ("float", "log"):
+            return f"{value:g}"
+        return str(value)
+
+    def widget(self, key: str, disabled: bool = False, container=None):
+        box = container or st
+        if self.kind == "float":
+            return box.slider(self.label, float(self.low), float(self.high), step=float(self.step), key=key,
+                              help=self.help, disabled=disabled)
+        if self.kind == "log":
+            return box.select_slider(self.label, options=list(self.options), key=key, help=self.help,
+                                     format_func=lambda v: f"{v:g}", disabled=disabled)
+        if self.kind == "int":
+            return box.slider(self.label, int(self.low), int(self.high), step=int(self.step or 1), key=key,
+                              help=self.help, disabled=disabled)
+        if self.kind == "select":
+            return box.selectbox(self.label, list(self.options), key=key, help=self.help, disabled=disabled,
+                                 format_func=lambda o: self.labels.get(o, str(o)))
+        if self.kind == "toggle":
+            return box.toggle(self.label, key=key, help=self.help, disabled=disabled)
+        raise ValueError(f"unknown control kind {self.kind!r}")
+
+
+def parse_hide(raw_values: list[str]) -> set[str]:
+    names = set()
+    for raw in raw_values:
+        names.update(part.strip() for part in raw.split(",") if part.strip())
+    return names
+
+
+class Controls:
+    """The controls of one page, restored from the URL, rendered in the sidebar, mirrored back."""
+
+    def __init__(self, page: str, specs: list[Control]):
+        self.page = page
+        self.specs = {spec.name: spec for spec in specs}
+        self.values: dict[str, Any] = {}
+        saved = st.session_state.setdefault(f"_saved.{page}", {})
+        fresh = not any(self.key(name) in st.session_state for name in self.specs)
+        if fresh:
+            self.hidden = parse_hide(st.query_params.get_all("hide")) & set(self.specs)
+            st.session_state[f"_hide.{page}"] = self.hidden
+            warnings = []
+            for name, spec in self.specs.items():
+                value = saved.get(name, spec.default)
+                if name in st.query_params:
+                    try:
+                        value = spec.parse(st.query_params[name])
+                    except ValueError as error:
+                        warnings.append(f"`{name}`: {error}; using the default {spec.serialize(spec.default)}.")
+                        value = spec.default
+                st.session_state[self.key(name)] = value
+            unknown = parse_hide(st.query_params.get_all("hide")) - set(self.specs)
+            if unknown:
+                warnings.append(f"`hide`: no control named {', '.join(sorted(unknown))} on this page.")
+            st.session_state[f"_warnings.{page}"] = warnings
+        self.hidden = st.session_state.get(f"_hide.{page}", set())
+        for name in self.hidden:  # hidden controls keep their value in a plain (non-widget) key
+            self.values[name] = st.session_state[self.key(name)]
+
+    def key(self, name: str) -> str:
+        return f"{self.page}.{name}"
+
+    def show_warnings(self) -> None:
+        for warning in st.session_state.get(f"_warnings.{self.page}", []):
+            st.warning("Invalid link parameter " + warning, icon="⚠️")
+
+    def __call__(self, name: str, disabled: bool = False, container=None) -> Any:
+        """Render control ``name`` (unless hidden) and return its value."""
+        if name in self.hidden:
+            return self.values[name]
+        value = self.specs[name].widget(self.key(name), disabled=disabled, container=container or st.sidebar)
+        self.values[name] = value
+        return value
+
+    def params(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        params = {name: self.specs[name].serialize(v) for name, v in self.values.items()}
+        params.update({k: v for k, v in (extra or {}).items() if v})
+        if self.hidden:
+            params["hide"] = ",".join(sorted(self.hidden))
+        return params
+
+    def finish(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """Mirror the values (plus page-specific ``extra`` params) to the URL; show the share box."""
+        st.session_state[f"_saved.{self.page}"] = dict(self.values)
+        params = self.params(extra)
+        if {k: st.query_params.get(k) for k in st.query_params} != params:
+            st.query_params.from_dict(params)
+        with st.sidebar.expander("🔗 Share this view", expanded=False):
+            st.code(share_url(params), language=None, wrap_lines=True)
+            st.caption("Copy with the icon on the right. Add `&hide=eta,beta` to hide controls (classroom view).")
+        return params
+
+
+def share_url(params: dict[str, str]) -> str:
+    try:
+        url = st.context.url or ""
+    except Exception:  # noqa: BLE001 - not available outside a browser session
+        url = ""
+    if not url:
+        url = "http://localhost:8501/"
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode(params, safe=',')}"
+
+
+@st.cache_resource
+def device() -> torch.device:
+    """The torch device for the dashboard (CUDA when present), shared by all sessions."""
+    return default_device()
+
+
+def device_caption() -> str:
+    return f"computing on **{describe_device(device())}**"
+
+
+def fmt(value: float) -> str:
+    """Readout formatting that never shows 'nan' without saying so."""
+    if value is None or not np.isfinite(value):
+        return "overflow"
+    return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+
+
+def reproduce_expander(code: str, note: str = "") -> None:
+    with st.expander("📓 Reproduce in a notebook"):
+        st.caption("These lines of `steplab` compute exactly this view (same seed, parameters and method)."
+                   + (" " + note if note else ""))
+        st.code(code, language="python")

@@ -1,0 +1,6 @@
+"""Placeholder until the family module lands."""
+
+import streamlit as st
+
+st.title("diffusion")
+st.info("This page is being built.")

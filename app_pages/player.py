@@ -1,0 +1,94 @@
+"""Play / Pause / Step / Reset for a live trajectory, as a ``st.fragment(run_every=...)``.
+
+A page supplies ``start()`` (a fresh live object at step 0, with ``.t``) and ``advance(live, k)``
+(k more steps with the *current* settings, computed in one batched call). The player keeps the live
+object in ``st.session_state`` and applies these rules:
+
+* settings that define the experiment (``reset_key``: problem, start point, seed, ...) changed ->
+  start again (showing the full run unless playing);
+* hyper-parameters (``live_key``: eta, beta, c, method, ...) changed while paused/playing mid-run ->
+  keep the current iterate and continue with the new setting (the change is marked at step t);
+  changed when the run had finished or not started -> recompute the whole run;
+* Play advances ``frame_steps`` steps per timer tick until ``steps`` is reached, then pauses.
+
+Streamlit's ``run_every`` is fixed when the fragment is defined, so Play/Pause trigger a full rerun
+(the pattern of Streamlit's "start and stop a streaming fragment" tutorial).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+FRAME_SECONDS = 0.1  # 10 frames per second
+
+
+def _fresh(start, advance, steps: int, full: bool):
+    live = start()
+    if full:
+        live = advance(live, steps)
+    return live
+
+
+def playback(page: str, *, steps: int, reset_key: Any, live_key: Any, start: Callable[[], Any],
+             advance: Callable[[Any, int], Any], render: Callable[[Any, dict], None],
+             frame_steps: int | None = None) -> dict:
+    """Draw the transport buttons and the live fragment; return the player's state dict."""
+    frame_steps = frame_steps or max(1, steps // 60)
+    key = f"_player.{page}"
+    state = st.session_state.get(key)
+    if state is None or state["reset_key"] != reset_key:
+        playing = bool(state and state["playing"])
+        state = {"live": _fresh(start, advance, steps, full=not playing), "playing": playing,
+                 "reset_key": reset_key, "live_key": live_key, "changes": []}
+        st.session_state[key] = state
+    elif state["live_key"] != live_key:
+        live = state["live"]
+        if live.t >= state.get("steps", steps) or (live.t == 0 and not state["playing"]):
+            state["live"] = _fresh(start, advance, steps, full=live.t > 0)
+            state["changes"] = []
+        else:
+            state["changes"].append(live.t)
+        state["live_key"] = live_key
+    state["steps"] = steps
+
+    cols = st.columns([1, 1, 1, 1, 3])
+    clicked = {
+        "play": cols[0].button("▶ Play", key=f"{page}.play", width="stretch",
+                               type="primary" if not state["playing"] else "secondary"),
+        "pause": cols[1].button("⏸ Pause", key=f"{page}.pause", width="stretch"),
+        "step": cols[2].button("⏭ Step", key=f"{page}.step", width="stretch"),
+        "reset": cols[3].button("⏮ Reset", key=f"{page}.reset", width="stretch"),
+    }
+    if clicked["play"]:
+        if state["live"].t >= steps:
+            state["live"], state["changes"] = start(), []
+        state["playing"] = True
+    if clicked["pause"]:
+        state["playing"] = False
+    if clicked["step"]:
+        if state["live"].t >= steps:
+            state["live"], state["changes"] = start(), []
+        state["live"] = advance(state["live"], 1)
+        state["playing"] = False
+    if clicked["reset"]:
+        state["live"], state["changes"], state["playing"] = start(), [], False
+    cols[4].caption(f"step {state['live'].t} / {steps}"
+                    + (f" · playing at {1 / FRAME_SECONDS:.0f} frames/s, {frame_steps} step(s) per frame"
+                       if state["playing"] else " · paused" if 0 < state["live"].t < steps else ""))
+
+    @st.fragment(run_every=FRAME_SECONDS if state["playing"] else None)
+    def frame():
+        if state["playing"]:
+            remaining = steps - state["live"].t
+            if remaining > 0:
+                state["live"] = advance(state["live"], min(frame_steps, remaining))
+            if state["live"].t >= steps:
+                state["playing"] = False
+                st.rerun()  # full rerun: stops the timer and refreshes the caption
+        render(state["live"], state)
+
+    frame()
+    return state

@@ -1,0 +1,227 @@
+"""Playground: GD / heavy ball / Nesterov (optionally clipped, optionally noisy) on 2-D objectives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+from steplab import dashboard as dash
+from steplab.device import make_generator
+from steplab.trajectory import run
+
+from app_pages import charts
+from app_pages import playground_views as views
+from app_pages.common import Control, Controls, device_caption, fmt, reproduce_expander
+from app_pages.player import playback
+
+PAGE = "playground"
+CONTROLS = [
+    Control("problem", "Objective", "select", "quadratic", options=dash.PROBLEMS,
+            labels={"quadratic": "2-D quadratic", "rosenbrock": "Rosenbrock", "cosh": "cosh(x) + cosh(y) − 2"}),
+    Control("lam1", "λ₁ (small eigenvalue)", "log", 1.0, low=0.01, high=10.0),
+    Control("lam2", "λ₂ (large eigenvalue)", "log", 10.0, low=0.1, high=100.0),
+    Control("rotation", "rotation of the eigenbasis (degrees)", "float", 30.0, low=0.0, high=180.0, step=5.0),
+    Control("method", "Method", "select", "gd", options=dash.METHODS, labels=dash.METHOD_LABELS),
+    Control("eta", "step size η", "log", 0.15, low=1e-4, high=2.0),
+    Control("beta", "momentum β", "float", 0.5, low=0.0, high=0.99, step=0.01),
+    Control("clip", "clip the gradient norm", "toggle", False),
+    Control("c", "clip threshold c", "log", 1.0, low=0.01, high=100.0),
+    Control("noise", "gradient noise σ (0 = exact gradients)", "float", 0.0, low=0.0, high=5.0, step=0.1),
+    Control("steps", "steps", "int", 60, low=10, high=500, step=10),
+    Control("seed", "seed", "int", 0, low=0, high=99),
+    Control("x0", "start x", "float", -1.8, low=-4.0, high=4.0, step=0.1),
+    Control("y0", "start y", "float", 1.2, low=-4.0, high=4.0, step=0.1),
+]
+MAX_RUNS = 4
+
+
+@dataclass
+class Live:
+    """The runs' current iterate, optimizer state, noise stream and history (numpy, for drawing)."""
+
+    x: torch.Tensor
+    state: object
+    generator: torch.Generator
+    t: int = 0
+    iterates: list = field(default_factory=list)  # [R, 2] per step
+    loss: list = field(default_factory=list)  # [R] per step
+    grad_norm: list = field(default_factory=list)  # [R] per step t >= 1 (the gradient used at t - 1)
+    clipped_norm: list = field(default_factory=list)
+    diverged_at: np.ndarray | None = None
+    configs_at_divergence: dict = field(default_factory=dict)
+
+
+def parse_pins(text: str) -> list[dash.RunConfig]:
+    """``'heavy_ball:0.1:0.9:none;gd:0.05:0:1'`` -> RunConfigs (method:eta:beta:clip)."""
+    pins = []
+    for part in [p for p in text.split(";") if p.strip()][: MAX_RUNS - 1]:
+        method, eta, beta, clip = part.split(":")
+        if method not in dash.METHODS:
+            raise ValueError(f"unknown method {method!r}")
+        eta, beta = float(eta), float(beta)
+        if not (0 < eta <= 10 and 0 <= beta < 1):
+            raise ValueError("eta must be in (0, 10] and beta in [0, 1)")
+        threshold = None if clip == "none" else float(clip)
+        if threshold is not None and not 0 < threshold < 1e6:
+            raise ValueError("clip must be 'none' or a positive number")
+        pins.append(dash.RunConfig(method, eta, beta, threshold))
+    return pins
+
+
+def format_pins(pins: list[dash.RunConfig]) -> str:
+    return ";".join(f"{p.method}:{p.eta:g}:{p.beta:g}:{'none' if p.clip_threshold is None else f'{p.clip_threshold:g}'}"
+                    for p in pins)
+
+
+def reproduce_code(v: dict, config: dash.RunConfig) -> str:
+    problem = {"quadratic": f"Quadratic([{v['lam1']:g}, {v['lam2']:g}], rotation=math.radians({v['rotation']:g}))",
+               "rosenbrock": "Rosenbrock()", "cosh": "Cosh(dim=2)"}[v["problem"]]
+    imports = {"quadratic": "Quadratic", "rosenbrock": "Rosenbrock", "cosh": "Cosh"}[v["problem"]]
+    if v["noise"] > 0:
+        problem = f"Noisy({problem}, GaussianNoise({v['noise']:g}))"
+        imports += ", Noisy, GaussianNoise"
+    clip = "None" if config.clip_threshold is None else f"{config.clip_threshold:g}"
+    return f"""import math
+import torch
+from steplab.problems import {imports}
+from steplab.transforms import optimizer
+from steplab.trajectory import run
+
+problem = {problem}
+transform = optimizer(lr={config.eta:g}, momentum={config.beta if config.method != 'gd' else 0:g}, \
+method="{config.method}", clip_threshold={clip})
+x0 = torch.tensor([[{v['x0']:g}, {v['y0']:g}]], dtype=torch.float64)
+traj = run(problem, transform, x0, steps={v['steps']}, seed={v['seed']})
+print(f"loss after {{traj.steps}} steps: {{traj.loss[-1, 0].item():.6g}}")
+print(traj.divergence_message(0))"""
+
+
+def main() -> None:
+    st.title("Playground")
+    st.caption("Step size, momentum and clipping on 2-D objectives: the path, each eigen-direction's error, and "
+               "where (η, β) converges. " + device_caption() + ".")
+    ctl = Controls(PAGE, CONTROLS)
+    ctl.show_warnings()
+    st.sidebar.header("Objective")
+    v = {"problem": ctl("problem")}
+    quadratic = v["problem"] == "quadratic"
+    for name in ("lam1", "lam2", "rotation"):
+        v[name] = ctl(name, disabled=not quadratic)
+    st.sidebar.header("Optimizer")
+    v["method"] = ctl("method")
+    v["eta"] = ctl("eta")
+    v["beta"] = ctl("beta", disabled=v["method"] == "gd")
+    v["clip"] = ctl("clip")
+    v["c"] = ctl("c", disabled=not v["clip"])
+    v["noise"] = ctl("noise")
+    st.sidebar.header("Run")
+    for name in ("steps", "seed", "x0", "y0"):
+        v[name] = ctl(name)
+
+    pins_key = f"{PAGE}.pins"
+    if pins_key not in st.session_state:
+        st.session_state[pins_key] = []
+        if "pins" in st.query_params:
+            try:
+                st.session_state[pins_key] = parse_pins(st.query_params["pins"])
+            except ValueError as error:
+                st.session_state[f"_warnings.{PAGE}"].append(f"`pins`: {error}; no pinned runs.")
+                st.warning(f"Invalid link parameter `pins`: {error}; no pinned runs.", icon="⚠️")
+    current = dash.RunConfig(v["method"], v["eta"], v["beta"] if v["method"] != "gd" else 0.0,
+                             v["c"] if v["clip"] else None)
+    configs = [current] + st.session_state[pins_key]
+
+    lam = (min(v["lam1"], v["lam2"]), max(v["lam1"], v["lam2"]))
+    problem = dash.make_problem(v["problem"], lam, v["rotation"], v["noise"])
+    x0 = torch.tensor([[v["x0"], v["y0"]]], dtype=torch.float64).repeat(len(configs), 1)
+
+    def start() -> Live:
+        live = Live(x=x0.clone(), state=None, generator=make_generator(v["seed"]))
+        live.iterates.append(x0.numpy().copy())
+        live.loss.append(problem.loss(x0).numpy().copy())
+        live.diverged_at = np.full(len(configs), -1)
+        return live
+
+    def advance(live: Live, k: int) -> Live:
+        transform = dash.overlay_transform(configs)
+        traj = run(problem, transform, live.x, k, generator=live.generator, state=live.state, seed=None)
+        live.x, live.state = traj.final, traj.state
+        for i in range(k):
+            live.iterates.append(traj.iterates[i + 1].numpy().copy())
+            live.loss.append(traj.loss[i + 1].numpy().copy())
+            live.grad_norm.append(traj.grad_norm[i].numpy().copy())
+            live.clipped_norm.append(traj.clipped_grad_norm[i].numpy().copy())
+        for r in range(len(configs)):
+            if live.diverged_at[r] < 0 <= int(traj.diverged_at[r]):
+                step = live.t + int(traj.diverged_at[r])
+                live.diverged_at[r] = step
+                last = live.iterates[max(step - 1, 0)][r]
+                live.configs_at_divergence[r] = dash.divergence_reason(problem, configs[r], torch.tensor(last))
+        live.t += k
+        return live
+
+    labels = [f"{'now' if i == 0 else f'pin {i}'}: {c.label()}" for i, c in enumerate(configs)]
+    reset_key = (v["problem"], lam, v["rotation"], v["noise"], v["seed"], v["x0"], v["y0"], tuple(configs[1:]))
+    player = playback(PAGE, steps=v["steps"], reset_key=reset_key, live_key=(current, v["steps"]), start=start,
+                      advance=advance, render=lambda live, state: render(live, state, v, problem, configs, labels))
+
+    b1, b2, _ = st.columns([1, 1, 3])
+    if b1.button("📌 Pin this run for comparison", disabled=len(configs) >= MAX_RUNS, key=f"{PAGE}.pin"):
+        st.session_state[pins_key] = st.session_state[pins_key] + [current]
+        st.rerun()
+    if b2.button("✖ Clear pinned runs", disabled=len(configs) == 1, key=f"{PAGE}.unpin"):
+        st.session_state[pins_key] = []
+        st.rerun()
+
+    st.subheader("Where (η, β) converges")
+    views.stability(problem, current)
+    st.caption("Heavy-ball convergence rate max_i |root| on the quadratic model at the minimum (darker = faster; "
+               "white = diverges). Red line: stability edge η = 2(1+β)/λ_max, which is 2/λ_max at β = 0; "
+               "dashed: critical damping β = (1 − √(ηλ))² for λ_min and λ_max; ✕: the current setting.")
+    reproduce_expander(reproduce_code(v, current),
+                       "They recompute the run from its start; changes made mid-run are not included.")
+    live = player["live"]
+    st.session_state[f"_result.{PAGE}"] = {"t": live.t, "loss": float(live.loss[-1][0]),
+                                           "diverged_at": int(live.diverged_at[0])}
+    ctl.finish(extra={"pins": format_pins(st.session_state[pins_key])})
+
+
+def render(live: Live, state: dict, v: dict, problem, configs, labels) -> None:
+    """The live part: readouts, path on the contour, eigenbasis errors, loss and gradient norms."""
+    t = live.t
+    rows = []
+    for r, label in enumerate(labels):
+        d = live.diverged_at[r]
+        status = (f"diverged at step {d}: {live.configs_at_divergence.get(r, '')}" if d >= 0
+                  else "running" if t < v["steps"] else "finished")
+        rows.append({"run": label, "step": t, "loss": fmt(float(live.loss[-1][r])),
+                     "‖g‖ raw": fmt(float(live.grad_norm[-1][r])) if live.grad_norm else "–",
+                     "‖g‖ clipped": fmt(float(live.clipped_norm[-1][r])) if live.grad_norm else "–",
+                     "status": status})
+    for r, row in enumerate(rows):
+        if live.diverged_at[r] >= 0:
+            st.error(f"**{row['run']}** — {row['status']}", icon="💥")
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+    iterates = np.stack(live.iterates)  # [t + 1, R, 2]
+    loss = np.stack(live.loss)  # [t + 1, R]
+    left, right = st.columns(2)
+    views.contour(problem, v, iterates, loss, live.diverged_at, labels, left)
+    views.eigen_errors(problem, iterates, live.diverged_at, labels, state["changes"], right)
+    c1, c2 = st.columns(2)
+    charts.series(charts.long_frame(loss, labels, diverged_at=live.diverged_at, column="loss"), "loss",
+                  "loss f(x_t) (log scale)", labels, changes=state["changes"], container=c1)
+    if live.grad_norm:
+        frames = []
+        for kind, values in (("raw", live.grad_norm), ("clipped", live.clipped_norm)):
+            frame = charts.long_frame(np.stack(values), labels, start_step=0, diverged_at=live.diverged_at,
+                                      column="norm")
+            frame["kind"] = kind
+            frames.append(frame)
+        charts.series(pd.concat(frames, ignore_index=True), "norm", "gradient norm ‖g_t‖: raw vs clipped (log)",
+                      labels, dash="kind", container=c2)
+
+main()

@@ -1,0 +1,6 @@
+"""Placeholder until the family module lands."""
+
+import streamlit as st
+
+st.title("rnn")
+st.info("This page is being built.")

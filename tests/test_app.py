@@ -1,0 +1,248 @@
+"""Dashboard tests with Streamlit's AppTest: every page loads, every control's extremes work, the
+transport buttons do what they say, presets and invalid links, and the "Reproduce" code matches.
+
+AppTest never fires ``st.fragment(run_every=...)`` timers, so playback is tested by calling ``run()``
+repeatedly: each run of a playing page advances its fragment by one frame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from steplab import dashboard as dash  # noqa: E402
+from steplab.problems import Quadratic  # noqa: E402
+from steplab.transforms import chain, heavy_ball, nesterov, scale  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = ["app_pages/playground.py", "app_pages/clipping.py", "app_pages/logistic.py", "app_pages/diffusion.py",
+         "app_pages/rnn.py", "app_pages/about.py"]
+TIMEOUT = 120
+
+
+def open_app(page: str | None = None, **params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    if page is not None:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def widget(at: AppTest, key: str):
+    for kind in ("slider", "select_slider", "selectbox", "toggle"):
+        for element in getattr(at, kind):
+            if element.key == key:
+                return element
+    raise KeyError(key)
+
+
+def player(at: AppTest, page: str) -> dict:
+    return at.session_state[f"_player.{page}"]
+
+
+def click(at: AppTest, key: str) -> AppTest:
+    at.button(key=key).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+# ----------------------------------------------------------------------------- library glue
+
+
+def test_momentum_by_run_matches_heavy_ball_and_nesterov():
+    problem = Quadratic([0.5, 3.0], rotation=0.3)
+    x = torch.tensor([[1.0, -2.0]] * 3, dtype=torch.float64)
+    mixed = dash.overlay_transform([dash.RunConfig("gd", 0.1), dash.RunConfig("heavy_ball", 0.1, 0.7),
+                                    dash.RunConfig("nesterov", 0.2, 0.5)])
+    refs = [chain(scale(0.1)), chain(heavy_ball(0.7), scale(0.1)), chain(nesterov(0.5), scale(0.2))]
+    state, ref_states = mixed.init(x), [t.init(x[i:i + 1]) for i, t in enumerate(refs)]
+    xs, ref_xs = x.clone(), [x[i:i + 1].clone() for i in range(3)]
+    for _ in range(20):
+        updates, state = mixed.update(problem.oracle(xs)[1], state, xs)
+        xs = xs - updates
+        for i, t in enumerate(refs):
+            u, ref_states[i] = t.update(problem.oracle(ref_xs[i])[1], ref_states[i], ref_xs[i])
+            ref_xs[i] = ref_xs[i] - u
+    torch.testing.assert_close(xs, torch.cat(ref_xs), rtol=1e-13, atol=1e-15)  # batched matmul: ulp-level
+
+
+def test_divergence_reason_names_the_bound():
+    problem = dash.make_problem("quadratic", (1.0, 10.0), 30.0)
+    reason = dash.divergence_reason(problem, dash.RunConfig("gd", 0.3), torch.tensor([1.0, 1.0]))
+    assert reason == "η = 0.3 > 2/L = 0.2"
+    assert dash.stability_limit("heavy_ball", 0.5, 10.0) == pytest.approx(0.3)
+
+
+# ----------------------------------------------------------------------------- every page
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_loads_without_exception(page):
+    at = open_app(page)
+    assert at.title, f"{page} shows no title"
+
+
+# ----------------------------------------------------------------------------- playground
+
+
+def test_playground_default_view_converges_and_mirrors_every_control_in_the_url():
+    at = open_app()
+    result = at.session_state["_result.playground"]
+    assert result["t"] == 60 and result["diverged_at"] == -1 and result["loss"] < 1e-6
+    for name in ("problem", "eta", "beta", "method", "clip", "c", "noise", "steps", "seed", "x0", "y0"):
+        assert name in at.query_params, name
+    assert at.query_params["eta"] == ["0.15"] or at.query_params["eta"] == "0.15"
+
+
+def test_playground_every_control_at_its_extremes():
+    at = open_app(method="heavy_ball", clip="1")  # so that no control is disabled
+    keys = [w.key for kind in ("slider", "select_slider") for w in getattr(at, kind) if w.key]
+    assert {"playground.eta", "playground.beta", "playground.steps", "playground.x0"} <= set(keys)
+    for key in keys:
+        element = widget(at, key)
+        options = getattr(element, "options", None)
+        low, high = (options[0], options[-1]) if options else (element.min, element.max)
+        for value in (low, high):
+            element = widget(at, key)
+            element.set_value(float(value) if options else value).run()
+            assert not at.exception, (key, value, [e.value for e in at.exception])
+            assert at.session_state["_result.playground"]["t"] >= 1
+        widget(at, key).set_value(float(low) if options else low).run()
+    for method in ("heavy_ball", "nesterov", "gd"):
+        widget(at, "playground.method").set_value(method).run()
+        assert not at.exception
+    for problem in ("rosenbrock", "cosh", "quadratic"):
+        widget(at, "playground.problem").set_value(problem).run()
+        assert not at.exception
+    widget(at, "playground.clip").set_value(True).run()
+    assert not at.exception
+
+
+def test_playground_divergence_is_reported_in_words():
+    at = open_app(eta="0.3")
+    assert at.session_state["_result.playground"]["diverged_at"] > 0
+    errors = " ".join(e.value for e in at.error)
+    assert "diverged at step" in errors and "η = 0.3 > 2/L = 0.2" in errors
+    assert not at.exception
+
+
+def test_play_step_reset_and_mid_run_change_keeps_the_iterate():
+    at = open_app()
+    frame = max(1, 60 // 60)
+    click(at, "playground.play")  # finished run -> restart from 0 and advance one frame in this run
+    state = player(at, "playground")
+    assert state["playing"] and state["live"].t == frame
+    at.run()  # a playing fragment advances once per run
+    assert player(at, "playground")["live"].t == 2 * frame
+    click(at, "playground.pause")
+    t = player(at, "playground")["live"].t
+    at.run()
+    assert player(at, "playground")["live"].t == t  # paused: nothing moves
+    click(at, "playground.reset")
+    assert player(at, "playground")["live"].t == 0 and not player(at, "playground")["playing"]
+    for _ in range(3):
+        click(at, "playground.step")
+    live = player(at, "playground")["live"]
+    assert live.t == 3
+    x3 = live.iterates[3][0].copy()
+    widget(at, "playground.eta").set_value(0.05).run()  # change eta mid-run
+    live = player(at, "playground")["live"]
+    assert live.t == 3 and np.array_equal(live.iterates[3][0], x3)
+    click(at, "playground.step")
+    live = player(at, "playground")["live"]
+    problem = Quadratic([1.0, 10.0], rotation=math.radians(30))
+    grad = problem.oracle(torch.tensor(x3).reshape(1, 2))[1][0].numpy()
+    np.testing.assert_allclose(live.iterates[4][0], x3 - 0.05 * grad, rtol=1e-12)  # new step size used
+    assert player(at, "playground")["changes"] == [3]
+
+
+def test_playback_runs_to_the_end_and_pauses():
+    at = open_app(steps="10")
+    click(at, "playground.play")
+    for _ in range(12):
+        at.run()
+        assert not at.exception
+    state = player(at, "playground")
+    assert state["live"].t == 10 and not state["playing"]
+
+
+def test_pinned_runs_overlay_with_the_same_start():
+    at = open_app()
+    click(at, "playground.pin")
+    widget(at, "playground.method").set_value("heavy_ball").run()
+    live = player(at, "playground")["live"]
+    assert live.iterates[0].shape == (2, 2) and np.array_equal(live.iterates[0][0], live.iterates[0][1])
+    assert "pins" in at.query_params
+    click(at, "playground.unpin")
+    assert player(at, "playground")["live"].iterates[0].shape == (1, 2)
+
+
+def test_query_preset_is_restored():
+    at = open_app(eta="0.05", method="heavy_ball", beta="0.9", steps="40", seed="3", clip="1", c="0.5")
+    assert widget(at, "playground.eta").value == 0.05
+    assert widget(at, "playground.method").value == "heavy_ball"
+    assert widget(at, "playground.beta").value == 0.9
+    assert widget(at, "playground.clip").value is True
+    assert at.session_state["_result.playground"]["t"] == 40
+    assert not at.warning
+
+
+@pytest.mark.parametrize("params", [{"eta": "abc"}, {"eta": "nan"}, {"eta": "7"}, {"steps": "3.5"},
+                                    {"method": "adam"}, {"clip": "maybe"}])
+def test_invalid_query_values_fall_back_with_a_warning(params):
+    at = open_app(**params)
+    (name, raw), = params.items()
+    assert any(f"`{name}`" in w.value for w in at.warning), [w.value for w in at.warning]
+    defaults = {"eta": 0.15, "steps": 60, "method": "gd", "clip": False}
+    assert widget(at, f"playground.{name}").value == defaults[name]
+
+
+def test_hide_list_hides_controls_but_keeps_their_values():
+    at = open_app(hide="eta,beta", eta="0.05")
+    keys = {w.key for kind in ("slider", "select_slider") for w in getattr(at, kind)}
+    assert "playground.eta" not in keys and "playground.beta" not in keys and "playground.steps" in keys
+    assert at.query_params["eta"] in ("0.05", ["0.05"])
+    assert "hide" in at.query_params
+
+
+def test_reproduce_code_computes_the_same_numbers_as_the_page():
+    cases = [{}, {"method": "nesterov", "beta": "0.6", "clip": "1", "c": "2", "noise": "0.5", "seed": "4"},
+             {"problem": "rosenbrock", "eta": "0.001", "method": "heavy_ball", "beta": "0.8"},
+             {"eta": "0.3"}]
+    for params in cases:
+        at = open_app(**params)
+        code = next(c.value for c in at.code if "from steplab" in c.value)
+        namespace: dict = {}
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(code, "<reproduce>", "exec"), namespace)  # noqa: S102 - the code the page shows
+        traj = namespace["traj"]
+        page = at.session_state["_result.playground"]
+        assert traj.steps == page["t"]
+        assert float(traj.loss[-1, 0]) == pytest.approx(page["loss"], rel=1e-12), params
+        assert int(traj.diverged_at[0]) == page["diverged_at"], params
+
+
+# ----------------------------------------------------------------------------- about
+
+
+def test_about_runs_the_claims_and_shows_the_table():
+    at = open_app("app_pages/about.py")
+    assert any("Device in use" in m.value for m in at.markdown)
+    at.selectbox(key="about.family").set_value("tour").run()
+    click(at, "about.run")
+    outcomes = at.session_state["about.outcomes"]
+    assert len(outcomes) >= 2 and all(o.claim.family == "tour" for o in outcomes)
+    table = at.dataframe[-1].value
+    assert set(table[""]) <= {"✓", "✗"} and len(table) == len(outcomes)
