@@ -57,15 +57,17 @@ def target_of(src: Path) -> Path:
 
 def strip(nb: nbformat.NotebookNode) -> None:
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    count = 0
     for i, cell in enumerate(nb.cells):
         cell.metadata = {}
         cell.id = f"cell-{i:03d}"
         if cell.cell_type == "code":
-            cell.execution_count = None
+            # nbval refuses cells with outputs but no execution count: number them 1, 2, ... in order
+            count += 1
+            cell.execution_count = count if cell.outputs else None
             for output in cell.outputs:
                 if "execution_count" in output:
-                    output["execution_count"] = None
-                output.pop("metadata", None) if output.get("output_type") == "stream" else None
+                    output["execution_count"] = count
 
 
 def build(src: Path, execute: bool = True) -> Path:
