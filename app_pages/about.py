@@ -6,10 +6,10 @@ import platform
 
 import pandas as pd
 import streamlit as st
-from steplab import claims
-from steplab.device import describe_device
 
 from app_pages.common import device
+from steplab import claims
+from steplab.device import describe_device
 
 NOTEBOOKS = {
     "00_tour.ipynb": "Library tour: GD vs heavy ball on an ill-conditioned quadratic",

@@ -20,6 +20,7 @@ from urllib.parse import urlencode, urlsplit
 import numpy as np
 import streamlit as st
 import torch
+
 from steplab.device import default_device, describe_device
 
 TRUE_WORDS = {"1", "true", "on", "yes"}

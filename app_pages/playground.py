@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
-from steplab import dashboard as dash
-from steplab.device import make_generator
-from steplab.trajectory import run
 
 from app_pages import charts
 from app_pages import playground_views as views
 from app_pages.common import Control, Controls, device_caption, fmt, reproduce_expander
 from app_pages.player import playback
+from steplab import dashboard as dash
+from steplab.device import make_generator
+from steplab.trajectory import run
 
 PAGE = "playground"
 CONTROLS = [

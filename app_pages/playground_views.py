@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
-from steplab import dashboard as dash
-from steplab import rates
 
 from app_pages import charts
 from app_pages.charts import named, spec_cache
+from steplab import dashboard as dash
+from steplab import rates
 
 BOXES = {"quadratic": (-2.5, 2.5, -2.5, 2.5), "rosenbrock": (-2.0, 2.0, -1.0, 3.0), "cosh": (-4.0, 4.0, -4.0, 4.0)}
 TIP = dict(format=".4g")
