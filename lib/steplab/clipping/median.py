@@ -1,0 +1,135 @@
+"""Clipping as median estimation (Schaipp, Garrigos, Simsekli, Gower 2024, "SGSG").
+
+Stochastic proximal point (SPP) with step tau on the geometric-median objective min_m E||m - g|| is
+
+    m_t = prox_{tau ||. - g_t||}(m_{t-1}) = m_{t-1} + clip_tau(g_t - m_{t-1})        (brief Sec. 3)
+
+so clipped SGD is one SPP step started from m = 0, and keeping m across iterations gives a robust
+running estimate, the median counterpart of heavy-ball momentum (whose EMA m <- m + (1-beta)(g - m) is
+an SGD step on 1/2 ||m - g||^2 and tracks the mean).  The fixed point of SPP solves
+E[(m - g)/||m - g||] = 0: the geometric median, computed here on a fixed sample by Weiszfeld's iteration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from steplab.clipping.simulate import cpu_threads
+from steplab.device import make_generator
+from steplab.transforms import GradientTransform, clip_factor, per_run, run_norm
+from steplab.validation import check_int, check_positive, check_range
+
+Tensor = torch.Tensor
+
+
+def contaminated_gradients(samples: int, runs: int = 1, outlier_probability: float = 0.1,
+                           inlier_mean=(1.0, 0.0), outlier_mean=(20.0, 20.0), std: float = 1.0, seed: int = 0,
+                           dtype=torch.float64) -> Tensor:
+    """Gradient samples from (1-p) N(inlier_mean, std^2 I) + p N(outlier_mean, std^2 I): [samples, runs, d].
+
+    Brief E6 uses p = 0.1, (1, 0) and (20, 20): mean ~ (2.9, 2.0), geometric median ~ (1.12, 0.13).
+    The whole vector is an outlier or not (unlike the per-coordinate ``GaussianMixtureNoise``).
+    """
+    check_int("samples", samples, 1)
+    check_int("runs", runs, 1)
+    check_range("outlier_probability", outlier_probability, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+    check_positive("std", std)
+    generator = make_generator(seed)
+    inlier = torch.as_tensor(inlier_mean, dtype=dtype)
+    outlier = torch.as_tensor(outlier_mean, dtype=dtype)
+    hit = torch.rand(samples, runs, 1, generator=generator, dtype=dtype) < outlier_probability
+    z = torch.randn(samples, runs, inlier.numel(), generator=generator, dtype=dtype)
+    return torch.where(hit, outlier, inlier) + std * z
+
+
+def mixture_mean(outlier_probability: float = 0.1, inlier_mean=(1.0, 0.0), outlier_mean=(20.0, 20.0)) -> Tensor:
+    """(1-p) inlier_mean + p outlier_mean, the point the running mean converges to."""
+    p = outlier_probability
+    return (1 - p) * torch.as_tensor(inlier_mean, dtype=torch.float64) + p * torch.as_tensor(outlier_mean,
+                                                                                              dtype=torch.float64)
+
+
+def weiszfeld(points: Tensor, iterations: int = 500, tol: float = 1e-12) -> Tensor:
+    """Geometric median argmin_m sum_i ||m - p_i|| of ``points`` [N, d] (or [N, R, d], one per run).
+
+    Weiszfeld (1937): m <- sum_i w_i p_i / sum_i w_i with w_i = 1/||m - p_i||, started at the mean.
+    """
+    check_int("iterations", iterations, 1)
+    median = points.mean(0)
+    for _ in range(iterations):
+        distance = torch.linalg.vector_norm(points - median, dim=-1).clamp(min=1e-12)
+        weights = (1.0 / distance).unsqueeze(-1)
+        new = (weights * points).sum(0) / weights.sum(0)
+        converged = bool((torch.linalg.vector_norm(new - median, dim=-1) < tol).all())
+        median = new
+        if converged:
+            break
+    return median
+
+
+@dataclass
+class TrackerPaths:
+    """Estimates over time: ``median``/``mean`` are [n, R, d] at ``steps`` [n]; ``final_*`` are [R, d]."""
+
+    steps: Tensor
+    median: Tensor
+    mean: Tensor
+    final_median: Tensor
+    final_mean: Tensor
+
+
+def track(samples: Tensor, tau0: float = 1.0, record_every: int = 50, threads: int | None = 1) -> TrackerPaths:
+    """Run the SPP median tracker and the running mean on a stream of samples [T, R, d] (R chains).
+
+        median:  m_t = m_{t-1} + clip_{tau_t}(g_t - m_{t-1}),  tau_t = tau0 / sqrt(t)     (SGSG 2024)
+        mean:    a_t = a_{t-1} + (g_t - a_{t-1}) / t                                    (the EMA limit)
+
+    Both start at 0.  m_1 = clip_{tau0}(g_1): the first step is exactly clipped SGD's gradient.
+    """
+    check_positive("tau0", tau0)
+    check_int("record_every", record_every, 1)
+    if samples.ndim != 3:
+        raise ValueError(f"samples must have shape [T, runs, d], got {tuple(samples.shape)}")
+    steps = samples.shape[0]
+    median = torch.zeros_like(samples[0])
+    mean = torch.zeros_like(samples[0])
+    kept_steps, kept_median, kept_mean = [0], [median.clone()], [mean.clone()]
+    with cpu_threads(threads):
+        for t in range(1, steps + 1):
+            g = samples[t - 1]
+            residual = g - median
+            median = median + residual * clip_factor(run_norm(residual), tau0 / t**0.5).unsqueeze(-1)
+            mean = mean + (g - mean) / t
+            if t % record_every == 0 or t == steps:
+                kept_steps.append(t)
+                kept_median.append(median.clone())
+                kept_mean.append(mean.clone())
+    return TrackerPaths(torch.tensor(kept_steps), torch.stack(kept_median), torch.stack(kept_mean), median, mean)
+
+
+def median_tracker(tau) -> GradientTransform:
+    """A gradient transform that replaces g by the SPP median estimate m (SGSG 2024).
+
+        m_t = m_{t-1} + clip_tau(g_t - m_{t-1}),  update u_t = m_t,  m_0 = 0
+
+    Chain it with ``scale(lr)``: the median counterpart of ``chain(heavy_ball(beta), scale(lr))``.
+    ``tau`` is a number or a [runs] tensor.
+    """
+    check_positive("tau", tau)
+
+    def init(params):
+        return torch.zeros_like(params)
+
+    def update(grads, estimate, params=None, info=None):
+        residual = grads - estimate
+        norms = run_norm(residual)
+        factor = clip_factor(norms, per_run(tau, norms, 0))
+        estimate = estimate + residual * factor.reshape(-1, *([1] * (grads.ndim - 1)))
+        if info is not None:
+            info["grad_norm"] = run_norm(grads)
+            info["clipped_grad_norm"] = run_norm(estimate)
+        return estimate, estimate
+
+    return GradientTransform(init, update, "median_tracker")

@@ -1,0 +1,81 @@
+"""Per-configuration noise for the batched bias simulator.
+
+``steplab.problems`` noise models have scalar parameters. A sweep whose configurations use different
+noise laws (the worst-case two-point family A = 2c, a slider over the outlier probability p) needs
+parameters with one value per configuration. :func:`batched_sampler` stacks a list of models of one
+type into [K, 1, 1, 1] parameter tensors and draws with the same formulas as ``steplab.problems``:
+
+    two-point: xi = +A if U < p else -B          exp: xi = sigma (-log(1 - U) - 1)
+    Cauchy:    xi = s tan(pi (U - 1/2))           Gaussian: xi = sigma Z
+    mixture:   xi = (U < p) (mu_out + s_out Z) + (U >= p) s_in Z  [- p mu_out if centred]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+
+from steplab.problems import CauchyNoise, ExpNoise, GaussianMixtureNoise, GaussianNoise, TwoPointNoise
+
+Tensor = torch.Tensor
+Sampler = Callable[[tuple, torch.Generator], Tensor]
+
+
+def _stack(models, attribute: str, dtype, device) -> Tensor:
+    values = [float(getattr(m, attribute)) for m in models]
+    return torch.tensor(values, dtype=dtype, device=device).reshape(-1, 1, 1, 1)
+
+
+def batched_sampler(noise, configs: int, dtype=torch.float64, device="cpu") -> Sampler:
+    """``sample(shape, generator)`` drawing noise of ``shape = [K, ...]`` with config k's law in row k.
+
+    ``noise`` is one model (shared by all configs; its own ``sample`` is used) or a list of ``configs``
+    models of one type.
+    """
+    if not isinstance(noise, Sequence):
+        if not hasattr(noise, "sample"):
+            raise ValueError(f"noise must be a noise model with a .sample method, got {type(noise).__name__}")
+        return lambda shape, generator: noise.sample(shape, generator, dtype, device)
+    models = list(noise)
+    if len(models) != configs:
+        raise ValueError(f"noise has {len(models)} models but there are {configs} configurations")
+    kind = type(models[0])
+    if any(type(m) is not kind for m in models):
+        raise ValueError("a list of noise models must all have the same type")
+
+    def uniform(shape, generator, precision=torch.float32):
+        return torch.rand(shape, generator=generator, dtype=precision, device=device)
+
+    def normal(shape, generator):
+        return torch.randn(shape, generator=generator, dtype=torch.float32, device=device).to(dtype)
+
+    if kind is TwoPointNoise:
+        p = _stack(models, "p", torch.float32, device)
+        outlier = _stack(models, "outlier", dtype, device)
+        inlier = _stack(models, "inlier", dtype, device)
+        return lambda shape, generator: torch.where(uniform(shape, generator) < p, outlier, -inlier)
+    if kind is ExpNoise:
+        sigma = _stack(models, "sigma", dtype, device)
+        return lambda shape, generator: sigma * (-torch.log1p(-uniform(shape, generator, torch.float64)) - 1).to(dtype)
+    if kind is CauchyNoise:
+        scale = _stack(models, "scale", dtype, device)
+        return lambda shape, generator: scale * torch.tan(math.pi * (uniform(shape, generator, torch.float64) - 0.5)
+                                                          ).to(dtype)
+    if kind is GaussianNoise:
+        sigma = _stack(models, "sigma", dtype, device)
+        return lambda shape, generator: sigma * normal(shape, generator)
+    if kind is GaussianMixtureNoise:
+        p = _stack(models, "p", torch.float32, device)
+        params = {a: _stack(models, a, dtype, device) for a in ("inlier_std", "outlier_mean", "outlier_std", "mean")}
+        centred = torch.tensor([m.centred for m in models], device=device).reshape(-1, 1, 1, 1)
+
+        def mixture(shape, generator):
+            hit = uniform(shape, generator) < p
+            z = normal(shape, generator)
+            out = torch.where(hit, params["outlier_mean"] + params["outlier_std"] * z, params["inlier_std"] * z)
+            return out - torch.where(centred, params["mean"], torch.zeros((), dtype=dtype, device=device))
+
+        return mixture
+    raise ValueError(f"no batched sampler for noise of type {kind.__name__}")

@@ -1,0 +1,269 @@
+"""Closed forms for gradient clipping: deterministic iteration counts and the stochastic bias floor.
+
+Notation (clipping brief, Secs. 2-3): clip_c(g) = min(1, c/||g||) g, noise xi with E xi = 0 and
+E xi^2 = sigma^2, f(x) = (L/2) x^2 in 1-D.  The *stationary gradient* is grad f(x_bar) = L x_bar at
+the root x_bar of the mean field h(x) = E clip_c(L x + xi); clipped SGD with any small step size
+settles there (Koloskova, Hendrikx, Stich 2023, "KHS", Sec. 4: the bias does not vanish as eta -> 0).
+Its absolute value is what the notebook calls *the bias*.  The *estimator bias* at the optimum,
+h(0) = E clip_c(xi), is a different number (-0.2 vs 0.2222 in the brief's E3).
+
+Every function takes Python numbers or tensors (broadcast together) and returns float64 tensors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from steplab.validation import check_int, check_positive, check_range
+
+Tensor = torch.Tensor
+
+
+def _t(x) -> Tensor:
+    return torch.as_tensor(x, dtype=torch.float64)
+
+
+def check_threshold(clip_threshold, name: str = "clip_threshold"):
+    """A clipping threshold: every entry > 0; ``inf`` is allowed and means "no clipping"."""
+    values = _t(clip_threshold)
+    if bool(torch.isnan(values).any()) or bool((values <= 0).any()):
+        bad = values[torch.isnan(values) | (values <= 0)].flatten()[0]
+        raise ValueError(f"{name} must be in (0, inf], got {float(bad):g}")
+    return clip_threshold
+
+
+def _check_p(p):
+    return check_range("p", p, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+
+
+# ----------------------------------------------------------------------------- E1: deterministic
+
+def clipped_gd_iterations(clip_threshold, tolerance, initial_grad_norm: float = 100.0, step_size: float = 0.25,
+                          smoothness: float = 2.0) -> Tensor:
+    """T(c, eps): iterations of clipped GD on f = (L/2)||x||^2 until ||grad f(x_t)|| <= eps (brief E1).
+
+    With G_t = ||grad f(x_t)||: G_{t+1} = G_t - eta L c while G_t > c, then G_{t+1} = (1 - eta L) G_t, so
+
+        T(c, eps) = k* + ceil(log(G_{k*}/eps) / log(1/(1 - eta L))),  k* = ceil((G_0 - c)/(eta L c))_+,
+
+    with G_{k*} = G_0 - k* eta L c.  Only k* depends on c, and it does not depend on eps: clipping adds an
+    eps-independent offset (KHS 2023, Thm 2.3: the threshold only enters higher-order terms).
+    ``clip_threshold = inf`` is plain GD.  Needs 0 < eta L < 1.
+    """
+    check_threshold(clip_threshold)
+    check_positive("tolerance", tolerance)
+    check_positive("initial_grad_norm", initial_grad_norm)
+    check_positive("smoothness", smoothness)
+    check_range("step_size * smoothness", step_size * smoothness, 0.0, 1.0, low_inclusive=False,
+                high_inclusive=False)
+    c, eps = torch.broadcast_tensors(_t(clip_threshold), _t(tolerance))
+    decrement = step_size * smoothness * c
+    g0 = _t(initial_grad_norm)
+    clipped_steps = torch.where(g0 > c, torch.ceil((g0 - c) / decrement), torch.zeros_like(c))
+    clipped_steps = torch.nan_to_num(clipped_steps, nan=0.0)  # c = inf
+    g_star = torch.where(clipped_steps > 0, g0 - clipped_steps * decrement, g0.expand_as(c))
+    rate = 1.0 - step_size * smoothness
+    linear_steps = torch.ceil(torch.log(g_star / eps) / math.log(1.0 / rate)).clamp(min=0)
+    # tolerance reached while still clipping (eps >= G_{k*}): first t with G_0 - t eta L c <= eps
+    early = torch.ceil((g0 - eps) / decrement).clamp(min=0)
+    total = torch.where(g_star <= eps, torch.minimum(early, clipped_steps), clipped_steps + linear_steps)
+    return torch.where(g0 <= eps, torch.zeros_like(total), total)
+
+
+# ----------------------------------------------------------------------------- E3: two-point noise
+
+def two_point_values(sigma, p) -> tuple[Tensor, Tensor]:
+    """(A, B) of the two-point noise xi = +A w.p. p, -B w.p. 1-p: A = sigma/sqrt(q), B = sigma sqrt(q), q = p/(1-p)."""
+    check_positive("sigma", sigma)
+    _check_p(p)
+    q = _t(p) / (1 - _t(p))
+    return _t(sigma) / torch.sqrt(q), _t(sigma) * torch.sqrt(q)
+
+
+def two_point_estimator_bias(clip_threshold, sigma, p) -> Tensor:
+    """h(0) = E clip_c(xi) = p min(A, c) - (1 - p) min(B, c), exact over the two outcomes (brief Sec. 2.3)."""
+    check_threshold(clip_threshold)
+    outlier, inlier = two_point_values(sigma, p)
+    c, p = _t(clip_threshold), _t(p)
+    return p * torch.minimum(outlier, c) - (1 - p) * torch.minimum(inlier, c)
+
+
+def two_point_stationary_gradient(clip_threshold, sigma, p) -> Tensor:
+    """grad f(x_bar) = q (A - c)_+ = (sigma sqrt(q) - c q)_+ for p < 1/2 (brief Sec. 2.3), independent of eta.
+
+    For p > 1/2 the outlier is the negative value and the answer is mirrored, -(1/q)(B - c)_+.
+    At p = 1/2 and c < sigma the mean field is flat on |grad f| <= sigma - c (iterates random-walk);
+    0 is returned there.
+    """
+    check_threshold(clip_threshold)
+    outlier, inlier = two_point_values(sigma, p)
+    c, p = _t(clip_threshold), _t(p)
+    q = p / (1 - p)
+    upper = q * torch.clamp(outlier - c, min=0)
+    lower = -torch.clamp(inlier - c, min=0) / q
+    return torch.where(p < 0.5, upper, torch.where(p > 0.5, lower, torch.zeros_like(upper)))
+
+
+def discrete_mean_field_root(values: Tensor, weights: Tensor, clip_threshold, iterations: int = 200) -> Tensor:
+    """Root y of h(y) = sum_i w_i clip_c(y + v_i) for a discrete noise law, by bisection (batched).
+
+    ``values``/``weights`` have shape [..., n] (n support points); ``clip_threshold`` broadcasts against [...].
+    h is non-decreasing and h(y) -> +-c, so the root is bracketed by [-max|v| - c, max|v| + c].
+    Where h is flat at 0 the midpoint of the flat piece's bracket is returned.
+    """
+    check_threshold(clip_threshold)
+    check_int("iterations", iterations, 1)
+    values, weights = _t(values), _t(weights)
+    c = _t(clip_threshold).unsqueeze(-1)
+    span = values.abs().amax(-1) + torch.where(torch.isinf(c[..., 0]), torch.zeros(()), c[..., 0])
+    low, high = torch.broadcast_tensors(-span - 1.0, span + 1.0)
+    low, high = low.clone(), high.clone()
+    for _ in range(iterations):
+        mid = (low + high) / 2
+        h = (weights * torch.clamp(mid.unsqueeze(-1) + values, -c, c)).sum(-1)
+        low = torch.where(h < 0, mid, low)
+        high = torch.where(h > 0, mid, high)
+        low = torch.where(h == 0, (low + mid) / 2, low)
+        high = torch.where(h == 0, (high + mid) / 2, high)
+    return (low + high) / 2
+
+
+def two_point_root(clip_threshold, sigma, p, batch_size=1, per_sample: bool = True) -> Tensor:
+    """Stationary gradient L x_bar for two-point noise, as the exact root of the mean field (1-D).
+
+    * per-sample clipping, d = (1/b) sum_i clip_c(g_i): E d = E clip_c(g), the same root for every b;
+    * batch clipping, d = clip_c((1/b) sum_i g_i): the noise is the mean of b draws, k ~ Binomial(b, p)
+      outliers giving (k A - (b - k) B)/b, so the root shrinks like O(sigma^2/(b c)).
+    ``batch_size`` may be an int or a tensor broadcast with the other arguments.
+    """
+    check_threshold(clip_threshold)
+    outlier, inlier = two_point_values(sigma, p)
+    b_values = _t(batch_size)
+    if bool((b_values < 1).any()) or bool((b_values != torch.round(b_values)).any()):
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    c, p, b, outlier, inlier = torch.broadcast_tensors(_t(clip_threshold), _t(p), b_values, outlier, inlier)
+    if per_sample:
+        b = torch.ones_like(b)
+    n = int(b.max()) + 1
+    k = torch.arange(n, dtype=torch.float64)
+    bb = b.unsqueeze(-1)
+    valid = k <= bb
+    log_binom = torch.lgamma(bb + 1) - torch.lgamma(k + 1) - torch.lgamma((bb - k).clamp(min=0) + 1)
+    log_w = log_binom + k * torch.log(p.unsqueeze(-1)) + (bb - k) * torch.log1p(-p.unsqueeze(-1))
+    weights = torch.where(valid, torch.exp(log_w), torch.zeros(()))
+    values = torch.where(valid, (k * outlier.unsqueeze(-1) - (bb - k) * inlier.unsqueeze(-1)) / bb, torch.zeros(()))
+    # the root y of E clip(y + xi) is the stationary gradient (with the sign of L x_bar)
+    return discrete_mean_field_root(values, weights, c)
+
+
+def worst_case_p(clip_threshold, sigma=1.0) -> Tensor:
+    """Outlier probability of the worst two-point law for threshold c: q = sigma^2/(4c^2), p = q/(1+q), A = 2c.
+
+    Defined for c >= sigma/2 (q <= 1); below that the worst case is p = 1/2.
+    """
+    check_threshold(clip_threshold)
+    check_positive("sigma", sigma)
+    q = torch.clamp(_t(sigma) ** 2 / (4 * _t(clip_threshold) ** 2), max=1.0)
+    return q / (1 + q)
+
+
+def worst_case_bias(clip_threshold, sigma=1.0) -> Tensor:
+    """max over two-point laws of grad f(x_bar): sigma^2/(4c) if c >= sigma/2, else sigma - c (brief Sec. 2.3).
+
+    This is Theta(min(sigma, sigma^2/c)), the KHS (2023) lower-bound rate.
+    """
+    check_threshold(clip_threshold)
+    check_positive("sigma", sigma)
+    c, s = _t(clip_threshold), _t(sigma)
+    return torch.where(c >= s / 2, s**2 / (4 * c), s - c)
+
+
+def bias_upper_bound(clip_threshold, sigma=1.0) -> Tensor:
+    """Upper bound on ||grad f|| at any root of E clip_c(g) = 0: (c - sqrt(c^2 - sigma^2))/2 for c >= sigma.
+
+    From ||grad f|| <= E(||xi|| - (c - ||grad f||))_+ <= sigma^2 / (4 (c - ||grad f||)) (brief Sec. 2.3);
+    = sigma^2/(4c) + O(sigma^4/c^3), so the worst case is tight to leading order.  NaN for c < sigma.
+    """
+    check_threshold(clip_threshold)
+    check_positive("sigma", sigma)
+    c, s = _t(clip_threshold), _t(sigma)
+    inside = c**2 - s**2
+    bound = (c - torch.sqrt(inside.clamp(min=0))) / 2
+    return torch.where(inside >= 0, bound, torch.full_like(bound, math.nan))
+
+
+def khs_envelope(clip_threshold, sigma=1.0) -> Tensor:
+    """min(sigma, sigma^2/c): the order of the irreducible neighbourhood of clipped SGD (KHS 2023, Thm 4.x)."""
+    check_threshold(clip_threshold)
+    check_positive("sigma", sigma)
+    c, s = _t(clip_threshold), _t(sigma)
+    return torch.minimum(s.expand_as(c) if c.ndim else s, s**2 / c)
+
+
+# ----------------------------------------------------------------------------- E4: Exp(1) - 1 noise
+
+def huber_location_exp(clip_threshold, iterations: int = 200) -> Tensor:
+    """Huber location m(c) of Exp(1): the root of E clip_c(E - m) = 0 (brief E4).
+
+    m = ln(2 sinh(c)/c) when 1 - e^{-2c} >= c (both clip sides active), else m solves m = 1 - e^{-(m + c)}.
+    m -> ln 2 (the median) as c -> 0 and m -> 1 (the mean) as c -> inf.
+    """
+    check_threshold(clip_threshold)
+    c = _t(clip_threshold)
+    both_sides = (1 - torch.exp(-2 * c)) >= c
+    safe_c = torch.where(both_sides, c, torch.ones_like(c))
+    closed = torch.log(2 * torch.sinh(safe_c) / safe_c)
+    low, high = torch.zeros_like(c), torch.ones_like(c)
+    for _ in range(iterations):  # g(m) = m - 1 + e^{-(m+c)} is increasing, g(0) < 0 <= g(1)
+        mid = (low + high) / 2
+        positive = mid - 1 + torch.exp(-(mid + c)) > 0
+        high = torch.where(positive, mid, high)
+        low = torch.where(positive, low, mid)
+    return torch.where(both_sides, closed, (low + high) / 2)
+
+
+def exp_stationary_gradient(clip_threshold, sigma=1.0) -> Tensor:
+    """grad f(x_bar) for xi = sigma (Exp(1) - 1): sigma (1 - m(c/sigma)) (brief E4 and Sec. 8).
+
+    Interpolates between 0 (c -> inf, the mean) and sigma (1 - ln 2) = -median(xi) (c -> 0).
+    """
+    check_threshold(clip_threshold)
+    check_positive("sigma", sigma)
+    s = _t(sigma)
+    return s * (1 - huber_location_exp(_t(clip_threshold) / s))
+
+
+EXP_MEDIAN_LIMIT = 1 - math.log(2)
+
+
+# ----------------------------------------------------------------------------- dispatcher
+
+def bias_theory(clip_threshold, noise, batch_size=1, per_sample=True) -> Tensor:
+    """Predicted bias |grad f(x_bar)| of clipped SGD, per configuration (what :func:`simulate_bias` measures).
+
+    ``noise`` is one model or a list (one per configuration) from ``steplab.problems``; arguments broadcast.
+    Two-point: exact mean-field root (binomial law for batch clipping); Exp(1) - 1: the Huber root
+    (per-sample clipping or b = 1; NaN for batch clipping with b > 1); symmetric laws (Gaussian, Cauchy):
+    0; anything else: NaN.  The answer does not depend on the step size or on L.
+    """
+    from steplab.problems import CauchyNoise, ExpNoise, GaussianNoise, TwoPointNoise
+
+    models = list(noise) if isinstance(noise, (list, tuple)) else [noise]
+    c, b, ps = torch.broadcast_tensors(_t(clip_threshold).reshape(-1), _t(batch_size).reshape(-1),
+                                       torch.as_tensor(per_sample).reshape(-1))
+    if len(models) not in (1, c.numel()) and c.numel() != 1:
+        raise ValueError(f"noise has {len(models)} models but there are {c.numel()} configurations")
+    k = max(c.numel(), len(models))
+    c, b, ps = c.expand(k), b.expand(k), ps.expand(k)
+    models = models * k if len(models) == 1 else models
+    out = torch.full((k,), math.nan, dtype=torch.float64)
+    for i, model in enumerate(models):  # closed forms, evaluated once per configuration (cheap)
+        if isinstance(model, TwoPointNoise):
+            out[i] = two_point_root(c[i], model.sigma, model.p, int(b[i]), bool(ps[i])).abs()
+        elif isinstance(model, ExpNoise) and (bool(ps[i]) or int(b[i]) == 1):
+            out[i] = exp_stationary_gradient(c[i], model.sigma)
+        elif isinstance(model, (GaussianNoise, CauchyNoise)):
+            out[i] = 0.0
+    return out
