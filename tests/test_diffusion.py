@@ -1,0 +1,210 @@
+"""Family 3: heavy-ball diffusion sampling (Wizadwongsa et al., ICLR 2024); brief hb_diffusion.md §4.1 claims 1–6."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from steplab.diffusion import claims as diffusion_claims
+from steplab.diffusion import experiments, gmm, metrics, orders, samplers, schedule, stability
+from steplab.diffusion.methods import VALID_NAMES, Method, parse_method
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    with experiments.cpu_threads(1):
+        yield
+
+
+# --- naming and bad input -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, family, order, beta", [
+    ("ddim", "plms", 1, 1.0), ("plms4", "plms", 4, 1.0), ("hb3.8", "hb", 4, 0.8), ("GHVB 3.8", "ghvb", 4, 0.8),
+    ("ghvb0.5", "ghvb", 1, 0.5), ("ghvb2.5", "ghvb", 3, 0.5), ("hb4", "hb", 4, 1.0), ("ghvb3.0", "ghvb", 3, 1.0),
+    ("nt1.9", "nt", 2, 0.9), ("dpm++", "dpm++", 2, 1.0), ("dpm++hb0.8", "dpm++hb", 2, 0.8),
+])
+def test_parser(name, family, order, beta):
+    method = parse_method(name)
+    assert (method.family, method.order, method.beta) == (family, order, beta)  # 3.8 gives beta == 0.8 exactly
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match="valid: ddim"):
+        parse_method("heavyball")
+    assert "ghvb" in VALID_NAMES and "dpm++hb" in VALID_NAMES
+    for bad_beta in ("dpm++hb1.5", "dpm++hb0", "dpm++hb-0.2"):
+        with pytest.raises(ValueError, match="beta"):
+            parse_method(bad_beta)
+    with pytest.raises(ValueError, match="momentum number"):
+        parse_method("hb4.5")
+    model = gmm.ring_gmm()
+    x_T = gmm.noise(8, 2)
+    with pytest.raises(ValueError, match="steps"):
+        samplers.sample(model, "ddim", 0, 1.0, x_T)
+    with pytest.raises(ValueError, match="guidance"):
+        samplers.sample(model, "ddim", 5, -1.0, x_T)
+    with pytest.raises(ValueError, match="beta"):
+        Method("hb", 2, 1.2)
+
+
+# --- schedule, model, samplers ---------------------------------------------------------------------------
+
+def test_schedule_end_points_and_grids():
+    alpha_bar = schedule.alphas_cumprod()
+    assert alpha_bar[0] == pytest.approx(1 - 1e-4)
+    linear = schedule.sigma_grid(10)
+    expected = torch.tensor([999, 899, 799, 699, 599, 500, 400, 300, 200, 100, 0])  # round half to even
+    assert torch.equal(schedule.linear_timesteps(10), expected)
+    logsnr = schedule.sigma_grid(10, "logsnr")
+    assert torch.allclose(logsnr[[0, -1]], linear[[0, -1]])
+    steps = schedule.lambda_from_sigma(logsnr).diff()
+    assert torch.allclose(steps, steps[0].expand_as(steps))
+    assert float(linear[-1]) == pytest.approx(0.01, rel=1e-3)
+
+
+def test_gmm_epsilon_is_the_exact_score():
+    """ε̄ = −σ ∇ log p_σ(x̄) with p_σ = Σ π_k N(μ_k, (s²+σ²) I), by autograd of the log-sum-exp density."""
+    model = gmm.random_gmm(classes=5, dim=6, seed=2)
+    x = gmm.noise(32, 6, seed=4).requires_grad_(True)
+    for sigma in (0.05, 0.7, 20.0):
+        var = model.std**2 + sigma**2
+        log_p = torch.logsumexp(model.log_weights - ((x[:, None] - model.means) ** 2).sum(-1) / (2 * var), dim=-1)
+        (grad,) = torch.autograd.grad(log_p.sum(), x)
+        assert torch.allclose(model.epsilon(x.detach(), sigma), -sigma * grad, rtol=1e-10, atol=1e-12)
+    labels = gmm.balanced_labels(32, 5)
+    cond = model.epsilon(x.detach(), 0.3, labels, guidance=1.0)
+    assert torch.allclose(cond, 0.3 / (model.std**2 + 0.09) * (x.detach() - model.means[labels]))
+
+
+def test_ddim_is_euler_in_sigma_and_dpm_first_order():
+    """One DDIM step (Eq. 1) in x_t equals the Euler step on dx̄/dσ = ε̄ (Eq. 2) and DPM-Solver++(1)."""
+    model = gmm.random_gmm(dim=8, seed=1)
+    eps = model.eps_fn(gmm.balanced_labels(16, 10), 3.0)
+    alpha_bar = schedule.alphas_cumprod()
+    t, t_prev = 600, 400
+    x_t = gmm.noise(16, 8, seed=5)
+    sig, sig_prev = schedule.sigma_from_alpha_bar(alpha_bar[[t, t_prev]])
+    e = eps(x_t / alpha_bar[t].sqrt(), sig)
+    ddim = (alpha_bar[t_prev] / alpha_bar[t]).sqrt() * (x_t - (1 - alpha_bar[t]).sqrt() * e) + (
+        1 - alpha_bar[t_prev]).sqrt() * e
+    grid = torch.stack([sig, sig_prev])
+    x_bar = x_t / alpha_bar[t].sqrt()
+    for method in ("ddim", "dpm++"):
+        ours = samplers.integrate(eps, x_bar, grid, method)
+        assert torch.allclose(ours * alpha_bar[t_prev].sqrt(), ddim, rtol=1e-12, atol=1e-12)
+
+
+def test_sample_path_shape_and_start():
+    model = gmm.ring_gmm()
+    x_T = gmm.noise(100, 2, seed=0)
+    labels = gmm.balanced_labels(100, 8)
+    x, path = samplers.sample(model, "ghvb3.8", 8, 15.0, x_T, labels, return_path=True)
+    assert path.shape == (9, 100, 2) and torch.equal(path[-1], x)
+    assert torch.allclose(path[0], x_T * math.sqrt(1 + float(schedule.sigma_grid(8)[0]) ** 2))
+
+
+def test_beta_one_identities():
+    """GHVB k.0 ≡ HB k.0 ≡ NT k.0 ≡ PLMS-k; DPM++HB(β=1) ≡ DPM++ (brief §6: relative 1e-12)."""
+    differences = diffusion_claims.beta_one_differences()
+    assert len(differences) == 13
+    assert max(differences.values()) <= 1e-12
+
+
+# --- claim 1: stability -----------------------------------------------------------------------------------
+
+def test_stability_closed_forms_match_root_finding():
+    table = diffusion_claims.stability_table()
+    assert len(table) == 32  # 2 families x 4 orders x 4 betas (28 distinct entries of the brief's table)
+    for method, closed, roots in table:
+        assert abs(closed - roots) <= 1e-6 * abs(closed), method
+    closed = dict((m, c) for m, c, _ in table)
+    assert closed["hb1.8"] == pytest.approx(-1.5) and closed["ghvb2.8"] == pytest.approx(-0.643, abs=5e-4)
+    assert closed["hb3.5"] == pytest.approx(-0.9) and closed["ghvb3.5"] == pytest.approx(-0.429, abs=5e-4)
+
+
+def test_boundary_locus_geometry():
+    euler = stability.boundary_locus("ddim", 181)
+    assert torch.allclose((euler + 1).abs(), torch.ones(181, dtype=torch.float64))  # circle |z + 1| = 1
+    for name in ("plms4", "hb3.8", "ghvb2.5", "nt1.8"):
+        locus = stability.boundary_locus(name, 721)
+        assert float(locus[0].real) == pytest.approx(stability.real_interval_closed_form(name), rel=1e-9)
+        assert float(stability.spectral_radius(name, locus[100:101].numpy())[0]) == pytest.approx(1.0, abs=1e-9)
+    # HB enlarges the region along the real axis, higher AB order shrinks it
+    assert stability.real_interval_closed_form("hb3.8") < stability.real_interval_closed_form("plms4")
+    assert stability.real_interval_closed_form("plms2") < stability.real_interval_closed_form("plms3")
+
+
+def test_test_equation_growth_at_the_boundary():
+    for method in diffusion_claims.STABILITY_ROWS:
+        _, outside, inside = stability.growth_check(method)
+        assert outside > 1.0 > inside, method
+
+
+# --- claim 2: App C toy -------------------------------------------------------------------------------------
+
+def test_app_c_toy_norms():
+    norms = stability.toy_norms(("plms2",) + diffusion_claims.TOY_STABLE)
+    assert norms["exact"] == pytest.approx(0.0792, abs=1e-4)
+    assert norms["plms2"] > 1.0
+    for method in diffusion_claims.TOY_STABLE:
+        assert norms[method] < 0.1, method
+    assert norms["hb1.8"] == pytest.approx(0.073, abs=1e-3) and norms["ghvb1.8"] == pytest.approx(0.0795, abs=1e-3)
+
+
+# --- claims 3-4: guided GMM -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gmm_divergence_orderings(seed):
+    div = {m: d[10] for m, d in experiments.gmm_sweep(seed=seed).divergence.items()}
+    assert div["plms4"] >= 0.5
+    assert div["hb3.8"] <= 0.15 and div["hb3.8"] <= 0.25 * div["plms4"]
+    assert div["ghvb3.5"] <= 0.3 and div["ghvb3.8"] < div["plms4"]
+    assert div["ddim"] <= 0.01 and div["dpm++"] <= 0.01
+    assert div["hb3.9"] >= div["hb3.8"]
+    assert all(experiments.gmm_sweep(seed=seed).divergence[m][20] == 0.0 for m in experiments.GMM_METHODS)
+
+
+def test_gmm_accuracy_trade_off():
+    err = {m: e[30] for m, e in experiments.gmm_sweep().error.items()}
+    assert err["ghvb3.8"] <= 1.15 * err["plms4"]
+    assert err["hb3.8"] >= 1.3 * err["plms4"]
+    assert err["plms4"] < err["hb3.9"] < err["hb3.8"] < err["ddim"]
+
+
+def test_reference_is_converged():
+    model, x_T, labels = experiments.gmm_problem(batch=32)
+    coarse = metrics.reference_samples(model, 15.0, x_T, labels, steps=150)
+    fine = metrics.reference_samples(model, 15.0, x_T, labels, steps=experiments.REFERENCE_STEPS)
+    assert float(metrics.errors(coarse, fine).max()) < 1e-5
+
+
+def test_ring_picture():
+    div = {m: d[8] for m, d in experiments.ring_experiment().divergence.items()}
+    assert div["plms4"] >= 0.3 and div["hb3.8"] < div["plms4"] and div["hb3.6"] <= 0.01 and div["ddim"] <= 0.01
+
+
+# --- claim 5: orders ------------------------------------------------------------------------------------------
+
+def test_observed_orders():
+    table = diffusion_claims.order_table()
+    for method, order in diffusion_claims.ORDER_EXPECTED.items():
+        assert abs(table[method] - order) <= 0.1, (method, table[method])
+    for method, order in diffusion_claims.EXACT_START_EXPECTED.items():
+        assert abs(table[method + " exact start"] - order) <= 0.1, method
+
+
+def test_orders_reference_is_accurate():
+    assert abs(orders.reference_value(4000) - float(orders.exact_states(torch.tensor([2.0]), 8000)[0, 0])) < 1e-12
+
+
+# --- diffusers cross-check --------------------------------------------------------------------------------
+
+@pytest.mark.diffusers
+def test_diffusers_schedulers_agree():
+    pytest.importorskip("diffusers")
+    differences = diffusion_claims.diffusers_differences()
+    assert set(differences) == {"DDIMScheduler", "PNDMScheduler", "DPMSolverMultistepScheduler"}
+    for name, difference in differences.items():
+        assert difference <= 1e-5, name
