@@ -1,0 +1,199 @@
+"""Clipping family: the brief's checkable numbers (E1-E6) through steplab.clipping, seeded and float64."""
+
+import math
+
+import pytest
+import torch
+
+from steplab import claims
+from steplab.clipping import experiments as ex
+from steplab.clipping import theory
+from steplab.clipping.deterministic import hitting_times
+from steplab.clipping.median import median_tracker, weiszfeld
+from steplab.clipping.simulate import simulate_bias
+from steplab.problems import CauchyNoise, ExpNoise, GaussianNoise, Quadratic, TwoPointNoise
+from steplab.trajectory import run
+from steplab.transforms import chain, clip_by_norm, scale
+
+INF = math.inf
+
+
+def within(measured, predicted, relative=0.05, absolute=0.003):
+    error = (torch.as_tensor(measured) - torch.as_tensor(predicted)).abs()
+    return bool((error <= torch.clamp(relative * torch.as_tensor(predicted).abs(), min=absolute)).all())
+
+
+# ----------------------------------------------------------------------------- E1, E2 (deterministic)
+
+def test_e1_closed_form_matches_the_brief_table_and_the_run():
+    r = ex.e1_offset()
+    brief = torch.tensor([[404, 424], [205, 225], [106, 126], [47, 67], [28, 48], [14, 34]])
+    assert torch.equal(r["formula"], brief)
+    assert bool(((r["measured"] - r["formula"]).abs() <= 1).all())
+    assert r["tail"].tolist() == [20] * 6  # the eps-dependent part does not depend on c
+
+
+def test_e1_tail_is_19_or_20_for_general_thresholds():
+    c = torch.linspace(0.3, 30.0, 40, dtype=torch.float64)
+    tail = theory.clipped_gd_iterations(c, 1e-8) - theory.clipped_gd_iterations(c, 1e-2)
+    assert bool(((tail == 19) | (tail == 20)).all())  # log2(1e6) = 19.93
+
+
+def test_e1_closed_form_agrees_with_the_trajectory_driver():
+    c = torch.tensor([1.0, 5.0], dtype=torch.float64)
+    traj = run(Quadratic([2.0, 2.0]), chain(clip_by_norm(c), scale(0.25)),
+               torch.tensor([[30.0, 40.0]] * 2, dtype=torch.float64), steps=250)
+    grad_norm = 2 * torch.linalg.vector_norm(traj.iterates, dim=-1)  # [T + 1, R]
+    first = (grad_norm <= 1e-2).to(torch.int64).argmax(0)
+    assert first.tolist() == theory.clipped_gd_iterations(c, 1e-2).long().tolist()
+
+
+def test_e2_cosh_clipped_converges_plain_diverges():
+    r = ex.e2_cosh()
+    assert 0 <= int(r["iterations"][1, 1]) <= 50  # c = 1, |f'| <= 1e-6
+    assert r["iterations"][:3, 1].tolist() == [96, 38, 23]
+    assert r["iterations"][:3, 0].tolist() == [83, 25, 10] and r["iterations"][:3, 2].tolist() == [103, 45, 30]
+    assert int(r["diverged_at"][3]) >= 0 and bool((r["diverged_at"][:3] < 0).all())
+    assert bool(((r["tail"][:3] - 20).abs() <= 1).all())
+
+
+def test_hitting_times_reports_divergence_and_nan_after_it():
+    h = hitting_times(Quadratic([1.0]), torch.tensor([[1.0]], dtype=torch.float64), 3.0, INF, max_steps=3000,
+                      max_grad_norm=1e6)
+    assert int(h.diverged_at[0]) == 20  # |1 - 3|^t > 1e6 first at t = 20
+    assert int(h.iterations[0, 0]) == -1 and torch.isnan(h.grad_norm[21:, 0]).all()
+
+
+# ----------------------------------------------------------------------------- E3 (two-point bias floor)
+
+def test_estimator_bias_at_the_optimum_is_exactly_minus_0_2():
+    assert float(theory.two_point_estimator_bias(1.0, 1.0, 0.1)) == pytest.approx(-0.2, abs=1e-15)
+
+
+def test_closed_form_equals_the_exact_root_of_the_mean_field():
+    c = torch.tensor([0.1, 0.5, 1.0, 2.0, 5.0], dtype=torch.float64).unsqueeze(1)
+    p = torch.tensor([0.02, 0.1, 0.3, 0.7, 0.9], dtype=torch.float64).unsqueeze(0)
+    closed = theory.two_point_stationary_gradient(c, 1.5, p)
+    root = theory.two_point_root(c, 1.5, p)
+    assert torch.allclose(closed, root, atol=1e-10)
+    assert torch.allclose(theory.two_point_stationary_gradient(torch.tensor([0.25, 0.5, 1.0, 2.0, 4.0]), 1.0, 0.1),
+                          torch.tensor([0.30556, 0.27778, 0.22222, 0.11111, 0.0], dtype=torch.float64), atol=1e-5)
+
+
+def test_e3_bias_vs_threshold_matches_3_minus_c_over_9():
+    r = ex.e3_threshold_sweep()
+    assert torch.allclose(r["theory"], (3 - r["clip_threshold"]).clamp(min=0) / 9)
+    assert within(r["measured"], r["theory"])
+
+
+def test_e3_worst_case_family_and_upper_bound():
+    r = ex.e3_worst_case()
+    scaled = r["measured"] * r["clip_threshold"]
+    assert bool(((scaled >= 0.2375) & (scaled <= 0.2625)).all())
+    assert torch.allclose(r["upper_bound"], torch.tensor([0.5, 0.13397, 0.06351, 0.03137], dtype=torch.float64),
+                          atol=1e-5)
+    assert bool((r["theory"] <= r["upper_bound"]).all()) and bool((r["upper_bound"] <= r["envelope"]).all())
+    exact = theory.two_point_root(r["clip_threshold"], 1.0, theory.worst_case_p(r["clip_threshold"]))
+    assert torch.allclose(exact, r["theory"], atol=1e-12)  # the worst law attains sigma^2/(4c) exactly
+
+
+def test_e3_bias_does_not_vanish_as_the_step_size_shrinks():
+    r = ex.e3_step_sizes()
+    assert within(r["measured"][:3], torch.full((3,), 2 / 9, dtype=torch.float64))
+    assert float(r["measured"][3]) <= 0.003  # unclipped SGD is unbiased
+
+
+def test_e3_batch_size_table():
+    r = ex.e3_batch()
+    assert within(r["per_sample"], torch.full((5,), 2 / 9, dtype=torch.float64))
+    assert torch.allclose(r["batch_theory"], torch.tensor([0.2222, 0.0988, 0.0217, 0.0019, 0.0001],
+                                                          dtype=torch.float64), atol=1e-4)
+    assert within(r["batch"], r["batch_theory"])
+    assert bool((r["batch"][1:] < r["per_sample"][1:] / 2).all())
+
+
+# ----------------------------------------------------------------------------- E4, E5, E6
+
+def test_e4_exp_noise_interpolates_mean_and_median():
+    r = ex.e4_exp()
+    assert torch.allclose(r["theory"], torch.tensor([0.3064, 0.2965, 0.2655, 0.1586, 0.0525, 0.0068],
+                                                    dtype=torch.float64), atol=1e-4)
+    assert bool(((r["measured"] - r["theory"]).abs() <= 0.003).all())
+    assert float(theory.exp_stationary_gradient(1e-6)) == pytest.approx(1 - math.log(2), abs=1e-6)
+    assert float(theory.exp_stationary_gradient(50.0)) == pytest.approx(0.0, abs=1e-12)
+    assert bool((r["theory"] <= r["envelope"]).all())  # the KHS envelope is an upper bound here
+    scaled = theory.exp_stationary_gradient(2.0, sigma=2.0)  # s (1 - m(c/s))
+    assert float(scaled) == pytest.approx(2 * float(theory.exp_stationary_gradient(1.0)), rel=1e-12)
+
+
+def test_e5_cauchy_clipped_settles_plain_wanders():
+    r = ex.e5_cauchy()
+    assert float(r["mean_abs_tail_average"][0]) < 0.05
+    assert float(r["max_abs_iterate"][1]) > 50
+
+
+def test_e6_spp_tracker_finds_the_geometric_median():
+    r = ex.e6_sgsg()
+    assert torch.allclose(r["geometric_median"], torch.tensor([1.12, 0.13], dtype=torch.float64), atol=0.02)
+    assert float(r["median_error"].mean()) < 0.1 and float(r["median_error"].max()) < 0.25
+    assert float(r["averaged_median_error"]) < 0.03
+    assert float(r["mean_error"].mean()) < 0.1 and float(r["mean_to_median"].min()) > 2.0
+
+
+def test_weiszfeld_and_median_tracker_transform():
+    square = torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0], [100.0, 100.0]], dtype=torch.float64)
+    median = weiszfeld(square)
+    unit = (median - square) / torch.linalg.vector_norm(median - square, dim=-1, keepdim=True)
+    assert float(torch.linalg.vector_norm(unit.sum(0))) < 1e-8  # first-order optimality of sum ||m - p_i||
+    assert float(median.max()) < 2.0 < float(square.mean(0).min())  # robust to the outlier, unlike the mean
+    g = torch.tensor([[3.0, 4.0], [0.3, 0.4]], dtype=torch.float64)
+    tracker = median_tracker(1.0)
+    first, state = tracker.update(g, tracker.init(g))
+    reference, _ = clip_by_norm(1.0).update(g, ())
+    assert torch.allclose(first, reference)  # clipped SGD = one SPP step from m = 0
+
+
+# ----------------------------------------------------------------------------- simulator API
+
+def test_simulator_per_config_noise_float32_and_theory_dispatch():
+    noise = [TwoPointNoise(1.0, 0.1), TwoPointNoise(1.0, 0.3)]
+    r = simulate_bias(torch.tensor([1.0, 1.0]), 0.05, noise, chains=128, steps=3000, dtype=torch.float32, seed=1)
+    assert r.bias.dtype == torch.float32 and r.mean_path.shape[1:] == (2, 1) and r.paths.shape[2] == 4
+    assert within(r.bias.double(), theory.bias_theory(1.0, noise), relative=0.1, absolute=0.01)
+    assert theory.bias_theory(1.0, GaussianNoise(1.0)).item() == 0.0
+    assert theory.bias_theory(1.0, CauchyNoise(1.0)).item() == 0.0
+    assert math.isnan(theory.bias_theory(1.0, ExpNoise(1.0), 4, per_sample=False).item())
+
+
+def test_coordinatewise_equals_norm_clipping_in_one_dimension():
+    kwargs = dict(chains=16, steps=200, seed=3)
+    a = simulate_bias(0.5, 0.1, ExpNoise(1.0), **kwargs)
+    b = simulate_bias(0.5, 0.1, ExpNoise(1.0), coordinatewise=True, **kwargs)
+    assert torch.equal(a.tail_average, b.tail_average)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: simulate_bias(0.0, 0.01, TwoPointNoise()), "clip_threshold"),
+    (lambda: simulate_bias(-1.0, 0.01, TwoPointNoise()), "clip_threshold"),
+    (lambda: simulate_bias(1.0, 0.01, TwoPointNoise(), batch_size=0), "batch_size"),
+    (lambda: simulate_bias(1.0, 0.0, TwoPointNoise()), "step_size"),
+    (lambda: simulate_bias(1.0, 0.01, [TwoPointNoise()] * 3, batch_size=torch.tensor([1, 2])), "noise"),
+    (lambda: TwoPointNoise(1.0, 1.0), "p"),
+    (lambda: theory.two_point_root(1.0, 1.0, 0.0), "p"),
+    (lambda: theory.two_point_root(1.0, 1.0, 1.5), "p"),
+    (lambda: theory.two_point_root(1.0, 1.0, 0.1, batch_size=0), "batch_size"),
+    (lambda: theory.two_point_estimator_bias(1.0, 0.0, 0.1), "sigma"),
+    (lambda: theory.worst_case_bias(1.0, sigma=-1.0), "sigma"),
+    (lambda: theory.khs_envelope(0.0), "clip_threshold"),
+    (lambda: theory.clipped_gd_iterations(-2.0, 1e-2), "clip_threshold"),
+    (lambda: theory.exp_stationary_gradient(1.0, sigma=0.0), "sigma"),
+    (lambda: median_tracker(0.0), "tau"),
+])
+def test_bad_input_raises_value_error_naming_the_parameter(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_claims_are_registered():
+    ids = {c.id for c in claims.all_claims("clipping")}
+    assert {"clipping.two_point_floor", "clipping.batch_size", "clipping.sgsg_median"} <= ids
