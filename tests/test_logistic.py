@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from steplab.logistic import data, experiments, ghosts, metrics
 from steplab.logistic.algorithms import METHODS, run_gd, run_on
 

@@ -123,25 +123,29 @@ def run_gd(
     *,
     stop_at_separation: bool = False,
     record_weights: bool = True,
-    r_max: float = 1.0,
+    r_max=1.0,
     generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float64,
 ) -> History:
     """Run ``method`` from theta_0 = 0 for ``steps`` updates, one run per entry of ``step_sizes`` (gamma > 0).
 
     ``stop_at_separation`` freezes each run at its separation time (its later rows repeat the frozen values)
     and stops early once every run is separated. Perceptron-type runs stop changing at separation anyway.
+    ``r_max`` (float or [R] tensor) is the cap of ``capped_lr_gd``. ``dtype`` defaults to float64: the
+    reduction at gamma >= 1e4 needs it (float32 changes separation times); float32 is for quick pictures only.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     check_int("steps", steps, 1)
-    check_positive("r_max", r_max)
-    features = torch.as_tensor(features, dtype=torch.float64)
+    features = torch.as_tensor(features).to(dtype)
     labels = torch.as_tensor(labels, dtype=features.dtype, device=features.device)
     check_labels(labels)
     if features.ndim != 2 or labels.shape != (features.shape[0],):
         raise ValueError(f"features must be [n, d] and labels [n], got {tuple(features.shape)}, {tuple(labels.shape)}")
     gamma = torch.as_tensor(step_sizes, dtype=features.dtype, device=features.device).reshape(-1)
     check_positive("step_sizes", gamma)
+    r_max = torch.as_tensor(r_max, dtype=features.dtype, device=features.device)
+    check_positive("r_max", r_max)
 
     signed = labels[:, None] * features
     runs, d = gamma.shape[0], features.shape[1]

@@ -1,0 +1,164 @@
+"""Figures for notebook 02 (large-step logistic regression). Plotting only: the maths is in steplab.logistic."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from steplab.plots import COLORS, to_numpy
+
+
+def gamma_label(gamma: float) -> str:
+    return f"γ = {gamma:g}"
+
+
+def toy_boundaries(ax, dataset, weights, steps=None, title: str | None = None, span: float | None = None):
+    """The 2-D points (+1 blue, -1 red) and the lines theta_t^T x = 0 for the given steps (later = darker)."""
+    x, y = to_numpy(dataset.features), to_numpy(dataset.labels)
+    unique, counts = np.unique(np.c_[x, y], axis=0, return_counts=True)
+    for row, count in zip(unique, counts):
+        color = COLORS[0] if row[2] > 0 else COLORS[1]
+        ax.scatter(row[0], row[1], s=40 + 6 * math.log(count), color=color, marker="o" if row[2] > 0 else "s",
+                   zorder=3, label=f"×{count}" if count > 1 else None)
+    span = span or 1.3 * float(np.abs(x).max())
+    weights = to_numpy(weights)
+    steps = list(range(1, len(weights))) if steps is None else list(steps)
+    for k, t in enumerate(steps):
+        w = weights[t]
+        shade = 0.25 + 0.75 * (k + 1) / len(steps)
+        if np.linalg.norm(w) == 0:
+            continue
+        direction = np.array([-w[1], w[0]]) / np.linalg.norm(w)
+        line = np.outer([-2 * span, 2 * span], direction)
+        label = f"θ_{t}ᵀx = 0" if len(steps) <= 4 else None
+        ax.plot(line[:, 0], line[:, 1], color="k", alpha=shade, lw=1.2, label=label)
+    ax.set_xlim(-span, span)
+    ax.set_ylim(-span, span)
+    ax.set_aspect("equal")
+    ax.set_xlabel("$a_1$")
+    ax.set_ylabel("$a_2$")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+
+def histories(axes, history, perceptron=None, quantities=("loss", "accuracy", "grad_norm"), max_step=None):
+    """Loss / accuracy / ||grad f|| against t for every gamma of ``history`` (and a Batch Perceptron overlay)."""
+    labels = {"loss": "training loss f(θ_t)", "accuracy": "training accuracy", "grad_norm": "‖∇f(θ_t)‖"}
+    for ax, name in zip(axes, quantities):
+        values = to_numpy(getattr(history, name))
+        t = np.arange(values.shape[0]) if max_step is None else np.arange(min(values.shape[0], max_step + 1))
+        for r, gamma in enumerate(to_numpy(history.step_sizes)):
+            ax.plot(t, values[t, r], color=COLORS[r % len(COLORS)], lw=1.0, label=gamma_label(gamma))
+        if perceptron is not None and name == "accuracy":
+            ax.plot(t, to_numpy(perceptron.accuracy)[t, 0], "k--", lw=1.2, label="Batch Perceptron")
+        if name != "accuracy":
+            ax.set_yscale("log")
+            ax.set_ylim(bottom=max(ax.get_ylim()[0], 1e-12))
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlim(0, t[-1])
+        ax.set_xlabel("iteration t")
+        ax.set_ylabel(labels[name])
+    axes[0].legend(fontsize=7)
+    return axes
+
+
+def reduction(ax, gammas, max_distance, mismatch=None):
+    """max_t ||theta_t/gamma - hat theta_t|| against gamma, log-log."""
+    gammas, distance = to_numpy(gammas), np.maximum(to_numpy(max_distance), 1e-17)
+    ax.loglog(gammas, distance, "o-", label="digits 3 vs 8")
+    ax.set_xlabel("step size γ")
+    ax.set_ylabel("max_t ‖θ_t/γ − θ̂_t‖")
+    ax.set_title("LR+GD / γ → Batch Perceptron (Thm 3.2)")
+    if mismatch is not None:
+        for g, d, m in zip(gammas, distance, to_numpy(mismatch)):
+            ax.annotate("same signs" if m < 0 else f"t={m}", (g, d), textcoords="offset points", xytext=(4, 4),
+                        fontsize=7)
+    return ax
+
+
+def separation_bars(ax, table, title: str):
+    """Iterations to separate for LR+GD and Normalized LR+GD per gamma (log y)."""
+    gammas = to_numpy(table.gammas)
+    x = np.arange(len(gammas))
+    for k, (name, values) in enumerate((("LR+GD", table.lr_gd), ("Normalized LR+GD", table.normalized))):
+        v = to_numpy(values).astype(float)
+        v[v < 0] = np.nan
+        bars = ax.bar(x + (k - 0.5) * 0.38, v, width=0.38, label=name, color=COLORS[k])
+        ax.bar_label(bars, labels=["—" if np.isnan(b) else f"{int(b)}" for b in v], fontsize=7)
+    ax.axhline(table.perceptron, color="k", ls="--", lw=1, label=f"Batch Perceptron ({table.perceptron})")
+    ax.set_xticks(x, [gamma_label(g) for g in gammas])
+    ax.set_yscale("log")
+    ax.set_ylabel("iterations to separate")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def wu_losses(ax, wu, reference_etas=(1.0, 4.0, 10.0)):
+    """Loss vs t on log-log axes per eta, with a c/(eta t) reference (dotted) for ``reference_etas``."""
+    loss = to_numpy(wu.history.loss)
+    t = np.arange(1, loss.shape[0])
+    for r, eta in enumerate(to_numpy(wu.etas)):
+        color = COLORS[r % len(COLORS)]
+        ax.loglog(t, loss[1:, r], color=color, lw=1.0, label=f"η = {eta:g}")
+        if eta in reference_etas:
+            ax.loglog(t[100:], loss[-1, r] * t[-1] / t[100:], color=color, ls=":", lw=0.8)
+    ax.set_xlabel("iteration t")
+    ax.set_ylabel("L(w_t)")
+    ax.set_title("Wu et al. toy: oscillation, then ∝ 1/(ηt) (dotted)")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def r_traces(ax, capped):
+    """Normalized step r_t and loss for plain LR+GD and rho_a-capped GD."""
+    for k, (name, h) in enumerate((("plain LR+GD", capped.plain), ("ρ_a-capped GD", capped.capped))):
+        t_sep = int(h.separated_at[0])
+        r = to_numpy(h.normalized_step[:t_sep, 0])
+        ax.semilogy(np.arange(t_sep), r, color=COLORS[k], label=f"{name} (γ = {float(h.step_sizes[0]):g})")
+        ax.axvline(t_sep, color=COLORS[k], ls=":", lw=1)
+    ax.axhline(1, color="k", lw=0.8, ls="--", label="r = 1 (step = ρ_a)")
+    ax.set_xlabel("iteration t (dotted: separation)")
+    ax.set_ylabel("normalized step r_t = τ_t / ρ_a")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def loss_traces(ax, capped):
+    for k, (name, h) in enumerate((("plain LR+GD", capped.plain), ("ρ_a-capped GD", capped.capped))):
+        t_sep = int(h.separated_at[0])
+        ax.semilogy(np.arange(t_sep + 1), to_numpy(h.loss[: t_sep + 1, 0]), color=COLORS[k], label=name)
+    ax.axhline(math.log(2), color="k", lw=0.8, ls="--", label="f(0) = ln 2")
+    ax.set_xlabel("iteration t (until separation)")
+    ax.set_ylabel("training loss")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def r_sweep(ax, sweep, quantity: str = "loss_ratio"):
+    """Loss ratio (or test accuracy kept) after one step r rho_a, per direction (row 0 = -grad f)."""
+    r = to_numpy(sweep.r_values)
+    values = to_numpy(getattr(sweep, quantity))
+    for k in range(values.shape[0]):
+        label = "−∇f" if k == 0 else ("random directions" if k == 1 else None)
+        ax.plot(r, values[k], "o-" if k == 0 else "s--", color=COLORS[0] if k == 0 else "grey", label=label, ms=4)
+    ax.axvline(1, color="k", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    if quantity == "loss_ratio":
+        ax.set_yscale("log")
+        ax.axhline(1, color="k", lw=0.8)
+        ax.set_ylabel("loss after / loss before")
+    else:
+        ax.set_ylabel("test accuracy kept")
+    ax.set_xlabel("normalized step r = τ / ρ_a")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def close(fig):
+    fig.tight_layout()
+    plt.show()
