@@ -167,6 +167,26 @@ def test_ghost_radius_jvp_and_binary_exact():
     assert torch.allclose(zero.abs(), ghosts.binary_exact_radius(delta, gap), rtol=1e-12)
 
 
+def test_capped_step_and_softmax_radius():
+    ds = data.digits_pair(3, 8)
+    capped = run_on(ds, [1e4], 3, "capped_lr_gd")
+    theta = capped.weights[1, 0]
+    grad = metrics.gradient(ds.signed @ theta, ds.signed)
+    step = ghosts.capped_step_size(ds.features, grad, 1e4)
+    assert torch.allclose(capped.weights[2, 0], theta - step * grad, rtol=1e-12)
+    assert torch.allclose(ghosts.gd_normalized_step(ds.features, grad, step), torch.tensor(1.0, dtype=torch.float64),
+                          rtol=1e-12)
+    # softmax regression: the JVP radius equals pi / max_x (max_k a_k - min_k a_k) with a = x V + v_b
+    from steplab.logistic import softmax
+
+    split = softmax.digits_split()
+    params = torch.randn(softmax.PARAMS, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    v = torch.randn(2, softmax.PARAMS, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    slopes = softmax.logits(v, split.train_x) - softmax.logits(torch.zeros_like(v), split.train_x)
+    expected = math.pi / (slopes.amax(-1) - slopes.amin(-1)).amax(-1)
+    assert torch.allclose(softmax.radius(params, v, split.train_x), expected, rtol=1e-12)
+
+
 # --- bad input -------------------------------------------------------------------------------------------------------
 def test_bad_input():
     x = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
