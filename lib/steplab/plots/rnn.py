@@ -1,0 +1,124 @@
+"""Figures for notebook 04 (Pascanu, Mikolov & Bengio 2013): the cliff, clipped paths, RNN training."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from steplab.plots import COLORS, to_numpy
+from steplab.rnn.cliff import cliff_surface, valley_line, wall_line
+
+W_RANGE = (2.0, 10.0)
+B_RANGE = (-6.0, 7.0)
+
+
+def cliff_grid(w_range=W_RANGE, b_range=B_RANGE, w_points: int = 400, b_points: int = 650):
+    """(w, b, loss, grad_norm) on an even grid, float64 (the brief's 400 x 650 window by default)."""
+    w = torch.linspace(*w_range, w_points, dtype=torch.float64)
+    b = torch.linspace(*b_range, b_points, dtype=torch.float64)
+    loss, grad_norm = cliff_surface(w, b)
+    return w, b, loss, grad_norm
+
+
+def lines(ax, w_range=W_RANGE, legend: bool = True):
+    """Overlay the wall b = 0.5 - w sigma(0.5) (w > 4) and the valley b = ln(7/3) - 0.7 w."""
+    w = torch.linspace(*w_range, 200, dtype=torch.float64)
+    ax.plot(to_numpy(w), to_numpy(wall_line(w)), "--", color="white", lw=1.5, label="wall (basin boundary)")
+    ax.plot(to_numpy(w), to_numpy(valley_line(w)), ":", color="cyan", lw=1.5, label="valley σ(x*) = 0.7")
+    if legend:
+        ax.legend(loc="upper right", labelcolor="black", facecolor="white", framealpha=0.8, frameon=True)
+
+
+def surface(ax, w, b, values, title: str, label: str, log10: bool = False, cmap: str = "viridis", fig=None):
+    """Draw a [len(b), len(w)] field as an image with w horizontal, b vertical."""
+    data = to_numpy(values)
+    if log10:
+        data = np.log10(np.maximum(data, 1e-12))
+    w, b = to_numpy(w), to_numpy(b)
+    image = ax.imshow(data, origin="lower", aspect="auto", extent=(w[0], w[-1], b[0], b[-1]), cmap=cmap)
+    if fig is not None:
+        fig.colorbar(image, ax=ax, label=label)
+    ax.set_xlabel("w (recurrent weight)")
+    ax.set_ylabel("b (bias)")
+    ax.set_title(title)
+    ax.grid(False)
+    return image
+
+
+def cliff_figure(fig, axes, grid=None):
+    """E_50 (left) and log10 ||grad E_50|| (right) with the wall and valley lines (Fig. 6's surface)."""
+    w, b, loss, grad_norm = grid if grid is not None else cliff_grid()
+    surface(axes[0], w, b, loss, "loss $E_{50}(w, b)$", "$E_{50}$", fig=fig)
+    lines(axes[0])
+    surface(axes[1], w, b, grad_norm, "gradient norm", r"$\log_{10}\|\nabla E_{50}\|$", log10=True,
+            cmap="magma", fig=fig)
+    lines(axes[1], legend=False)
+    for ax in axes:
+        ax.set_xlim(*to_numpy(w)[[0, -1]])
+        ax.set_ylim(*to_numpy(b)[[0, -1]])
+
+
+def paths(ax, trajectory, labels, color_offset: int = 0, style: str = "-", runs=None):
+    """(w, b) paths of a cliff :class:`Trajectory`; a dot marks each start, a cross each end."""
+    iterates = to_numpy(trajectory.iterates)
+    runs = range(iterates.shape[1]) if runs is None else runs
+    for k, r in enumerate(runs):
+        color = COLORS[(k + color_offset) % len(COLORS)]
+        ax.plot(iterates[:, r, 0], iterates[:, r, 1], style, color=color, lw=1.4, marker=".", ms=3,
+                label=labels[k] if labels else None)
+        ax.plot(iterates[0, r, 0], iterates[0, r, 1], "o", color=color, ms=6, mec="white")
+        ax.plot(iterates[-1, r, 0], iterates[-1, r, 1], "X", color=color, ms=8, mec="white")
+
+
+def jacobian_norms(ax, check: dict, activation: str):
+    """||dx_t/dx_0|| vs t (log scale) for each lambda_1, with the bound (lambda_1 gamma)^t dashed."""
+    entry = check[activation]
+    norms, bound = to_numpy(entry["norms"]), to_numpy(entry["bound"])
+    t = np.arange(norms.shape[0])
+    for k, lam in enumerate(entry["lambdas"]):
+        ax.plot(t, norms[:, k], color=COLORS[k], label=f"λ₁ = {lam:g}")
+        ax.plot(t, bound[:, k], "--", color=COLORS[k], lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("t (steps back in time)")
+    ax.set_ylabel(r"$\|\partial x_t / \partial x_0\|_2$")
+    gamma = {"tanh": "1", "sigmoid": "1/4"}[activation]
+    ax.set_title(f"{activation} (γ = {gamma}); dashed: (λ₁γ)^t")
+    ax.legend()
+
+
+def grad_norms(ax, result, runs=None, smooth: int = 1):
+    """Pre-clip gradient norms vs iteration for a :class:`TrainingResult` (log scale): the spikes."""
+    norms = to_numpy(result.grad_norm)
+    runs = range(norms.shape[1]) if runs is None else runs
+    for k, r in enumerate(runs):
+        ax.plot(np.arange(1, norms.shape[0] + 1), norms[:, r], lw=0.6, color=COLORS[k % len(COLORS)],
+                label=result.label(r), alpha=0.85)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("‖g‖ before clipping")
+    ax.legend(fontsize=8)
+
+
+def eval_errors(ax, result, runs=None, chance: float = 0.75):
+    """Error on fresh sequences vs iteration; the paper's success line at 1% and chance dotted."""
+    steps, errors = to_numpy(result.eval_steps), to_numpy(result.eval_error)
+    runs = range(errors.shape[1]) if runs is None else runs
+    for k, r in enumerate(runs):
+        stop = int(result.solved_at[r])
+        keep = steps <= stop if stop >= 0 else slice(None)
+        ax.plot(steps[keep], errors[keep, r], marker="o", ms=3, color=COLORS[k % len(COLORS)], label=result.label(r))
+    ax.axhline(0.01, color="black", lw=0.8, ls="--", label="success: 1% wrong")
+    ax.axhline(chance, color="grey", lw=0.8, ls=":", label="chance")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("fraction wrong (fresh sequences)")
+    ax.legend(fontsize=8)
+
+
+def threshold_bars(ax, sweep: dict):
+    """Seeds solved per clipping threshold (multiples of the average gradient norm)."""
+    solved = to_numpy(sweep["solved"]).sum(1)
+    labels = [f"{m:g}× ({c:.2f})" for m, c in zip(sweep["multiples"], sweep["thresholds"])]
+    ax.bar(labels, solved, color=COLORS[2])
+    ax.set_ylim(0, to_numpy(sweep["solved"]).shape[1] + 0.2)
+    ax.set_xlabel("clip threshold: multiple of the average ‖g‖ (value)")
+    ax.set_ylabel("seeds solved in 2000 iterations")

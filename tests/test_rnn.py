@@ -1,0 +1,208 @@
+"""steplab.rnn: the cliff, clipping, Omega, the tasks and temporal-order training (brief Sec. 4c checks 1-7)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from steplab.rnn import experiments as ex
+from steplab.rnn.claims import clip_invariants, omega_on_scaled_orthogonal
+from steplab.rnn.cliff import (
+    CliffProblem,
+    cliff_loss,
+    cliff_loss_and_grad,
+    cliff_surface,
+    descend,
+    valley_line,
+    wall_line,
+)
+from steplab.rnn.model import RNNLayout, clip_with_nan_guard, forward, init_params
+from steplab.rnn.tasks import TASKS, error_per_run, generate, get_task, loss_per_run
+from steplab.rnn.train import train
+
+F64 = torch.float64
+
+
+# ----------------------------------------------------------------------------- the cliff model
+
+def test_forward_recursion_matches_autograd():
+    w = torch.tensor([3.0, 5.0, 5.5, 8.0], dtype=F64, requires_grad=True)
+    b = torch.tensor([-1.0, -2.5, -2.9, 1.0], dtype=F64, requires_grad=True)
+    cliff_loss(w, b).sum().backward()
+    loss, gw, gb = cliff_loss_and_grad(w.detach(), b.detach())
+    assert torch.allclose(loss, cliff_loss(w.detach(), b.detach()))
+    assert torch.allclose(gw, w.grad, rtol=1e-10) and torch.allclose(gb, b.grad, rtol=1e-10)
+    loss2, grad = CliffProblem().oracle(torch.stack([w.detach(), b.detach()], -1))
+    assert torch.allclose(grad, torch.stack([w.grad, b.grad], -1), rtol=1e-10)
+
+
+def test_lines_and_surface():
+    w = torch.linspace(2, 10, 9, dtype=F64)
+    assert torch.isnan(wall_line(w)[w <= 4]).all()
+    assert torch.allclose(wall_line(w)[w > 4], 0.5 - w[w > 4] / (1 + math.exp(-0.5)))
+    # on the valley line (w < 4.5) the fixed point has sigma = 0.7, i.e. E = 0
+    assert float(cliff_loss(torch.tensor(3.0, dtype=F64), valley_line(torch.tensor(3.0, dtype=F64)))) < 1e-12
+    loss, grad_norm = cliff_surface(torch.linspace(2, 10, 40, dtype=F64), torch.linspace(-6, 7, 65, dtype=F64))
+    assert loss.shape == grad_norm.shape == (65, 40)
+    assert float(loss.min()) >= 0 and float(loss.max()) <= 0.49
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_check1_wall_gradient(dtype):
+    p = ex.wall_profile(5.0, dtype=dtype)
+    assert p["max"] > 1e3 and p["max"] / p["median"] > 1e3
+    assert p["loss_left"] > 0.3 and p["loss_right"] < 0.02
+
+
+def test_check2_no_wall_below_four():
+    peaks = ex.max_grad_norm_over_b((3.0, 4.5, 5.0, 5.5))
+    assert peaks[3.0] < 2
+    assert peaks[4.5] < peaks[5.0] < peaks[5.5]
+
+
+def test_check3_one_step_from_steepest_point():
+    r = ex.one_step_from_steepest()
+    u, c = r["unclipped"], r["clipped"]
+    assert u["first_step"] > 100
+    assert abs(u["loss1"] - 0.09) < 1e-3 and u["grad1"] < 1e-6 and abs(u["final_loss"] - 0.09) < 1e-3
+    assert abs(c["first_step"] - 0.1) < 1e-9 and c["loss1"] < c["loss0"] and c["final_loss"] < 1e-3
+
+
+def test_brief_three_starts_jump_then_plateau():
+    plain, clipped = ex.brief_starts(clip_threshold=None), ex.brief_starts(clip_threshold=1.0)
+    assert float(plain["min_loss_before_jump"].max()) < 3e-3
+    assert float(plain["final_loss"].min()) > 0.08
+    assert 5 < float(plain["largest_step"].min()) and float(plain["largest_step"].max()) < 10
+    assert float(clipped["final_loss"].max()) < 1e-3
+    assert float(clipped["trajectory"].clipped_grad_norm.max()) <= 1 + 1e-12
+
+
+def test_check4_many_starts():
+    r = ex.many_starts_success(400, seed=0)
+    assert r["clipped"] >= 0.95 and r["unclipped"] <= 0.7 and r["clipped"] - r["unclipped"] >= 0.3
+
+
+def test_descend_clips_each_start_separately():
+    # one start on the wall and one far from it: the far start's step must be unaffected by the other
+    starts = torch.tensor([[5.0, ex.wall_profile(5.0)["b_steepest"]], [3.0, -1.0]], dtype=F64)
+    together = descend(starts, 0.1, 1.0, steps=1)
+    alone = descend(starts[1:], 0.1, 1.0, steps=1)
+    assert torch.allclose(together.final[1], alone.final[0])
+
+
+# ----------------------------------------------------------------------------- RNN pieces
+
+def test_check5_omega_values():
+    assert torch.allclose(omega_on_scaled_orthogonal(), torch.tensor([0.0, 0.5625, 9.0], dtype=F64), atol=1e-10)
+    in_float32 = omega_on_scaled_orthogonal(dtype=torch.float32)
+    assert torch.allclose(in_float32, torch.tensor([0.0, 0.5625, 9.0]), atol=1e-5)
+
+
+def test_check6_clipping_invariants_and_oracle():
+    r = clip_invariants()
+    assert r["max_ratio"] <= 1 + 1e-6 and r["min_cosine"] > 1 - 1e-12
+    assert r["small_unchanged"] and r["guard_ok"]
+    # agrees with torch.nn.utils.clip_grad_norm_ (up to its 1e-6 epsilon); inf = an unclipped run
+    layout = RNNLayout(2, 3, 1)
+    grads = torch.randn(2, layout.size, dtype=F64, generator=torch.Generator().manual_seed(0)) * 10
+    ours, _ = clip_with_nan_guard(grads, torch.zeros_like(grads), layout, torch.tensor([2.0, math.inf]))
+    reference = grads[0].clone().requires_grad_(True)
+    reference.grad = grads[0].clone()
+    torch.nn.utils.clip_grad_norm_([reference], 2.0)
+    assert torch.allclose(ours[0], reference.grad, rtol=1e-5) and torch.equal(ours[1], grads[1])
+
+
+def test_initializations():
+    layout = RNNLayout(6, 50, 4)
+    smart = layout.unflatten(init_params(layout, "smart_tanh", [0, 1], torch.float64))["w_rec"]
+    radius = torch.linalg.eigvals(smart).abs().amax(-1)
+    assert torch.allclose(radius, torch.full((2,), 0.95, dtype=F64), atol=1e-6)
+    assert ((smart != 0).sum(-1) == 15).all()
+    basic = init_params(layout, "basic_tanh", [0], torch.float64)
+    assert 0.09 < float(layout.unflatten(basic)["w_rec"].std()) < 0.11
+    assert torch.equal(init_params(layout, "sigmoid", [3]), init_params(layout, "sigmoid", [3]))
+
+
+def test_vanishing_bound():
+    check = ex.vanishing_check(steps=30, size=20)
+    for activation in ("tanh", "sigmoid"):
+        norms, bound = check[activation]["norms"][:, 0], check[activation]["bound"][:, 0]
+        assert (norms <= bound * (1 + 1e-9)).all()
+
+
+# ----------------------------------------------------------------------------- tasks
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_tasks_shapes_and_seeding(task):
+    spec = get_task(task)
+    x, y = generate(task, 7, 20, torch.Generator().manual_seed(5))
+    x2, y2 = generate(task, 7, 20, torch.Generator().manual_seed(5))
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+    assert x.shape[0] == 7 and x.shape[2] == spec.input_size
+    assert torch.allclose(x.sum(-1)[:, :1], torch.ones(7, 1)) or spec.readout == "regress"
+    layout = RNNLayout(spec.input_size, 5, spec.output_size)
+    flat = init_params(layout, "basic_tanh", [0])
+    out, states = forward(flat, layout, x[None], every_step=spec.readout == "every_step")
+    assert len(states) == x.shape[1]
+    assert loss_per_run(spec, out, y[None]).shape == (1,)
+    assert 0 <= float(error_per_run(spec, out, y[None])) <= 1
+
+
+def test_task_targets_follow_the_markers():
+    x, y = generate("temporal_order", 50, 30, torch.Generator().manual_seed(0))
+    symbols = x.argmax(-1)
+    for seq, target in zip(symbols, y):
+        markers = seq[seq < 2]
+        assert len(markers) == 2 and int(target) == int(markers[0]) + 2 * int(markers[1])
+    x, y = generate("addition", 50, 40, torch.Generator().manual_seed(0))
+    assert 40 <= x.shape[1] < 44 and (x[..., 0].sum(1) == 2).all()
+    assert torch.allclose((x[..., 0] * x[..., 1]).sum(1) / 2, y[:, 0])
+    x, y = generate("noiseless_memorization", 4, 15, torch.Generator().manual_seed(0))
+    assert x.shape[1] == 2 * 10 + 15 + 1
+    assert torch.equal(y[:, -10:], x[:, :10].argmax(-1)) and (y[:, :-10] == 5).all()
+
+
+# ----------------------------------------------------------------------------- training
+
+def test_check7_temporal_order_clipping_helps():
+    r = ex.temporal_order_comparison()
+    plain, clipped = int(r.solved[:3].sum()), int(r.solved[3:].sum())
+    assert clipped >= 2 and clipped > plain
+    unsolved = ~r.solved
+    assert torch.isfinite(r.grad_norm[:, unsolved]).all()  # runs that never stop record every norm
+    assert (torch.isnan(r.grad_norm[-1, r.solved])).all()  # stopped runs are frozen
+    plain_norms = r.grad_norm[:, :3]
+    assert float(plain_norms.nan_to_num(0).max()) > 5 * float(plain_norms.nanmedian())  # the spikes
+
+
+def test_omega_training_step_runs():
+    r = train("temporal_order", 10, seeds=(0,), clip_thresholds=(1.0,), omega_weights=(2.0,), hidden_size=8,
+              max_iterations=3, eval_every=3, eval_size=20)
+    assert r.omega.shape == (3, 1) and float(r.omega.min()) > 0 and torch.isfinite(r.loss).all()
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def test_bad_input_names_the_parameter():
+    gen = torch.Generator().manual_seed(0)
+    with pytest.raises(ValueError, match="length"):
+        generate("temporal_order", 4, 1, gen)
+    with pytest.raises(ValueError, match="length"):
+        train("temporal_order", 1, max_iterations=1)
+    with pytest.raises(ValueError, match="hidden_size"):
+        train("temporal_order", 10, hidden_size=0, max_iterations=1)
+    with pytest.raises(ValueError, match="hidden_size"):
+        RNNLayout(6, 0, 4)
+    with pytest.raises(ValueError, match="temporal_order, temporal_order_3bit, addition"):
+        generate("copy", 4, 10, gen)
+    with pytest.raises(ValueError, match="task"):
+        train("copy", 10, max_iterations=1)
+    with pytest.raises(ValueError, match="clip_threshold"):
+        descend(torch.tensor([[5.0, -2.0]], dtype=F64), 0.1, 0.0, steps=1)
+    with pytest.raises(ValueError, match="clip_threshold"):
+        train("temporal_order", 10, clip_thresholds=(-1.0,), max_iterations=1)
+    layout = RNNLayout(2, 3, 1)
+    with pytest.raises(ValueError, match="clip_threshold"):
+        clip_with_nan_guard(torch.ones(1, layout.size), torch.ones(1, layout.size), layout, 0.0)
