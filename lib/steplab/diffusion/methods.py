@@ -8,6 +8,7 @@ with heavy ball β = 0.8, "hb1.0" = "ghvb1" = "ddim". The parser reads the digit
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -85,6 +86,31 @@ def parse_method(name: str) -> Method:
             raise ValueError(f"dpm++hb needs a beta in (0, 1], got {match.group(1)!r}") from None
         return Method("dpm++hb", 2, beta, key)
     raise ValueError(f"unknown method {name!r}; valid: {VALID_NAMES}")
+
+
+def method_name(family: str, momentum: float) -> str:
+    """Compose a parser name from a family and a momentum number m (widgets, dashboard).
+
+    ``("hb", 3.8) -> "hb3.8"``; ``("plms", 3.8) -> "plms4"``; ``("dpm++hb", 3.8) -> "dpm++hb0.8"`` (β = frac(m));
+    ``"ddim"``/``"dpm++"`` ignore m. The result always goes through :func:`parse_method`.
+    """
+    m = round(float(momentum), 6)
+    if not 0 < m <= MAX_ORDER:
+        raise ValueError(f"momentum must be in (0, {MAX_ORDER}], got {momentum!r}")
+    order = max(1, math.ceil(m))
+    beta = round(m - (order - 1), 6)
+    if family in ("ddim", "euler", "dpm++"):
+        name = family
+    elif family == "plms":
+        name = f"plms{order}"
+    elif family in ("hb", "nt", "ghvb"):
+        name = f"{family}{m:g}"
+    elif family == "dpm++hb":
+        name = f"dpm++hb{beta:g}"
+    else:
+        raise ValueError(f"family must be one of ddim, plms, hb, nt, ghvb, dpm++, dpm++hb; got {family!r}")
+    parse_method(name)
+    return name
 
 
 def ab_coefficients(order: int) -> tuple[tuple[float, ...], float]:

@@ -1,0 +1,109 @@
+"""Figures for the heavy-ball diffusion notebook (Wizadwongsa et al. 2024): regions, toys, sweeps, rings."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from steplab.diffusion import stability
+from steplab.plots import COLORS, to_numpy
+
+
+def stability_regions(ax, methods, fill: bool = True, xlim=(-3.2, 0.6), ylim=(-1.8, 1.8), resolution: int = 220):
+    """Boundary loci z(θ) of ``methods`` (and a faint fill of each stable set) in the δλ plane."""
+    re = torch.linspace(*xlim, resolution, dtype=torch.float64)
+    im = torch.linspace(*ylim, resolution, dtype=torch.float64)
+    grid_re, grid_im = torch.meshgrid(re, im, indexing="xy")
+    for k, name in enumerate(methods):
+        color = COLORS[k % len(COLORS)]
+        if fill:
+            mask = stability.stable_mask(name, grid_re, grid_im).numpy().astype(float)
+            ax.contourf(to_numpy(grid_re), to_numpy(grid_im), mask, levels=[0.5, 1.5], colors=[color], alpha=0.08)
+        locus = stability.boundary_locus(name).numpy()
+        ax.plot(locus.real, locus.imag, color=color, lw=1.4, label=name)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.axvline(0, color="k", lw=0.5)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+    ax.set_xlabel(r"Re($\delta\lambda$)")
+    ax.set_ylabel(r"Im($\delta\lambda$)")
+    ax.legend(loc="upper left")
+    return ax
+
+
+def eigen_points(ax, z, label: str = r"$\delta\lambda$ of the problem", marker: str = "x"):
+    """Mark z = δλ values (complex) on a stability-region plot."""
+    z = np.asarray(to_numpy(z), dtype=complex).ravel()
+    ax.plot(z.real, z.imag, marker, color="k", ms=8, mew=2, ls="none", label=label)
+    ax.legend(loc="upper left")
+    return ax
+
+
+def toy_norms_plot(ax, methods, steps: int = 26, t_end: float = 3.0):
+    """‖x(t)‖ along the App. C toy for each method (log scale), with the exact solution."""
+    t = np.linspace(0.0, t_end, steps + 1)
+    matrix = torch.tensor(stability.TOY_MATRIX, dtype=torch.float64)
+    fine = np.linspace(0.0, t_end, 200)
+    exact = [float((torch.linalg.matrix_exp(s * matrix) @ torch.tensor(stability.TOY_START,
+                                                                       dtype=torch.float64)).norm()) for s in fine]
+    ax.plot(fine, exact, color="k", lw=2, alpha=0.4, label="exact")
+    for k, name in enumerate(methods):
+        _, path = stability.toy_solution(name, steps, t_end, return_path=True)
+        ax.plot(t, to_numpy(path.norm(dim=-1)[:, 0]), "o-", ms=3, color=COLORS[k % len(COLORS)], label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("time t")
+    ax.set_ylabel(r"$\|x(t)\|$")
+    ax.legend()
+    return ax
+
+
+def divergence_vs_steps(ax, sweep):
+    """Fraction of diverged samples (‖x_N − x_ref‖ > 1) against the number of steps N, one line per method."""
+    for k, name in enumerate(sweep.methods):
+        ax.plot(sweep.steps, [sweep.divergence[name][n] for n in sweep.steps], marker="o", ms=4,
+                color=COLORS[k % len(COLORS)], ls="-" if k < len(COLORS) else "--", label=name)
+    ax.set_xlabel("number of steps N (NFE)")
+    ax.set_ylabel(r"diverged fraction ($\|x_N - x_{ref}\| > 1$)")
+    ax.legend(ncol=2)
+    return ax
+
+
+def error_bars(ax, sweep, steps: int = 30):
+    """Median ℓ2 error against the fine reference at N = ``steps``, one bar per method."""
+    values = [sweep.error[name][steps] for name in sweep.methods]
+    ax.bar(range(len(values)), values, color=[COLORS[k % len(COLORS)] for k in range(len(values))])
+    ax.set_xticks(range(len(values)), sweep.methods, rotation=45, ha="right")
+    ax.set_ylabel(rf"median $\|x_N - x_{{ref}}\|$ at N = {steps}")
+    return ax
+
+
+def order_lines(ax, errors: dict[str, list[float]], steps):
+    """Global error against N on log-log axes, one line per method."""
+    for k, (name, values) in enumerate(errors.items()):
+        ax.loglog(steps, values, "o-", ms=3, color=COLORS[k % len(COLORS)], label=name)
+    ax.set_xlabel("number of steps N")
+    ax.set_ylabel(r"$|x_N - x(2)|$")
+    ax.legend(ncol=2)
+    return ax
+
+
+def ring_scatter(ax, samples, reference=None, title: str = "", limit: float = 3.0):
+    """2-D samples (diverged ones in red) on the eight-class ring; points beyond ``limit`` are clipped."""
+    x = to_numpy(samples)
+    bad = np.zeros(len(x), dtype=bool)
+    if reference is not None:
+        bad = ~(np.linalg.norm(x - to_numpy(reference), axis=-1) <= 1.0)
+    angle = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(np.cos(angle), np.sin(angle), color="k", lw=0.5, alpha=0.4)
+    shown = np.clip(np.nan_to_num(x, nan=limit, posinf=limit, neginf=-limit), -limit, limit)
+    ax.scatter(shown[~bad, 0], shown[~bad, 1], s=4, color=COLORS[0], label="ok")
+    ax.scatter(shown[bad, 0], shown[bad, 1], s=6, color=COLORS[1], label=f"diverged ({bad.mean():.0%})")
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-limit, limit)
+    ax.set_aspect("equal")
+    ax.set_xlabel(r"$x_1$")
+    ax.set_ylabel(r"$x_2$")
+    ax.set_title(title)
+    ax.legend(loc="upper right", markerscale=2)
+    return ax
