@@ -87,6 +87,7 @@ def track(samples: Tensor, tau0: float = 1.0, record_every: int = 50, threads: i
         mean:    a_t = a_{t-1} + (g_t - a_{t-1}) / t                                    (the EMA limit)
 
     Both start at 0.  m_1 = clip_{tau0}(g_1): the first step is exactly clipped SGD's gradient.
+    The paths are kept at every step up to ``record_every`` and every ``record_every`` steps after.
     """
     check_positive("tau0", tau0)
     check_int("record_every", record_every, 1)
@@ -102,7 +103,7 @@ def track(samples: Tensor, tau0: float = 1.0, record_every: int = 50, threads: i
             residual = g - median
             median = median + residual * clip_factor(run_norm(residual), tau0 / t**0.5).unsqueeze(-1)
             mean = mean + (g - mean) / t
-            if t % record_every == 0 or t == steps:
+            if t <= record_every or t % record_every == 0 or t == steps:  # every step early on
                 kept_steps.append(t)
                 kept_median.append(median.clone())
                 kept_mean.append(mean.clone())

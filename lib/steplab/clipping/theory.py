@@ -259,11 +259,17 @@ def bias_theory(clip_threshold, noise, batch_size=1, per_sample=True) -> Tensor:
     c, b, ps = c.expand(k), b.expand(k), ps.expand(k)
     models = models * k if len(models) == 1 else models
     out = torch.full((k,), math.nan, dtype=torch.float64)
-    for i, model in enumerate(models):  # closed forms, evaluated once per configuration (cheap)
-        if isinstance(model, TwoPointNoise):
-            out[i] = two_point_root(c[i], model.sigma, model.p, int(b[i]), bool(ps[i])).abs()
-        elif isinstance(model, ExpNoise) and (bool(ps[i]) or int(b[i]) == 1):
-            out[i] = exp_stationary_gradient(c[i], model.sigma)
-        elif isinstance(model, (GaussianNoise, CauchyNoise)):
-            out[i] = 0.0
+    two_point = [i for i, m in enumerate(models) if isinstance(m, TwoPointNoise)]
+    if two_point:  # one vectorised root computation for all two-point configurations
+        idx = torch.tensor(two_point)
+        sigma = _t([models[i].sigma for i in two_point])
+        p = _t([models[i].p for i in two_point])
+        b_eff = torch.where(ps[idx], torch.ones_like(b[idx]), b[idx])
+        out[idx] = two_point_root(c[idx], sigma, p, b_eff, per_sample=False).abs()
+    exp = [i for i, m in enumerate(models) if isinstance(m, ExpNoise) and (bool(ps[i]) or int(b[i]) == 1)]
+    if exp:
+        idx = torch.tensor(exp)
+        out[idx] = exp_stationary_gradient(c[idx], _t([models[i].sigma for i in exp]))
+    symmetric = [i for i, m in enumerate(models) if isinstance(m, (GaussianNoise, CauchyNoise))]
+    out[torch.tensor(symmetric, dtype=torch.long)] = 0.0
     return out

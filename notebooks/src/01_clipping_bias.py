@@ -1,0 +1,291 @@
+# %% [markdown]
+# # 01 · Gradient clipping: a bias that no step size removes
+#
+# **Papers.** Koloskova, Hendrikx, Stich, *Revisiting Gradient Clipping: Stochastic bias and tight
+# convergence guarantees* (ICML 2023, "KHS"); Schaipp, Garrigos, Simsekli, Gower, *SGD with Clipping is
+# Secretly Estimating the Median Gradient* (2024, "SGSG"). Neither paper has official code; every
+# algorithm here lives in `steplab.clipping` and every number below is a registered claim.
+#
+# **The claim.** Clipping $\mathrm{clip}_c(g) = \min(1, c/\|g\|)\,g$ is harmless for deterministic
+# gradient descent: the threshold only adds an offset that does not depend on the target accuracy. With
+# stochastic gradients it is not: clipped SGD settles at a point where $\nabla f \neq 0$, at a distance of
+# order $\min(\sigma, \sigma^2/c)$, **for every step size**. The reason is that clipping makes the
+# update estimate something between the *mean* and the *median* of the gradient distribution, and for
+# skewed noise these differ.
+#
+# Conventions: $f(x) = \tfrac L2 x^2$ (1-D, $L=1$ unless said), $g = Lx + \xi$ with $\mathbb E\xi = 0$,
+# $\mathbb E\xi^2 = \sigma^2$. The **bias** is the stationary gradient $|\nabla f(\bar x)| = L|\bar x|$, measured
+# as $L\,|$mean over 256 chains of each chain's average of $x_t$ over the last 10,000 of 20,000 steps$|$.
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+
+from steplab import claims, plots
+from steplab.clipping import experiments as ex
+from steplab.clipping import simulate_bias, theory
+from steplab.plots import clipping as cplots
+from steplab.problems import TwoPointNoise
+
+plots.use_style()
+torch.set_default_dtype(torch.float64)
+
+# %% [markdown]
+# ## 1 · Deterministic clipping only adds an ε-independent offset
+# Clipped GD on the isotropic quadratic $f = \tfrac L2\|x\|^2$, $L=2$, $\eta=0.25$, $\|\nabla f(x_0)\| = 100$.
+# While $G_t = \|\nabla f(x_t)\| > c$ each step removes exactly $\eta L c$; afterwards $G$ halves per step:
+#
+# $$T(c,\varepsilon) = k^* + \Big\lceil \log_2 \tfrac{G_{k^*}}{\varepsilon}\Big\rceil,\qquad
+#   k^* = \Big\lceil \tfrac{G_0 - c}{\eta L c}\Big\rceil .$$
+#
+# Only $k^*$ depends on $c$, and it does not depend on $\varepsilon$ (KHS Thm 2.3: the threshold enters only
+# higher-order terms). So going from $\varepsilon = 10^{-2}$ to $10^{-8}$ costs the same 20 iterations for every $c$.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+e1 = ex.e1_offset()
+print("    c   T(1e-2) run/formula   T(1e-8) run/formula   difference")
+for c, run, formula, tail in zip(e1["clip_threshold"].tolist(), e1["measured"].tolist(), e1["formula"].tolist(),
+                                 e1["tail"].tolist()):
+    print(f"{c:5g}   {run[0]:5d} / {formula[0]:<5d}         {run[1]:5d} / {formula[1]:<5d}         {tail}")
+
+# %%
+fig, axes = plots.subplots(2)
+cplots.gradient_norm_curves(axes[0, 0], e1["grad_norm"], e1["clip_threshold"], title="clipped GD on a quadratic")
+cplots.iterations_vs_threshold(axes[0, 1], e1)
+fig.tight_layout()
+
+# %% [markdown]
+# ### (L0, L1)-smoothness: where clipping helps
+# $f(x) = \cosh x - 1$ has $f'' = \cosh x \le 1 + |f'|$: it is $(1,1)$-smooth but not $L$-smooth. From
+# $x_0 = 10$, plain GD with $\eta = 0.5$ jumps to $x_1 \approx -5500$ and overflows; clipped GD walks down at
+# speed $\eta c$ and then converges linearly. The only safe fixed step for plain GD is $\eta \le 2/\cosh(10)$.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+e2, safe = ex.e2_cosh(), ex.e2_safe_step()
+for k, c in enumerate(e2["clip_threshold"].tolist()):
+    if math.isinf(c):
+        print(f"plain GD, eta = 0.5: diverged at step {int(e2['diverged_at'][k])}")
+    else:
+        its = e2["iterations"][k].tolist()
+        print(f"clipped GD, eta = 0.5, c = {c:4g}: |f'| <= 1e-6 after {its[1]:3d} its; "
+              f"1e-2 -> 1e-8 takes {its[2] - its[0]} its")
+print(f"plain GD, eta = 2/cosh(10) = {safe['step_size']:.3g}: {safe['iterations']} its")
+
+# %%
+fig, axes = plots.subplots(2)
+cplots.gradient_norm_curves(axes[0, 0], e2["grad_norm"][:120, :3], e2["clip_threshold"][:3], tolerances=(1e-6,),
+                            title="cosh: clipped GD, η = 0.5")
+axes[0, 1].plot(safe["grad_norm"].numpy(), color=plots.COLORS[3])
+axes[0, 1].set(yscale="log", xlabel="iteration t", ylabel=r"$|f'(x_t)|$", title="plain GD with η = 2/cosh(10)")
+fig.tight_layout()
+
+# %% [markdown]
+# ## 2 · The stochastic bias floor (two-point noise)
+# The cleanest example: $\xi = +A$ with probability $p$, $-B$ otherwise, with $q = p/(1-p)$,
+# $A = \sigma/\sqrt q$, $B = \sigma\sqrt q$ (mean 0, variance $\sigma^2$). For $\sigma = 1$, $p = 0.1$: $A = 3$, $B = 1/3$.
+#
+# * At the optimum the clipped gradient is biased: $h(0) = \mathbb E\,\mathrm{clip}_c(\xi) = p\min(A,c) - (1-p)\min(B,c)$.
+# * Clipped SGD follows the mean field $h(x) = \mathbb E\,\mathrm{clip}_c(Lx+\xi)$ and settles at its root,
+#   where $\nabla f(\bar x) = q(A-c)_+ = (3-c)_+/9$. This does not involve the step size.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+e3 = ex.e3_threshold_sweep()
+print(f"estimator bias at x*, c = 1:  E clip(g) = {float(theory.two_point_estimator_bias(1.0, 1.0, 0.1)):+.4f}")
+print("    c   measured   theory (3-c)+/9")
+for c, m, t in zip(e3["clip_threshold"].tolist(), e3["measured"].tolist(), e3["theory"].tolist()):
+    print(f"{c:5g}    {m:.4f}     {t:.4f}")
+
+# %% [markdown]
+# **Worst case.** Maximising $q(A-c)$ over the two-point laws puts the outlier at $A = 2c$ and gives
+# $\nabla f(\bar x) = \sigma^2/(4c)$ (for $c \ge \sigma/2$), which is $\Theta(\min(\sigma, \sigma^2/c))$, the KHS lower
+# bound. At any root, $\|\nabla f\| \le (c - \sqrt{c^2-\sigma^2})/2 = \sigma^2/(4c) + O(\sigma^4/c^3)$: tight.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+worst = ex.e3_worst_case()
+print("    c   measured   sigma^2/(4c)   upper bound   KHS envelope")
+for c, m, t, u, e in zip(*(worst[k].tolist() for k in ("clip_threshold", "measured", "theory", "upper_bound",
+                                                        "envelope"))):
+    print(f"{c:5g}    {m:.4f}     {t:.4f}         {u:.4f}        {e:.4f}")
+
+# %%
+fig, axes = plots.subplots(2)
+cplots.bias_vs_threshold(axes[0, 0], e3["clip_threshold"], e3["measured"],
+                         lambda c: theory.two_point_stationary_gradient(c, 1.0, 0.1), c_range=(0.1, 6),
+                         title="two-point noise, σ = 1, p = 0.1", errors=e3["result"].standard_error)
+cplots.bias_vs_threshold(axes[0, 1], worst["clip_threshold"], worst["measured"], theory.worst_case_bias,
+                         c_range=(0.6, 12), curves={"upper bound": theory.bias_upper_bound,
+                                                     "KHS envelope min(σ, σ²/c)": theory.khs_envelope},
+                         title="worst case A = 2c")
+axes[0, 1].set(yscale="log")
+fig.tight_layout()
+
+# %% [markdown]
+# ### Smaller steps do not help
+# Three step sizes at $c = 1$ (and unclipped SGD for reference), all chains in one tensor program. A
+# smaller $\eta$ only takes longer to reach the *same* biased point.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+steps_run = ex.e3_step_sizes()
+for eta, c, m in zip(steps_run["step_size"].tolist(), steps_run["clip_threshold"].tolist(),
+                     steps_run["measured"].tolist()):
+    print(f"eta = {eta:<6g} {cplots._label_c(c):12s} bias = {m:.4f}")
+
+# %%
+fig, axes = plots.subplots(1, width=6.5)
+labels = [f"η = {e:g}, {cplots._label_c(c)}" for e, c in zip(steps_run["step_size"].tolist(),
+                                                             steps_run["clip_threshold"].tolist())]
+cplots.chain_mean_paths(axes[0, 0], steps_run["result"], labels, predicted=steps_run["theory"],
+                        title="the chains' mean gradient settles at 2/9 for every η");
+
+# %% [markdown]
+# ### Batch size: per-sample vs batch clipping
+# Per-sample (DP-SGD) clipping $d = \frac1b\sum_i \mathrm{clip}_c(g_i)$ has $\mathbb E d = \mathbb E\,\mathrm{clip}_c(g)$:
+# its bias does **not** shrink with $b$. Batch clipping $d = \mathrm{clip}_c(\frac1b\sum_i g_i)$ clips noise of
+# variance $\sigma^2/b$; its root is computed exactly from the binomial law of the number of outliers.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+e3b = ex.e3_batch()
+print(" b   per-sample (sim / theory)   batch (sim / theory)")
+for b, ps, pst, bt, btt in zip(*(e3b[k].tolist() for k in ("batch_size", "per_sample", "per_sample_theory",
+                                                           "batch", "batch_theory"))):
+    print(f"{b:2d}       {ps:.4f} / {pst:.4f}           {bt:.4f} / {btt:.4f}")
+
+# %%
+fig, axes = plots.subplots(1)
+cplots.bias_vs_batch_size(axes[0, 0], e3b);
+
+# %% [markdown]
+# ## 3 · The median view
+# In 1-D the fixed point solves $\mathbb E\,\psi_c(\xi - \theta) = 0$ with $\psi_c = \mathrm{clip}_c$: Huber's location
+# estimator of the noise. As $c\to\infty$ it is the mean (bias 0); as $c \to 0$ it is the median, so
+# $\nabla f(\bar x) \to -\mathrm{median}(\xi)$. For $\xi = \mathrm{Exp}(1) - 1$ the answer is $1 - m(c)$ with
+# $m(c) = \ln(2\sinh c / c)$ when $1 - e^{-2c} \ge c$, and otherwise $m = 1 - e^{-(m+c)}$; the $c\to0$ limit is
+# $1-\ln 2 \approx 0.3069$.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+e4 = ex.e4_exp()
+print(f"median limit 1 - ln 2 = {e4['median_limit']:.4f}")
+print("    c   measured   theory 1 - m(c)   KHS envelope")
+for c, m, t, e in zip(*(e4[k].tolist() for k in ("clip_threshold", "measured", "theory", "envelope"))):
+    print(f"{c:5g}    {m:.4f}     {t:.4f}            {e:.4f}")
+
+# %%
+fig, axes = plots.subplots(1, width=6.0)
+cplots.bias_vs_threshold(axes[0, 0], e4["clip_threshold"], e4["measured"], theory.exp_stationary_gradient,
+                         c_range=(0.02, 8), curves={"KHS envelope min(σ, σ²/c)": theory.khs_envelope},
+                         title="Exp(1) − 1 noise: from the median (small c) to the mean (large c)")
+axes[0, 0].axhline(e4["median_limit"], color="grey", ls=":", lw=1)
+axes[0, 0].text(0.025, e4["median_limit"] + 0.01, "−median(ξ) = 1 − ln 2", fontsize=8)
+axes[0, 0].set_ylim(0, 0.45);
+
+# %% [markdown]
+# ### Heavy tails: Cauchy noise
+# Standard Cauchy noise has no mean, so plain SGD has nothing to converge to and the iterates keep jumping.
+# Its *median* is 0, so clipped SGD converges to $x^* = 0$ (64 chains, $\eta = 0.01$, $c = 1$).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+e5 = ex.e5_cauchy()
+print(f"clipped (c = 1): mean over chains of |tail average| = {float(e5['mean_abs_tail_average'][0]):.3f}")
+print(f"plain SGD: max_t |x_t| over chains > 50: {float(e5['max_abs_iterate'][1]) > 50}")
+
+# %%
+fig, axes = plots.subplots(1, width=6.0)
+cplots.heavy_tail_paths(axes[0, 0], e5["result"]);
+
+# %% [markdown]
+# ## 4 · SGSG: clipping as a median tracker
+# The stochastic proximal point step for the geometric median $\min_m \mathbb E\|m - g\|$ is
+# $m_t = m_{t-1} + \mathrm{clip}_{\tau_t}(g_t - m_{t-1})$. Started from $m = 0$ one step is exactly clipped SGD's
+# gradient; kept across steps it is a robust running estimate, the median counterpart of momentum.
+# Gradients come from $0.9\,\mathcal N((1,0), I) + 0.1\,\mathcal N((20,20), I)$; $\tau_t = 1/\sqrt t$, 16 chains of
+# 50,000 samples. The reference geometric median comes from Weiszfeld's iteration on 100,000 fresh samples.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+e6 = ex.e6_sgsg()
+print("geometric median (Weiszfeld):", [round(v, 2) for v in e6["geometric_median"].tolist()],
+      "  mean:", [round(v, 2) for v in e6["mean"].tolist()])
+print(f"SPP tracker distance to the geometric median: {float(e6['median_error'].mean()):.2f} (mean over chains)")
+print(f"running mean distance to the mean: {float(e6['mean_error'].mean()):.2f}; "
+      f"to the geometric median: {float(e6['mean_to_median'].mean()):.1f}")
+
+# %%
+fig, axes = plots.subplots(2, width=5.0, height=4.8)
+cplots.median_tracker_picture(axes[0], e6)
+fig.tight_layout()
+
+# %% [markdown]
+# ## 5 · Try it
+# Sliders for the threshold $c$, step size $\eta$, outlier probability $p$ and batch size $b$ (two-point
+# noise, $\sigma = 1$). Each move runs 128 chains × 4,000 steps in float32 and shows the measured bias next to
+# the exact curve.
+
+# %%
+import ipywidgets as widgets
+
+
+def explore(log10_c=0.0, eta=0.05, p=0.1, batch_size=1, per_sample=True):
+    c, noise = 10**log10_c, TwoPointNoise(1.0, p)
+    live = simulate_bias(c, eta, noise, batch_size=batch_size, per_sample=per_sample, chains=128, steps=4000,
+                         dtype=torch.float32, seed=0)
+    predicted = float(theory.bias_theory(c, noise, batch_size, per_sample))
+    grid = torch.logspace(-1.5, 1.5, 200)
+    fig, axes = plots.subplots(1, width=6.0)
+    ax = axes[0, 0]
+    ax.plot(grid, theory.bias_theory(grid, noise, batch_size, per_sample), label="theory")
+    ax.plot(grid, theory.khs_envelope(grid), ls="--", label="KHS envelope min(σ, σ²/c)")
+    ax.plot([c], [float(live.bias)], "o", ms=9, label="simulation")
+    ax.set(xscale="log", xlabel="clipping threshold c", ylabel="bias", ylim=(0, 1.05))
+    ax.set_title(f"c = {c:.3g}: bias {float(live.bias):.4f} (theory {predicted:.4f})")
+    ax.legend()
+    plt.show()
+
+
+widgets.interact(explore,
+                 log10_c=widgets.FloatSlider(value=0.0, min=-1.5, max=1.5, step=0.1, description="log10 c"),
+                 eta=widgets.FloatLogSlider(value=0.05, base=10, min=-3, max=-0.5, step=0.25, description="η"),
+                 p=widgets.FloatSlider(value=0.1, min=0.01, max=0.49, step=0.01, description="p"),
+                 batch_size=widgets.IntSlider(value=1, min=1, max=16, description="b"),
+                 per_sample=widgets.Checkbox(value=True, description="per-sample clipping"));
+
+# %% [markdown]
+# ## Summary
+# * **Deterministic:** clipping changes the iteration count by an offset $k^*(c)$ that does not depend on
+#   $\varepsilon$; on the $(L_0,L_1)$-smooth $\cosh$ it turns a divergent step size into 38 iterations.
+# * **Stochastic:** clipped SGD is biased at $x^*$ and settles where $\nabla f \ne 0$; the floor is
+#   $\Theta(\min(\sigma,\sigma^2/c))$, attained exactly ($\sigma^2/4c$) by a two-point law, and it does not shrink with
+#   the step size, nor with the batch size under per-sample clipping. Batch clipping does shrink it.
+# * **Median view:** clipping interpolates between the mean ($c\to\infty$) and the median ($c\to0$) of the
+#   gradient noise; with heavy tails the median is what makes clipped SGD converge at all, and keeping the
+#   clipped estimate across steps (SPP) tracks the geometric median.
+#
+# ## Exercises
+# 1. **Fixed point for any p.** Derive $\nabla f(\bar x)$ for two-point noise with $\sigma = 1$ and a general
+#    $p < 1/2$, then check your formula against `theory.two_point_root` and `simulate_bias` for $p = 0.05$ and $0.3$.
+# 2. **Halving the bias.** For $\sigma = 1$, $p = 0.1$, which threshold $c$ halves the bias of $c = 1$? Which
+#    one halves the bias of the worst-case family at $c = 1$? Confirm with a simulation.
+# 3. **Coordinate-wise vs norm clipping.** In 2-D with independent two-point noise per coordinate, compare the
+#    bias of norm clipping and coordinate-wise clipping at $c = 1$ (`simulate_bias(..., dim=2, coordinatewise=...)`).
+#    Which one is predicted by the 1-D formula, and why?
+# 4. **When does batch clipping beat per-sample clipping?** At $c = 1$, $p = 0.1$, find the smallest batch size
+#    for which batch clipping's bias is below 0.01. What happens to batch clipping's advantage as $c$ grows?
+# 5. **Median momentum.** Use `steplab.clipping.median_tracker(tau)` chained with `scale(lr)` in
+#    `steplab.trajectory.run` on `Noisy(Quadratic([1.0]), CauchyNoise())` and compare with heavy-ball momentum.
+#
+# Worked solutions: `notebooks/solutions/01_clipping_bias_solutions.ipynb`.
+#
+# ## What this notebook verified on your machine
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(claims.table("clipping"))
