@@ -8,12 +8,16 @@ import streamlit as st
 st.set_page_config(page_title="steplab dashboard", page_icon="📉", layout="wide")
 
 PAGES = [
-    st.Page("app_pages/playground.py", title="Playground", icon="🎛️", url_path="playground", default=True),
-    st.Page("app_pages/clipping.py", title="Clipping bias", icon="✂️", url_path="clipping"),
-    st.Page("app_pages/logistic.py", title="Large-step logistic regression", icon="📈", url_path="logistic"),
-    st.Page("app_pages/diffusion.py", title="Heavy-ball diffusion sampling", icon="🌀", url_path="diffusion"),
-    st.Page("app_pages/rnn.py", title="RNN gradient clipping", icon="🧗", url_path="rnn"),
-    st.Page("app_pages/about.py", title="About", icon="ℹ️", url_path="about"),
+    st.Page("app_pages/playground.py", title="Playground", icon=":material/tune:", url_path="home", default=True),
+    st.Page("app_pages/clipping.py", title="Clipping bias", icon=":material/content_cut:", url_path="clipping"),
+    st.Page("app_pages/logistic.py", title="Large-step logistic regression", icon=":material/show_chart:",
+            url_path="logistic"),
+    st.Page("app_pages/diffusion.py", title="Heavy-ball diffusion sampling", icon=":material/blur_on:",
+            url_path="diffusion"),
+    st.Page("app_pages/rnn.py", title="RNN gradient clipping", icon=":material/landscape:", url_path="rnn"),
+    st.Page("app_pages/about.py", title="About", icon=":material/info:", url_path="about"),
+    # the default page lives at "/"; this hidden twin makes `/playground?...` links work too
+    st.Page("app_pages/playground.py", title="Playground", url_path="playground", visibility="hidden"),
 ]
 
 started = time.perf_counter()

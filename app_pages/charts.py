@@ -47,6 +47,7 @@ def named(name: str) -> alt.NamedData:
 def show(spec: dict, datasets: dict[str, pd.DataFrame | bytes], container=None) -> None:
     """Draw a cached spec with this run's data frames (one per named source; Arrow bytes for static ones)."""
     spec["datasets"] = datasets
+    spec["autosize"] = {"type": "fit-x", "contains": "padding"}  # height is the plot's, legends come on top
     (container or st).vega_lite_chart(spec, width="stretch")
 
 
@@ -82,13 +83,14 @@ def series_spec(y: str, title: str, log: bool = True, dash: str | None = None,
     """
     encode = dict(
         x=alt.X(f"{x}:Q", title=x),
-        y=alt.Y(f"{y}:Q", title=title, scale=alt.Scale(type="log" if log else "linear")),
+        y=alt.Y(f"{y}:Q", title=None, scale=alt.Scale(type="log" if log else "linear"),
+                axis=alt.Axis(format="~e" if log else "~g", gridOpacity=0.5)),
         color=run_color(),
         tooltip=[alt.Tooltip("run:N"), alt.Tooltip(f"{x}:Q"), alt.Tooltip(f"{y}:Q", format=".4g")]
         + ([alt.Tooltip(f"{dash}:N")] if dash else []),
     )
     if dash:
-        encode["strokeDash"] = alt.StrokeDash(f"{dash}:N", legend=alt.Legend(orient="bottom", title=None))
+        encode["strokeDash"] = alt.StrokeDash(f"{dash}:N", legend=alt.Legend(orient="bottom", title=None, symbolType="stroke"))
         encode["detail"] = alt.Detail(f"{dash}:N")
     chart = alt.Chart(named("series")).mark_line(point=alt.OverlayMarkDef(size=12, opacity=0.6), clip=True)
     chart = chart.encode(**encode)

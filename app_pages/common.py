@@ -138,20 +138,25 @@ class Controls:
         self.values: dict[str, Any] = {}
         saved = st.session_state.setdefault(f"_saved.{page}", {})
         fresh = not any(self.key(name) in st.session_state for name in self.specs)
+        self.url: dict[str, str] = {}  # the query parameters this page was opened with (fresh visits only)
         if fresh:
-            self.hidden = parse_hide(st.query_params.get_all("hide")) & set(self.specs)
+            self.url = current_params()
+            written = st.session_state.get("_qp_written")
+            if written and written[0] != page and written[1] == self.url:
+                self.url = {}  # left over from another page (a page switch may keep the query string)
+            self.hidden = parse_hide(self.url.get("hide", "").split(";")) & set(self.specs)
             st.session_state[f"_hide.{page}"] = self.hidden
             warnings = []
             for name, spec in self.specs.items():
                 value = saved.get(name, spec.default)
-                if name in st.query_params:
+                if name in self.url:
                     try:
-                        value = spec.parse(st.query_params[name])
+                        value = spec.parse(self.url[name])
                     except ValueError as error:
                         warnings.append(f"`{name}`: {error}; using the default {spec.serialize(spec.default)}.")
                         value = spec.default
                 st.session_state[self.key(name)] = value
-            unknown = parse_hide(st.query_params.get_all("hide")) - set(self.specs)
+            unknown = parse_hide(self.url.get("hide", "").split(";")) - set(self.specs)
             if unknown:
                 warnings.append(f"`hide`: no control named {', '.join(sorted(unknown))} on this page.")
             st.session_state[f"_warnings.{page}"] = warnings
@@ -164,7 +169,7 @@ class Controls:
 
     def show_warnings(self) -> None:
         for warning in st.session_state.get(f"_warnings.{self.page}", []):
-            st.warning("Invalid link parameter " + warning, icon="⚠️")
+            st.warning("Invalid link parameter " + warning, icon=":material/warning:")
 
     def __call__(self, name: str, disabled: bool = False, container=None) -> Any:
         """Render control ``name`` (unless hidden) and return its value."""
@@ -185,12 +190,18 @@ class Controls:
         """Mirror the values (plus page-specific ``extra`` params) to the URL; show the share box."""
         st.session_state[f"_saved.{self.page}"] = dict(self.values)
         params = self.params(extra)
-        if {k: st.query_params.get(k) for k in st.query_params} != params:
+        if current_params() != params:
             st.query_params.from_dict(params)
-        with st.sidebar.expander("🔗 Share this view", expanded=False):
+        st.session_state["_qp_written"] = (self.page, params)
+        with st.sidebar.expander("Share this view", expanded=False, icon=":material/link:"):
             st.code(share_url(params), language=None, wrap_lines=True)
             st.caption("Copy with the icon on the right. Add `&hide=eta,beta` to hide controls (classroom view).")
         return params
+
+
+def current_params() -> dict[str, str]:
+    """The URL's query parameters as plain strings (repeated keys joined with ';')."""
+    return {key: ";".join(st.query_params.get_all(key)) for key in st.query_params}
 
 
 def share_url(params: dict[str, str]) -> str:
@@ -222,7 +233,7 @@ def fmt(value: float) -> str:
 
 
 def reproduce_expander(code: str, note: str = "") -> None:
-    with st.expander("📓 Reproduce in a notebook"):
+    with st.expander("Reproduce in a notebook", icon=":material/code:"):
         st.caption("These lines of `steplab` compute exactly this view (same seed, parameters and method)."
                    + (" " + note if note else ""))
         st.code(code, language="python")

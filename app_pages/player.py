@@ -56,11 +56,11 @@ def playback(page: str, *, steps: int, reset_key: Any, live_key: Any, start: Cal
 
     cols = st.columns([1, 1, 1, 1, 3])
     clicked = {
-        "play": cols[0].button("▶ Play", key=f"{page}.play", width="stretch",
+        "play": cols[0].button("Play", icon=":material/play_arrow:", key=f"{page}.play", width="stretch",
                                type="primary" if not state["playing"] else "secondary"),
-        "pause": cols[1].button("⏸ Pause", key=f"{page}.pause", width="stretch"),
-        "step": cols[2].button("⏭ Step", key=f"{page}.step", width="stretch"),
-        "reset": cols[3].button("⏮ Reset", key=f"{page}.reset", width="stretch"),
+        "pause": cols[1].button("Pause", icon=":material/pause:", key=f"{page}.pause", width="stretch"),
+        "step": cols[2].button("Step", icon=":material/skip_next:", key=f"{page}.step", width="stretch"),
+        "reset": cols[3].button("Reset", icon=":material/replay:", key=f"{page}.reset", width="stretch"),
     }
     if clicked["play"]:
         if state["live"].t >= steps:

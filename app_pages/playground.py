@@ -124,12 +124,12 @@ def main() -> None:
     pins_key = f"{PAGE}.pins"
     if pins_key not in st.session_state:
         st.session_state[pins_key] = []
-        if "pins" in st.query_params:
+        if "pins" in ctl.url:
             try:
-                st.session_state[pins_key] = parse_pins(st.query_params["pins"])
+                st.session_state[pins_key] = parse_pins(ctl.url["pins"])
             except ValueError as error:
                 st.session_state[f"_warnings.{PAGE}"].append(f"`pins`: {error}; no pinned runs.")
-                st.warning(f"Invalid link parameter `pins`: {error}; no pinned runs.", icon="⚠️")
+                st.warning(f"Invalid link parameter `pins`: {error}; no pinned runs.", icon=":material/warning:")
     current = dash.RunConfig(v["method"], v["eta"], v["beta"] if v["method"] != "gd" else 0.0,
                              v["c"] if v["clip"] else None)
     configs = [current] + st.session_state[pins_key]
@@ -169,10 +169,10 @@ def main() -> None:
                       advance=advance, render=lambda live, state: render(live, state, v, problem, configs, labels))
 
     b1, b2, _ = st.columns([1, 1, 3])
-    if b1.button("📌 Pin this run for comparison", disabled=len(configs) >= MAX_RUNS, key=f"{PAGE}.pin"):
+    if b1.button("Pin for comparison", icon=":material/push_pin:", disabled=len(configs) >= MAX_RUNS, key=f"{PAGE}.pin"):
         st.session_state[pins_key] = st.session_state[pins_key] + [current]
         st.rerun()
-    if b2.button("✖ Clear pinned runs", disabled=len(configs) == 1, key=f"{PAGE}.unpin"):
+    if b2.button("Clear pins", icon=":material/close:", disabled=len(configs) == 1, key=f"{PAGE}.unpin"):
         st.session_state[pins_key] = []
         st.rerun()
 
@@ -203,7 +203,7 @@ def render(live: Live, state: dict, v: dict, problem, configs, labels) -> None:
                      "status": status})
     for r, row in enumerate(rows):
         if live.diverged_at[r] >= 0:
-            st.error(f"**{row['run']}** — {row['status']}", icon="💥")
+            st.error(f"**{row['run']}** — {row['status']}", icon=":material/error:")
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
     iterates = np.stack(live.iterates)  # [t + 1, R, 2]

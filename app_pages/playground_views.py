@@ -59,6 +59,7 @@ def contour_spec(box: tuple) -> alt.LayerChart:
                tooltip=[alt.Tooltip("run:N"), alt.Tooltip("step:Q"), alt.Tooltip("x:Q", format=".3f"),
                         alt.Tooltip("y:Q", format=".3f"), alt.Tooltip("loss:Q", **TIP)])
     path = alt.Chart(named("path")).mark_line(clip=True, strokeWidth=2).encode(**enc)
+    enc["color"] = alt.Color("run:N", scale=alt.Scale(range=charts.RUN_COLORS), sort="ascending", legend=None)
     points = alt.Chart(named("path")).mark_circle(clip=True, size=28).encode(**enc)
     optimum = alt.Chart(named("optimum")).mark_point(shape="diamond", size=120, color="black", filled=True).encode(
         x=alt.X("x:Q", scale=xscale), y=alt.Y("y:Q", scale=yscale), tooltip=[alt.Tooltip("what:N")])

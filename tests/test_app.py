@@ -30,12 +30,13 @@ TIMEOUT = 120
 
 
 def open_app(page: str | None = None, **params) -> AppTest:
+    """Open the app at ``page`` (default: the playground) as if from a URL with ``params``."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if page is not None:
+        at.switch_page(page)
     for key, value in params.items():
         at.query_params[key] = value
     at.run()
-    if page is not None:
-        at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -106,26 +107,42 @@ def test_playground_default_view_converges_and_mirrors_every_control_in_the_url(
     assert at.query_params["eta"] == ["0.15"] or at.query_params["eta"] == "0.15"
 
 
-def test_playground_every_control_at_its_extremes():
-    at = open_app(method="heavy_ball", clip="1")  # so that no control is disabled
-    keys = [w.key for kind in ("slider", "select_slider") for w in getattr(at, kind) if w.key]
-    assert {"playground.eta", "playground.beta", "playground.steps", "playground.x0"} <= set(keys)
+# page -> query parameters that enable every control (nothing disabled), and a select to cycle through
+EXTREMES = {
+    "playground": ({"method": "heavy_ball", "clip": "1"}, "playground.method"),
+    "clipping": ({"noise": "two_point"}, "clipping.noise"),
+}
+
+
+def slider_keys(at: AppTest) -> list[str]:
+    return [w.key for kind in ("slider", "select_slider") for w in getattr(at, kind) if w.key and not w.disabled]
+
+
+@pytest.mark.parametrize("page", list(EXTREMES))
+def test_every_slider_at_its_min_and_max(page):
+    params, select = EXTREMES[page]
+    at = open_app(None if page == "playground" else f"app_pages/{page}.py", **params)
+    keys = slider_keys(at)
+    assert len(keys) >= 4
     for key in keys:
         element = widget(at, key)
         options = getattr(element, "options", None)
         low, high = (options[0], options[-1]) if options else (element.min, element.max)
-        for value in (low, high):
-            element = widget(at, key)
-            element.set_value(float(value) if options else value).run()
+        for value in (low, high, low):
+            widget(at, key).set_value(float(value) if options else value).run()
             assert not at.exception, (key, value, [e.value for e in at.exception])
-            assert at.session_state["_result.playground"]["t"] >= 1
-        widget(at, key).set_value(float(low) if options else low).run()
-    for method in ("heavy_ball", "nesterov", "gd"):
-        widget(at, "playground.method").set_value(method).run()
-        assert not at.exception
+            assert at.session_state[f"_result.{page}"]["t"] >= 1
+    for option in widget(at, select).options:
+        widget(at, select).set_value(option).run()
+        assert not at.exception, (select, option, [e.value for e in at.exception])
+
+
+def test_playground_objectives_and_clipping_toggle():
+    at = open_app()
     for problem in ("rosenbrock", "cosh", "quadratic"):
         widget(at, "playground.problem").set_value(problem).run()
         assert not at.exception
+        assert at.session_state["_result.playground"]["t"] == 60
     widget(at, "playground.clip").set_value(True).run()
     assert not at.exception
 
@@ -232,6 +249,27 @@ def test_reproduce_code_computes_the_same_numbers_as_the_page():
         assert traj.steps == page["t"]
         assert float(traj.loss[-1, 0]) == pytest.approx(page["loss"], rel=1e-12), params
         assert int(traj.diverged_at[0]) == page["diverged_at"], params
+
+
+# ----------------------------------------------------------------------------- clipping
+
+
+def test_clipping_page_measures_the_bias_floor_and_its_code_reproduces_it():
+    at = open_app("app_pages/clipping.py")
+    page = at.session_state["_result.clipping"]
+    assert page["theory"] == pytest.approx(2 / 9, rel=1e-6)  # two-point sigma=1, p=0.1, c=1: bias 2/9
+    assert abs(page["bias"] - page["theory"]) < 0.02
+    code = next(c.value for c in at.code if "from steplab" in c.value)
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(code, "<reproduce>", "exec"), namespace)  # noqa: S102 - the code the page shows
+    assert namespace["bias"] == pytest.approx(page["bias"], rel=1e-9)
+
+
+def test_clipping_sweep_button_measures_the_curve():
+    at = open_app("app_pages/clipping.py", eta="0.05")
+    click(at, "clipping.sweep")
+    assert at.session_state["clipping.sweep_for"][3] == 0.05
 
 
 # ----------------------------------------------------------------------------- about

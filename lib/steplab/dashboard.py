@@ -47,14 +47,22 @@ class RunConfig:
 
 
 class CommonNoise:
-    """Wraps a noise model so that every run receives the same draw (common random numbers)."""
+    """Wraps a noise model so that groups of runs receive the same draws (common random numbers).
 
-    def __init__(self, noise):
+    With ``group = G`` the runs are ``copies x G`` (configuration-major): one draw of shape ``[G, ...]``
+    is repeated for every configuration, so each configuration's G runs see exactly the noise a
+    single-configuration run with G runs and the same seed sees. ``group = 1``: all runs share one draw.
+    """
+
+    def __init__(self, noise, group: int = 1):
         self.noise = noise
+        self.group = group
 
     def sample(self, shape, generator=None, dtype=torch.float64, device="cpu") -> Tensor:
-        one = self.noise.sample((1, *shape[1:]), generator, dtype, device)
-        return one.expand(*shape)
+        if shape[0] % self.group:
+            raise ValueError(f"{shape[0]} runs are not a multiple of the noise group size {self.group}")
+        one = self.noise.sample((self.group, *shape[1:]), generator, dtype, device)
+        return one.repeat(shape[0] // self.group, *([1] * (len(shape) - 1)))
 
 
 def make_problem(name: str, eigenvalues=(1.0, 10.0), rotation_deg: float = 30.0, noise_sigma: float = 0.0,

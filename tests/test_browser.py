@@ -1,0 +1,115 @@
+"""One real-browser test: `streamlit run app.py` on a free port, preset URLs in headless Debian Chromium.
+
+Checks what a person would see (page title, a drawn chart, no exception box) and saves screenshots
+under artifacts/ for a human to look at. Needs /usr/bin/chromium (``make browser-deps`` installs it
+as root); Playwright's own browser download is not used.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+# (url path + query, text that must appear, screenshot name)
+PRESETS = [
+    ("playground?eta=0.05&method=heavy_ball&beta=0.8&steps=80", "Playground", "playground"),
+    ("playground?eta=0.3", "diverged at step", "playground_diverged"),
+    ("clipping", "Clipping", "clipping"),
+    ("logistic", "logistic", "logistic"),
+    ("diffusion", "diffusion", "diffusion"),
+    ("rnn", "RNN", "rnn"),
+    ("about", "About", "about"),
+]
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is missing: run `make browser-deps` as root (apt-get install chromium)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not become healthy in 90 s:\n" + proc.stdout.read().decode(errors="replace"))
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def wait_for_app(page, timeout_s: float = 90) -> None:
+    """Wait until the script run finished: the app is mounted, nothing is stale, and the number of
+    drawn charts has stopped changing for two seconds (Vega draws asynchronously)."""
+    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=timeout_s * 1000)
+    deadline, last, stable_since = time.time() + timeout_s, -1, time.time()
+    while time.time() < deadline:
+        charts = page.locator(".vega-embed canvas, .vega-embed svg").count()
+        busy = page.locator('[data-stale="true"], [data-testid="stStatusWidget"]').count()
+        if charts != last or busy:
+            last, stable_since = charts, time.time()
+        elif time.time() - stable_since > 2.0:
+            return
+        page.wait_for_timeout(250)
+
+
+@pytest.mark.parametrize("path,text,name", PRESETS)
+def test_preset_url_renders_without_errors(server, browser, path, text, name):
+    page = browser.new_page(viewport={"width": 1500, "height": 1300})
+    page.goto(f"{server}/{path}", timeout=60000)
+    wait_for_app(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    assert page.title() == "steplab dashboard" or "steplab" in page.title()
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]').first.inner_text()
+    body = page.locator('[data-testid="stMain"]').inner_text()
+    assert text.lower() in body.lower(), body[:500]
+    if name != "about":
+        assert page.locator(".vega-embed canvas, .vega-embed svg").count() >= 1, "no chart was drawn"
+    page.close()
