@@ -195,7 +195,10 @@ def bias_upper_bound(clip_threshold, sigma=1.0) -> Tensor:
 
 
 def khs_envelope(clip_threshold, sigma=1.0) -> Tensor:
-    """min(sigma, sigma^2/c): the order of the irreducible neighbourhood of clipped SGD (KHS 2023, Thm 4.x)."""
+    """min(sigma, sigma^2/c): order of the irreducible neighbourhood of clipped SGD (KHS 2023, abstract).
+
+    The theorem number was not checked against the paper (brief Sec. 2.2).
+    """
     check_threshold(clip_threshold)
     check_positive("sigma", sigma)
     c, s = _t(clip_threshold), _t(sigma)
