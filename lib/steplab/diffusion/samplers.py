@@ -34,17 +34,19 @@ LOWER_ORDER_FINAL_BELOW = 15  # DPM-Solver++: last step first order when N < 15 
 def _combine(coefficients: tuple[tuple[float, ...], float], buffer: list[torch.Tensor]) -> torch.Tensor:
     """Σ_j c_j buffer[−1−j] / denominator (newest entry last in ``buffer``)."""
     numerators, denominator = coefficients
-    total = numerators[0] * buffer[-1]
+    if len(numerators) == 1 and numerators[0] == 1.0 and denominator == 1.0:
+        return buffer[-1]
+    total = buffer[-1] * numerators[0]
     for j in range(1, len(numerators)):
-        total = total + numerators[j] * buffer[-1 - j]
-    return total / denominator
+        total.add_(buffer[-1 - j], alpha=numerators[j])  # fused multiply-add: one pass per buffer entry
+    return total.div_(denominator)
 
 
 def _average(velocity: torch.Tensor | None, value: torch.Tensor, beta: float) -> torch.Tensor:
     """(1 − β) v + β value; v = value on the first call; β = 1 returns ``value`` (no 0·inf after divergence)."""
     if velocity is None or beta == 1.0:
         return value
-    return (1.0 - beta) * velocity + beta * value
+    return torch.add(velocity * (1.0 - beta), value, alpha=beta)
 
 
 def integrate(f: OdeFn, x0: torch.Tensor, grid: torch.Tensor, method: str | Method, *, return_path: bool = False,
@@ -91,7 +93,7 @@ def _multistep(f, x, grid, deltas, method: Method, path, warmup, exact_start):
         elif family == "ghvb":
             velocity = _average(velocity, e, beta)
             buffer = (buffer + [velocity])[-k:]
-            x = x + (delta / beta) * _combine(ghvb_coefficients(len(buffer), beta), buffer)
+            x = torch.add(x, _combine(ghvb_coefficients(len(buffer), beta), buffer), alpha=delta / beta)
         elif n == 0 and warmup == "heun":  # PNDM (diffusers) first step: Heun with 2 NFE
             predictor = f(x + delta * e, grid[1])
             buffer.append(e)
@@ -100,10 +102,10 @@ def _multistep(f, x, grid, deltas, method: Method, path, warmup, exact_start):
             buffer = (buffer + [e])[-k:]
             p = _combine(ab_coefficients(len(buffer)), buffer)
             if family == "plms":
-                x = x + delta * p
+                x = torch.add(x, p, alpha=delta)
             else:
                 velocity = _average(velocity, p, beta)
-                x = x + delta * (velocity if family == "hb" else _average(velocity, p, beta))
+                x = torch.add(x, velocity if family == "hb" else _average(velocity, p, beta), alpha=delta)
         buffer = buffer[-k:]
         if path is not None:
             path[n + 1] = x
