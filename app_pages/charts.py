@@ -20,7 +20,7 @@ from streamlit import dataframe_util
 
 alt.utils.schemapi.disable_debug_mode()  # no validation while building (the specs are fixed and tested)
 
-RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#444444", "#ff7f0e"]
 MAX_SHOWN = 1e10
 
 
@@ -66,12 +66,13 @@ def finite(df: pd.DataFrame, column: str, positive: bool = False, cap: float = M
 
 
 def run_color() -> alt.Color:
-    """Colour by run label; labels sort as 'now: …' < 'pin 1: …' < …, so run 0 is always blue.
+    """Colour by run label. Labels must sort in run order ('now: …' < 'pin 1: …', or '1 · …' < '2 · …'),
+    so that run 0 is always blue whatever the labels say.
 
     (The labels are not in the spec, so a new step size does not rebuild the cached spec.)
     """
     return alt.Color("run:N", scale=alt.Scale(range=RUN_COLORS), sort="ascending",
-                     legend=alt.Legend(orient="bottom", title=None, labelLimit=360))
+                     legend=alt.Legend(orient="bottom", title=None, labelLimit=300, columns=2))
 
 
 @spec_cache
@@ -90,7 +91,8 @@ def series_spec(y: str, title: str, log: bool = True, dash: str | None = None,
         + ([alt.Tooltip(f"{dash}:N")] if dash else []),
     )
     if dash:
-        encode["strokeDash"] = alt.StrokeDash(f"{dash}:N", legend=alt.Legend(orient="bottom", title=None, symbolType="stroke"))
+        encode["strokeDash"] = alt.StrokeDash(f"{dash}:N",
+                                              legend=alt.Legend(orient="bottom", title=None, symbolType="stroke"))
         encode["detail"] = alt.Detail(f"{dash}:N")
     chart = alt.Chart(named("series")).mark_line(point=alt.OverlayMarkDef(size=12, opacity=0.6), clip=True)
     chart = chart.encode(**encode)

@@ -123,7 +123,8 @@ def histogram_spec() -> alt.LayerChart:
     rules = alt.Chart(named("marks")).mark_rule(strokeWidth=2).encode(
         x=alt.X("x:Q"), color=alt.Color("what:N", scale=alt.Scale(range=["black", "#ff7f0e"]),
                                         legend=alt.Legend(orient="bottom", title=None)),
-        strokeDash=alt.StrokeDash("what:N", legend=None), tooltip=[alt.Tooltip("what:N"), alt.Tooltip("x:Q", format=".4f")])
+        strokeDash=alt.StrokeDash("what:N", legend=None),
+        tooltip=[alt.Tooltip("what:N"), alt.Tooltip("x:Q", format=".4f")])
     return alt.layer(bars, rules).resolve_scale(color="independent").properties(
         height=300, title="where the chains are now (histogram)")
 

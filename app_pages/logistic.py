@@ -1,6 +1,194 @@
-"""Placeholder until the family module lands."""
+"""Large-step logistic regression: GD with huge step sizes on separable 2-D data behaves like the Batch
+Perceptron (Tyurin 2025); the loss can spike while the classifier keeps improving (Wu et al. 2024)."""
 
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import altair as alt
+import numpy as np
+import pandas as pd
 import streamlit as st
+import torch
 
-st.title("logistic")
-st.info("This page is being built.")
+from app_pages import charts
+from app_pages.charts import named, spec_cache
+from app_pages.common import Control, Controls, device_caption, fmt, reproduce_expander
+from app_pages.player import playback
+from steplab.logistic import algorithms, data
+
+PAGE = "logistic"
+DATASETS = {"wu4": "Wu et al. 4-point toy", "thm41": "Tyurin Thm 4.1 (2 points)",
+            "thm51": "Tyurin Thm 5.1 worst case (1000 points)", "gauss2d": "Gaussian, 100 separable points"}
+METHODS = {"lr_gd": "LR + GD", "normalized_lr_gd": "Normalized LR + GD", "capped_lr_gd": "ρ-capped LR + GD"}
+CONTROLS = [
+    Control("data", "Data set", "select", "wu4", options=tuple(DATASETS), labels=DATASETS),
+    Control("method", "Method", "select", "lr_gd", options=tuple(METHODS), labels=METHODS),
+    Control("gamma_min", "smallest step size γ", "log", 0.1, low=0.01, high=1e6),
+    Control("gamma_max", "largest step size γ", "log", 1000.0, low=0.01, high=1e6),
+    Control("runs", "step sizes in the sweep (log-spaced)", "int", 4, low=1, high=4),
+    Control("r_max", "cap r_max of the normalized step (ρ-capped only)", "float", 1.0, low=0.1, high=5.0, step=0.1),
+    Control("perceptron", "overlay the Batch Perceptron", "toggle", True),
+    Control("steps", "steps", "int", 100, low=10, high=1000, step=10),
+]
+DATA_CODE = {"wu4": "wu_toy()", "thm41": "thm41_toy()", "thm51": "thm51_worst_case(1000)",
+             "gauss2d": "gaussian_separable(n=100, d=2, seed=0)"}
+
+
+def load(name: str) -> data.Dataset:
+    return {"wu4": data.wu_toy, "thm41": data.thm41_toy, "thm51": lambda: data.thm51_worst_case(1000),
+            "gauss2d": lambda: data.gaussian_separable(n=100, d=2, seed=0)}[name]()
+
+
+def sweep(v: dict) -> list[float]:
+    low, high = sorted((v["gamma_min"], v["gamma_max"]))
+    if v["runs"] == 1 or low == high:
+        return [high]
+    return [float(f"{g:.4g}") for g in np.geomspace(low, high, v["runs"])]
+
+
+@dataclass
+class Live:
+    """theta_t of every run (the sweep, then the Batch Perceptron at gamma = 1 if overlaid)."""
+
+    weights: list = field(default_factory=list)  # [R, 2] per step
+    t: int = 0
+
+
+def advance_weights(live: Live, dataset: data.Dataset, groups: list[tuple[str, torch.Tensor]], r_max: float,
+                    k: int) -> Live:
+    """k more steps of each method group from the current theta (the library's own update rule)."""
+    signed = dataset.signed
+    theta = torch.as_tensor(live.weights[-1])
+    for _ in range(k):
+        parts, start = [], 0
+        for method, gamma in groups:
+            block = theta[start:start + len(gamma)]
+            margin = algorithms.metrics.margins(block, signed)
+            parts.append(block + algorithms._step(method, block, margin, signed, gamma, live.t, torch.tensor(r_max),
+                                                  None))
+            start += len(gamma)
+        theta = torch.cat(parts)
+        live.weights.append(theta.numpy().copy())
+        live.t += 1
+    return live
+
+
+def reproduce_code(v: dict, gammas: list[float]) -> str:
+    extra = f", r_max={v['r_max']:g}" if v["method"] == "capped_lr_gd" else ""
+    fn = DATA_CODE[v["data"]].split("(")[0]
+    return f"""import torch
+from steplab.logistic import run_on
+from steplab.logistic.data import {fn}
+
+dataset = {DATA_CODE[v['data']]}
+gammas = torch.tensor({gammas}, dtype=torch.float64)  # one run per step size, one batched call
+history = run_on(dataset, gammas, steps={v['steps']}, method="{v['method']}"{extra})
+for r, gamma in enumerate(gammas.tolist()):
+    print(f"γ = {{gamma:g}}: loss {{history.loss[-1, r].item():.4g}}, accuracy {{history.accuracy[-1, r].item():.3f}}, "
+          f"{{history.separation_message(r)}}")"""
+
+
+@spec_cache
+def boundary_spec(box: float) -> alt.LayerChart:
+    scale = alt.Scale(domain=[-box, box], nice=False)
+    points = alt.Chart(named("points")).mark_point(filled=True, size=70, opacity=0.8).encode(
+        x=alt.X("x:Q", scale=scale, title="a₁"), y=alt.Y("y:Q", scale=scale, title="a₂"),
+        shape=alt.Shape("label:N", scale=alt.Scale(range=["circle", "square"]),
+                        legend=alt.Legend(orient="bottom", title=None)),
+        color=alt.value("#444"), tooltip=[alt.Tooltip("label:N"), alt.Tooltip("x:Q"), alt.Tooltip("y:Q")])
+    lines = alt.Chart(named("lines")).mark_line(clip=True, strokeWidth=2.5).encode(
+        x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale), color=charts.run_color(),
+        strokeDash=alt.StrokeDash("kind:N", scale=alt.Scale(domain=["LR", "Batch Perceptron"],
+                                                            range=[[1, 0], [6, 3]]), legend=None),
+        detail=alt.Detail("run:N"), tooltip=[alt.Tooltip("run:N")])
+    return (points + lines).properties(height=380, title="decision boundaries θ_tᵀa = 0 (through the origin)")
+
+
+def main() -> None:
+    st.title("Large-step logistic regression")
+    st.caption("GD on the logistic loss of separable data, for a sweep of step sizes γ. Large γ makes LR+GD follow "
+               "the Batch Perceptron (Tyurin 2025, Thm 3.2); the loss may rise while accuracy improves. "
+               + device_caption() + ".")
+    ctl = Controls(PAGE, CONTROLS)
+    ctl.show_warnings()
+    v = {name: ctl(name) for name in ("data", "method", "gamma_min", "gamma_max", "runs")}
+    v["r_max"] = ctl("r_max", disabled=v["method"] != "capped_lr_gd")
+    v["perceptron"] = ctl("perceptron")
+    v["steps"] = ctl("steps")
+    dataset = load(v["data"])
+    gammas = sweep(v)
+    groups = [(v["method"], torch.tensor(gammas, dtype=torch.float64))]
+    labels = [f"{i + 1} · γ = {g:g}" for i, g in enumerate(gammas)]
+    if v["perceptron"]:
+        groups.append(("batch_perceptron", torch.tensor([1.0], dtype=torch.float64)))
+        labels.append(f"{len(labels) + 1} · Batch Perceptron")
+
+    def start() -> Live:
+        return Live(weights=[np.zeros((sum(len(g) for _, g in groups), 2))])
+
+    player = playback(PAGE, steps=v["steps"], reset_key=(v["data"], v["perceptron"], len(gammas)),
+                      live_key=(v["method"], tuple(gammas), v["r_max"], v["steps"]), start=start,
+                      advance=lambda live, k: advance_weights(live, dataset, groups, v["r_max"], k),
+                      render=lambda live, state: render(live, state, dataset, labels, len(gammas)))
+    reproduce_expander(reproduce_code(v, gammas),
+                       "The Batch Perceptron overlay is `run_on(dataset, [1.0], steps, method=\"batch_perceptron\")`.")
+    live = player["live"]
+    loss = summaries(live, dataset)[0]
+    st.session_state[f"_result.{PAGE}"] = {"t": live.t, "loss": loss[-1, : len(gammas)].tolist()}
+    ctl.finish()
+
+
+def summaries(live: Live, dataset: data.Dataset):
+    """loss, accuracy, ||grad f|| [T+1, R] and r_t [T, R] of the recorded weights (library metrics)."""
+    weights = torch.as_tensor(np.stack(live.weights))
+    loss, accuracy, grad_norm, _, r = algorithms._summaries(weights, dataset.signed)
+    return loss.numpy(), accuracy.numpy(), grad_norm.numpy(), r.numpy()
+
+
+def render(live: Live, state: dict, dataset: data.Dataset, labels: list[str], sweep_runs: int) -> None:
+    loss, accuracy, grad_norm, r = summaries(live, dataset)
+    separated = [next((t for t in range(1, len(accuracy)) if accuracy[t, i] == 1.0), -1) for i in range(len(labels))]
+    rows = []
+    for i, label in enumerate(labels):
+        bad = np.flatnonzero(~np.isfinite(loss[:, i]))
+        status = (f"diverged at step {bad[0]}: the loss overflowed" if bad.size else
+                  f"separated at t = {separated[i]}" if separated[i] >= 0 else "not separated yet")
+        rows.append({"run": label, "step": live.t, "loss": fmt(float(loss[-1, i])),
+                     "accuracy": f"{accuracy[-1, i]:.3f}", "‖∇f‖": fmt(float(grad_norm[-1, i])),
+                     "r_t": fmt(float(r[-1, i])) if live.t else "–", "status": status})
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    left, right = st.columns([1, 1])
+    features = dataset.features.numpy()
+    box = float(np.abs(features).max() * 1.25)
+    points = pd.DataFrame({"x": features[:, 0], "y": features[:, 1],
+                           "label": np.where(dataset.labels.numpy() > 0, "y = +1", "y = −1")}).drop_duplicates()
+    theta = live.weights[-1]
+    lines = []
+    for i, label in enumerate(labels):
+        norm = np.linalg.norm(theta[i])
+        if norm > 0 and np.isfinite(norm):
+            direction = np.array([-theta[i, 1], theta[i, 0]]) / norm * box * 1.5
+            lines.append({"run": label, "x": -direction[0], "y": -direction[1],
+                          "kind": "Batch Perceptron" if i >= sweep_runs else "LR"})
+            lines.append({"run": label, "x": direction[0], "y": direction[1],
+                          "kind": "Batch Perceptron" if i >= sweep_runs else "LR"})
+    charts.show(boundary_spec(round(box, 3)), {"points": points, "lines": pd.DataFrame(lines)}, left)
+    with right:
+        charts.series(charts.long_frame(loss, labels, column="loss"), "loss", "loss f(θ_t) (log)", labels,
+                      height=150, changes=state["changes"])
+        charts.series(charts.long_frame(accuracy, labels, column="accuracy"), "accuracy", "training accuracy",
+                      labels, log=False, height=120)
+    c1, c2 = st.columns(2)
+    charts.series(charts.long_frame(grad_norm, labels, column="grad"), "grad", "gradient norm ‖∇f(θ_t)‖ (log)",
+                  labels, height=180, container=c1)
+    if live.t:
+        charts.series(charts.long_frame(r, labels, column="r", start_step=0), "r", "normalized step r_t (log; "
+                      "r > 1 leaves the loss's convergence radius)", labels, height=180, container=c2)
+    if math.isfinite(float(loss[-1, 0])) and live.t and loss[-1, 0] > loss[0, 0]:
+        st.info("The loss is above its starting value log 2, yet look at the accuracy: with large γ the loss is a "
+                "poor progress measure (Tyurin 2025, Thm 4.1).", icon=":material/lightbulb:")
+
+
+main()

@@ -169,7 +169,8 @@ def main() -> None:
                       advance=advance, render=lambda live, state: render(live, state, v, problem, configs, labels))
 
     b1, b2, _ = st.columns([1, 1, 3])
-    if b1.button("Pin for comparison", icon=":material/push_pin:", disabled=len(configs) >= MAX_RUNS, key=f"{PAGE}.pin"):
+    if b1.button("Pin for comparison", icon=":material/push_pin:", disabled=len(configs) >= MAX_RUNS,
+                 key=f"{PAGE}.pin"):
         st.session_state[pins_key] = st.session_state[pins_key] + [current]
         st.rerun()
     if b2.button("Clear pins", icon=":material/close:", disabled=len(configs) == 1, key=f"{PAGE}.unpin"):

@@ -111,6 +111,7 @@ def test_playground_default_view_converges_and_mirrors_every_control_in_the_url(
 EXTREMES = {
     "playground": ({"method": "heavy_ball", "clip": "1"}, "playground.method"),
     "clipping": ({"noise": "two_point"}, "clipping.noise"),
+    "logistic": ({"method": "capped_lr_gd"}, "logistic.data"),
 }
 
 
@@ -270,6 +271,26 @@ def test_clipping_sweep_button_measures_the_curve():
     at = open_app("app_pages/clipping.py", eta="0.05")
     click(at, "clipping.sweep")
     assert at.session_state["clipping.sweep_for"][3] == 0.05
+
+
+# ----------------------------------------------------------------------------- logistic
+
+
+def test_logistic_page_matches_run_on_and_continues_mid_run():
+    at = open_app("app_pages/logistic.py", method="normalized_lr_gd", steps="40")
+    page = at.session_state["_result.logistic"]
+    code = next(c.value for c in at.code if "from steplab" in c.value)
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(code, "<reproduce>", "exec"), namespace)  # noqa: S102 - the code the page shows
+    np.testing.assert_allclose(namespace["history"].loss[-1].numpy(), page["loss"], rtol=1e-12)
+    click(at, "logistic.reset")
+    click(at, "logistic.step")
+    click(at, "logistic.step")
+    theta2 = player(at, "logistic")["live"].weights[2].copy()
+    widget(at, "logistic.gamma_max").set_value(10.0).run()
+    live = player(at, "logistic")["live"]
+    assert live.t == 2 and np.array_equal(live.weights[2], theta2)
 
 
 # ----------------------------------------------------------------------------- about
