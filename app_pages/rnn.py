@@ -1,6 +1,202 @@
-"""Placeholder until the family module lands."""
+"""RNN gradient clipping: the one-unit RNN's loss surface has a cliff where the gradient explodes; one
+unclipped step there throws the parameters far away, a clipped step does not (Pascanu et al. 2013)."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import altair as alt
+import numpy as np
+import pandas as pd
 import streamlit as st
+import torch
 
-st.title("rnn")
-st.info("This page is being built.")
+from app_pages import charts
+from app_pages.charts import named, spec_cache
+from app_pages.common import Control, Controls, device_caption, fmt, reproduce_expander
+from app_pages.player import playback
+from steplab.rnn.cliff import CliffProblem, cliff_surface, valley_line, wall_line
+from steplab.trajectory import run
+from steplab.transforms import optimizer
+
+PAGE = "rnn"
+BOX = (1.0, 8.0, -6.0, 1.0)  # w range, b range of the surface view
+CONTROLS = [
+    Control("w0", "start w (recurrent weight)", "float", 5.0, low=BOX[0], high=BOX[1], step=0.05),
+    Control("b0", "start b (bias)", "float", -2.3, low=BOX[2], high=BOX[3], step=0.05),
+    Control("eta", "step size η", "log", 1.0, low=0.01, high=5.0),
+    Control("c", "clip threshold c", "log", 1.0, low=0.01, high=100.0),
+    Control("steps", "steps", "int", 100, low=10, high=500, step=10),
+]
+LABELS = ["1 · clipped", "2 · unclipped"]
+NO_CLIP = 1e300
+
+
+@dataclass
+class Live:
+    x: torch.Tensor  # [2, 2]: (w, b) of the clipped and the unclipped run
+    t: int = 0
+    iterates: list = field(default_factory=list)
+    loss: list = field(default_factory=list)
+    grad_norm: list = field(default_factory=list)
+    clipped_norm: list = field(default_factory=list)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def surface() -> bytes:
+    """log10 E_50 and ||∇E|| on a 90 x 90 (w, b) grid (one batched recursion), as Arrow."""
+    w = torch.linspace(BOX[0], BOX[1], 90, dtype=torch.float64)
+    b = torch.linspace(BOX[2], BOX[3], 90, dtype=torch.float64)
+    loss, grad = cliff_surface(w, b)
+    cells = charts.grid_cells(w.numpy(), b.numpy(), np.log10(loss.numpy() + 1e-8))
+    cells["grad"] = grad.numpy().ravel()
+    return charts.arrow(cells)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def guide_lines() -> bytes:
+    w = torch.linspace(BOX[0], BOX[1], 200, dtype=torch.float64)
+    frames = [pd.DataFrame({"w": w.numpy(), "b": wall_line(w).numpy(), "line": "cliff wall (w > 4)"}),
+              pd.DataFrame({"w": w.numpy(), "b": valley_line(w).numpy(), "line": "zero-loss valley"})]
+    lines = pd.concat(frames, ignore_index=True)
+    return charts.arrow(lines[np.isfinite(lines.b) & (lines.b >= BOX[2]) & (lines.b <= BOX[3])])
+
+
+@spec_cache
+def surface_spec() -> alt.LayerChart:
+    xs = alt.Scale(domain=[BOX[0], BOX[1]], nice=False)
+    ys = alt.Scale(domain=[BOX[2], BOX[3]], nice=False)
+    pick = alt.selection_point(name="start", fields=["x", "y"], on="click", clear=False, empty=False)
+    heat = alt.Chart(named("cells")).mark_rect().encode(
+        x=alt.X("x1:Q", scale=xs, title="w (recurrent weight)"), x2=alt.X2("x2:Q"),
+        y=alt.Y("y1:Q", scale=ys, title="b (bias)"), y2=alt.Y2("y2:Q"),
+        color=alt.Color("value:Q", scale=alt.Scale(scheme="greys", reverse=True), title="log₁₀ E₅₀"),
+        tooltip=[alt.Tooltip("x:Q", title="w", format=".2f"), alt.Tooltip("y:Q", title="b", format=".2f"),
+                 alt.Tooltip("value:Q", title="log₁₀ E", format=".2f"), alt.Tooltip("grad:Q", title="‖∇E‖",
+                                                                                      format=".3g")],
+    ).add_params(pick)
+    guides = alt.Chart(named("guides")).mark_line(strokeDash=[5, 3], clip=True).encode(
+        x=alt.X("w:Q", scale=xs), y=alt.Y("b:Q", scale=ys),
+        color=alt.Color("line:N", scale=alt.Scale(range=["#ff7f0e", "#2ca02c"]),
+                        legend=alt.Legend(orient="bottom", title=None, symbolType="stroke")),
+        tooltip=[alt.Tooltip("line:N")])
+    enc = dict(x=alt.X("w:Q", scale=xs), y=alt.Y("b:Q", scale=ys), order=alt.Order("step:Q"),
+               tooltip=[alt.Tooltip("run:N"), alt.Tooltip("step:Q"), alt.Tooltip("w:Q", format=".3f"),
+                        alt.Tooltip("b:Q", format=".3f"), alt.Tooltip("loss:Q", format=".3g")])
+    path_color = alt.Color("run:N", scale=alt.Scale(range=charts.RUN_COLORS), sort="ascending", legend=None)
+    paths = alt.Chart(named("paths")).mark_line(clip=True, strokeWidth=2.5).encode(color=path_color, **enc)
+    dots = alt.Chart(named("paths")).mark_circle(clip=True, size=22).encode(color=path_color, **enc)
+    start = alt.Chart(named("start")).mark_point(shape="diamond", size=160, filled=True, color="#d62728").encode(
+        x=alt.X("w:Q", scale=xs), y=alt.Y("b:Q", scale=ys), tooltip=[alt.Tooltip("what:N")])
+    return alt.layer(heat, guides, paths, dots, start).resolve_scale(color="independent").properties(
+        height=420, title="loss surface E₅₀(w, b) — click to choose the start")
+
+
+def reproduce_code(v: dict) -> str:
+    return f"""import torch
+from steplab.rnn.cliff import descend
+
+start = torch.tensor([[{v['w0']:g}, {v['b0']:g}]], dtype=torch.float64)  # (w, b)
+clipped = descend(start, lr={v['eta']:g}, clip_threshold={v['c']:g}, steps={v['steps']})
+plain = descend(start, lr={v['eta']:g}, clip_threshold=None, steps={v['steps']})
+for name, traj in (("clipped", clipped), ("unclipped", plain)):
+    print(f"{{name}}: E = {{traj.loss[-1, 0].item():.4g}} at (w, b) = {{traj.final[0].tolist()}}, "
+          f"largest ‖∇E‖ = {{traj.grad_norm[:, 0].max().item():.3g}}")"""
+
+
+def apply_click() -> None:
+    """A click on the surface (a selection from the last run) becomes the new start, before the sliders draw."""
+    event = st.session_state.get(f"{PAGE}.surface")
+    points = (event or {}).get("selection", {}).get("start") or []
+    if points and points != st.session_state.get(f"{PAGE}.last_click"):
+        st.session_state[f"{PAGE}.last_click"] = points
+        w, b = float(points[0]["x"]), float(points[0]["y"])
+        st.session_state[f"{PAGE}.w0"] = round(min(max(w, BOX[0]), BOX[1]) / 0.05) * 0.05
+        st.session_state[f"{PAGE}.b0"] = round(min(max(b, BOX[2]), BOX[3]) / 0.05) * 0.05
+
+
+def main() -> None:
+    st.title("RNN gradient clipping")
+    st.caption("The one-unit RNN x_t = w σ(x_{t−1}) + b, 50 steps, loss E = (σ(x₅₀) − 0.7)². Past w = 4 the surface "
+               "has a cliff where ‖∇E‖ explodes like (0.235 w)⁵⁰; norm clipping keeps the step bounded "
+               "(Pascanu, Mikolov & Bengio 2013). " + device_caption() + ".")
+    apply_click()
+    ctl = Controls(PAGE, CONTROLS)
+    ctl.show_warnings()
+    v = {name: ctl(name) for name in ("w0", "b0", "eta", "c", "steps")}
+    problem = CliffProblem()
+    start_point = torch.tensor([[v["w0"], v["b0"]]], dtype=torch.float64).repeat(2, 1)
+
+    def start() -> Live:
+        live = Live(x=start_point.clone())
+        live.iterates.append(start_point.numpy().copy())
+        live.loss.append(problem.loss(start_point).numpy().copy())
+        return live
+
+    def advance(live: Live, k: int) -> Live:
+        transform = optimizer(v["eta"], clip_threshold=torch.tensor([v["c"], NO_CLIP], dtype=torch.float64))
+        traj = run(problem, transform, live.x, k, seed=None)
+        live.iterates += [row.numpy().copy() for row in traj.iterates[1:]]
+        live.loss += [row.numpy().copy() for row in traj.loss[1:]]
+        live.grad_norm += [row.numpy().copy() for row in traj.grad_norm]
+        live.clipped_norm += [row.numpy().copy() for row in traj.clipped_grad_norm]
+        live.x, live.t = traj.final, live.t + k
+        return live
+
+    player = playback(PAGE, steps=v["steps"], reset_key=(v["w0"], v["b0"]), live_key=(v["eta"], v["c"], v["steps"]),
+                      start=start, advance=advance, render=lambda live, state: render(live, state, v))
+    reproduce_expander(reproduce_code(v))
+    live = player["live"]
+    st.session_state[f"_result.{PAGE}"] = {"t": live.t, "loss": live.loss[-1].tolist(), "final": live.x.tolist()}
+    ctl.finish()
+
+
+def render(live: Live, state: dict, v: dict) -> None:
+    iterates = np.stack(live.iterates)  # [t+1, 2, 2]
+    jumps = np.linalg.norm(np.diff(iterates, axis=0), axis=-1) if live.t else np.zeros((1, 2))
+    rows = []
+    for r, label in enumerate(LABELS):
+        w, b = iterates[-1, r]
+        inside = BOX[0] <= w <= BOX[1] and BOX[2] <= b <= BOX[3]
+        k = int(jumps[:, r].argmax())
+        status = f"largest step {fmt(float(jumps[k, r]))} at step {k}" if live.t else "–"
+        if not inside:
+            first_out = int(np.argmax(~((iterates[:, r, 0] >= BOX[0]) & (iterates[:, r, 0] <= BOX[1])
+                                         & (iterates[:, r, 1] >= BOX[2]) & (iterates[:, r, 1] <= BOX[3]))))
+            status = (f"thrown off the cliff at step {first_out - 1}: ‖∇E‖ = "
+                      f"{fmt(float(live.grad_norm[first_out - 1][r]))}, step η‖∇E‖ = "
+                      f"{fmt(float(jumps[first_out - 1, r]))}; now at (w, b) = ({w:.3g}, {b:.3g})")
+        rows.append({"run": label, "step": live.t, "loss E": fmt(float(live.loss[-1][r])),
+                     "‖∇E‖ raw": fmt(float(live.grad_norm[-1][r])) if live.grad_norm else "–",
+                     "‖∇E‖ clipped": fmt(float(live.clipped_norm[-1][r])) if live.grad_norm else "–",
+                     "status": status})
+    for row in rows:
+        if row["status"].startswith("thrown"):
+            st.error(f"**{row['run']}** — {row['status']}", icon=":material/error:")
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    left, right = st.columns([3, 2])
+    paths = charts.long_frame(np.stack(live.loss), LABELS, column="loss",
+                              extra={"w": iterates[..., 0], "b": iterates[..., 1]})
+    start = pd.DataFrame({"w": [v["w0"]], "b": [v["b0"]], "what": ["start"]})
+    spec = surface_spec()
+    spec["datasets"] = {"cells": surface(), "guides": guide_lines(), "paths": paths, "start": start}
+    spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+    event = left.vega_lite_chart(spec, width="stretch", on_select="rerun", selection_mode="start",
+                                 key=f"{PAGE}.surface")
+    clicked = (event or {}).get("selection", {}).get("start") or []
+    if clicked and clicked != st.session_state.get(f"{PAGE}.last_click"):
+        st.rerun()  # the chart lives in the playback fragment: rerun the whole page so the sliders move
+    with right:
+        if live.grad_norm:
+            frames = []
+            for kind, values in (("raw", live.grad_norm), ("clipped", live.clipped_norm)):
+                frame = charts.long_frame(np.stack(values), LABELS, column="norm")
+                frame["kind"] = kind
+                frames.append(frame)
+            charts.series(pd.concat(frames, ignore_index=True), "norm", "gradient norm per step (log)", LABELS,
+                          dash="kind", height=160, changes=state["changes"])
+        charts.series(charts.long_frame(np.stack(live.loss), LABELS, column="loss"), "loss",
+                      "loss E₅₀ per step (log)", LABELS, height=140)
+
+
+main()

@@ -112,6 +112,8 @@ EXTREMES = {
     "playground": ({"method": "heavy_ball", "clip": "1"}, "playground.method"),
     "clipping": ({"noise": "two_point"}, "clipping.noise"),
     "logistic": ({"method": "capped_lr_gd"}, "logistic.data"),
+    "diffusion": ({"family": "hb", "samples": "64"}, "diffusion.family"),
+    "rnn": ({}, None),
 }
 
 
@@ -133,7 +135,7 @@ def test_every_slider_at_its_min_and_max(page):
             widget(at, key).set_value(float(value) if options else value).run()
             assert not at.exception, (key, value, [e.value for e in at.exception])
             assert at.session_state[f"_result.{page}"]["t"] >= 1
-    for option in widget(at, select).options:
+    for option in widget(at, select).options if select else []:
         widget(at, select).set_value(option).run()
         assert not at.exception, (select, option, [e.value for e in at.exception])
 
@@ -291,6 +293,55 @@ def test_logistic_page_matches_run_on_and_continues_mid_run():
     widget(at, "logistic.gamma_max").set_value(10.0).run()
     live = player(at, "logistic")["live"]
     assert live.t == 2 and np.array_equal(live.weights[2], theta2)
+
+
+# ----------------------------------------------------------------------------- diffusion
+
+
+def run_code(at: AppTest) -> dict:
+    code = next(c.value for c in at.code if "from steplab" in c.value)
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(code, "<reproduce>", "exec"), namespace)  # noqa: S102 - the code the page shows
+    return namespace
+
+
+def test_diffusion_page_matches_its_code_and_reports_divergence():
+    at = open_app("app_pages/diffusion.py", family="plms", m="4", steps="8", guidance="15", samples="128")
+    page = at.session_state["_result.diffusion"]
+    namespace = run_code(at)
+    np.testing.assert_array_equal(namespace["x"].numpy(), page["final"])
+    fraction = float(namespace["divergence_fraction"](namespace["x"], namespace["reference"]))
+    assert fraction == pytest.approx(page["divergence"]) and fraction > 0  # PLMS4 at N = 8, w = 15 diverges
+    assert any("diverged at step" in e.value and "stability interval" in e.value for e in at.error)
+    hb = open_app("app_pages/diffusion.py", family="hb", m="3.8", steps="8", guidance="15", samples="128")
+    assert hb.session_state["_result.diffusion"]["divergence"] < fraction  # momentum enlarges the region
+
+
+def test_diffusion_mid_run_change_keeps_the_samples():
+    at = open_app("app_pages/diffusion.py", samples="64")
+    click(at, "diffusion.reset")
+    for _ in range(3):
+        click(at, "diffusion.step")
+    live = player(at, "diffusion")["live"]
+    x3 = live.path[3].clone()
+    widget(at, "diffusion.family").set_value("ddim").run()
+    click(at, "diffusion.step")
+    live = player(at, "diffusion")["live"]
+    assert live.t == 4 and torch.equal(live.path[3], x3) and live.plan[0] == "ddim"
+
+
+# ----------------------------------------------------------------------------- rnn
+
+
+def test_rnn_page_clipping_survives_the_cliff_and_matches_descend():
+    at = open_app("app_pages/rnn.py")
+    page = at.session_state["_result.rnn"]
+    namespace = run_code(at)
+    assert namespace["clipped"].loss[-1, 0].item() == pytest.approx(page["loss"][0], rel=1e-12)
+    assert namespace["plain"].loss[-1, 0].item() == pytest.approx(page["loss"][1], rel=1e-12)
+    assert page["loss"][0] < 0.01 < page["loss"][1]  # clipped reaches the valley, unclipped is thrown off
+    assert any("thrown off the cliff" in e.value for e in at.error)
 
 
 # ----------------------------------------------------------------------------- about

@@ -90,7 +90,7 @@ def wait_for_app(page, timeout_s: float = 90) -> None:
     deadline, last, stable_since = time.time() + timeout_s, -1, time.time()
     while time.time() < deadline:
         charts = page.locator(".vega-embed canvas, .vega-embed svg").count()
-        busy = page.locator('[data-stale="true"], [data-testid="stStatusWidget"]').count()
+        busy = page.locator('[data-stale="true"], [data-testid="stSpinner"]').count()
         if charts != last or busy:
             last, stable_since = charts, time.time()
         elif time.time() - stable_since > 2.0:
