@@ -78,6 +78,29 @@ def test_gmm_epsilon_is_the_exact_score():
     assert torch.allclose(cond, 0.3 / (model.std**2 + 0.09) * (x.detach() - model.means[labels]))
 
 
+def test_gmm_jacobian_matches_autograd_and_is_amplified_by_guidance():
+    model = gmm.random_gmm(classes=4, dim=5, seed=3)
+    x = gmm.noise(6, 5, seed=2) * 0.5
+    labels = gmm.balanced_labels(6, 4)
+    for sigma, w in ((0.2, 0.0), (0.2, 15.0), (2.0, 3.0)):
+        analytic = model.epsilon_jacobian(x, sigma, labels, w)
+        numeric = torch.stack([torch.autograd.functional.jacobian(
+            lambda v, i=i, sigma=sigma, w=w: model.epsilon(v[None], sigma, labels[i:i + 1], w)[0], x[i])
+            for i in range(6)])
+        assert torch.allclose(analytic, numeric, rtol=1e-9, atol=1e-11)
+    sigmas = schedule.sigma_grid(8)
+    ring = gmm.ring_gmm()
+    x_T, ring_labels = gmm.noise(64, 2, seed=0), gmm.balanced_labels(64, 8)
+    _, path = samplers.sample(ring, "ddim", 8, 15.0, x_T, ring_labels, return_path=True)
+    z_guided = stability.step_eigenvalues(ring, path, sigmas, ring_labels, 15.0)
+    _, path = samplers.sample(ring, "ddim", 8, 0.0, x_T, return_path=True)
+    z_plain = stability.step_eigenvalues(ring, path, sigmas)
+    assert z_guided.shape == (8, 64, 2) and float(z_guided.max()) < 0
+    assert float(z_guided.min()) < float(z_plain.min()) - 0.3  # guidance amplifies the eigenvalues (App. K)
+    late = slice(4, 7)  # after the warm-up, guided steps leave PLMS4's real interval (-0.3, 0)
+    assert float(z_guided[late].amin(-1).median()) < stability.real_interval_closed_form("plms4")
+
+
 def test_ddim_is_euler_in_sigma_and_dpm_first_order():
     """One DDIM step (Eq. 1) in x_t equals the Euler step on dx̄/dσ = ε̄ (Eq. 2) and DPM-Solver++(1)."""
     model = gmm.random_gmm(dim=8, seed=1)

@@ -25,8 +25,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from steplab import claims, plots
-from steplab.diffusion import (boundary_locus, experiments, method_name, orders, ring_gmm, sample,
-                               stability)
+from steplab.diffusion import experiments, method_name, orders, ring_gmm, sample, schedule, stability
 from steplab.diffusion import claims as diffusion_claims
 from steplab.diffusion.crosscheck import diffusers_available
 from steplab.plots import diffusion as dplots
@@ -192,6 +191,27 @@ fig.tight_layout()
 # NBVAL_CHECK_OUTPUT
 for name in ring.methods:
     print(f"{name:>8}: diverged fraction {ring.divergence[name][8]:.3f}, median error {ring.error[name][8]:.3f}")
+
+# %% [markdown]
+# **Where do the test-equation points of this problem lie?** The GMM's $\nabla\hat\varepsilon$ is symmetric
+# (`GaussianMixture.epsilon_jacobian`), so along the stable DDIM path each step has real points
+# $z = \delta_n\lambda_i$. Without guidance the most negative point is set by the relative step size
+# $\delta_n/\sigma_n$ and sits a little outside PLMS4's interval $(-0.3, 0)$: errors grow mildly for a few steps, and
+# unguided PLMS4 does not diverge here. With w = 15 the late steps go much further left — guidance amplifies the
+# eigenvalues (App. K) — where PLMS4's per-step error amplification (`stability.spectral_radius`) is far larger than
+# HB 0.6's. The first steps run at lower order (warm-up), whose intervals are wider. Linear analysis is a guide,
+# not a proof: the Jacobian changes from step to step.
+
+# %%
+ring_sigmas = schedule.sigma_grid(8)
+z_by_label = {}
+for label, w, lab in (("w = 0", 0.0, None), ("w = 15", 15.0, ring.labels)):
+    _, ddim_path = sample(ring_gmm(), "ddim", 8, w, experiments.gmm.noise(512, 2, seed=0), lab, return_path=True)
+    z_by_label[label] = stability.step_eigenvalues(ring_gmm(), ddim_path, ring_sigmas, lab, w)
+fig, axes = plots.subplots(1, width=6.0, height=4.2)
+dplots.step_eigenvalue_plot(axes[0, 0], z_by_label)
+axes[0, 0].set_title("ring, DDIM path, N = 8: most negative δλ per step")
+fig.tight_layout()
 
 # %% [markdown]
 # ## 6 · Cross-check with diffusers and the β = 1 identities

@@ -72,6 +72,26 @@ class GaussianMixture:
         target = mixture_mean + guidance * (class_mean - mixture_mean)
         return scale * (x_bar - target)
 
+    def epsilon_jacobian(self, x_bar: torch.Tensor, sigma, labels: torch.Tensor | None = None,
+                         guidance: float = 0.0) -> torch.Tensor:
+        """∇_x̄ ε̂ = c·[I − (1 − w')·Cov_γ(μ)/(s² + σ²)], c = σ/(s² + σ²), [batch, d, d] (symmetric).
+
+        Cov_γ(μ) = Σ_k γ_k μ_k μ_kᵀ − m mᵀ is the covariance of the class means under the responsibilities,
+        w' = w with labels (guided), 0 without. Guidance w > 1 makes the eigenvalues large and positive:
+        with δ < 0 the test-equation points z = δλ move left along the real axis (App. K: guidance amplifies
+        the eigenvalues).
+        """
+        means, half_sq, log_w = self._params(x_bar)
+        sig = _col(sigma, x_bar)
+        var = self.std**2 + sig * sig
+        gamma = torch.softmax(log_w + (x_bar @ means.T - half_sq) / var, dim=-1)
+        mean = gamma @ means
+        second = torch.einsum("bk,ki,kj->bij", gamma, means, means)
+        cov = second - mean[:, :, None] * mean[:, None, :]
+        w = guidance if labels is not None else 0.0
+        eye = torch.eye(self.dim, dtype=x_bar.dtype, device=x_bar.device)
+        return (sig / var)[..., None] * (eye - (1.0 - w) * cov / var[..., None])
+
     def denoise(self, x_bar: torch.Tensor, sigma, labels=None, guidance: float = 0.0) -> torch.Tensor:
         """D = x̄ − σ ε̂ (the predicted clean sample)."""
         return x_bar - _col(sigma, x_bar) * self.epsilon(x_bar, sigma, labels, guidance)

@@ -159,6 +159,20 @@ def eigen_steps(eigenvalues, delta: float) -> torch.Tensor:
     return torch.as_tensor(eigenvalues, dtype=torch.complex128) * delta
 
 
+def step_eigenvalues(model, path: torch.Tensor, sigmas: torch.Tensor, labels=None, guidance: float = 0.0):
+    """z_n = δ_n λ_i(∇ε̂(x̄_n, σ_n)) along a sampler path [N+1, batch, d]: real tensor [N, batch, d].
+
+    The GMM's ε̂ Jacobian is symmetric, so its eigenvalues are real; with δ < 0 and guidance they are the
+    negative-real test-equation points to compare with the real stability intervals (§2.3, App. K).
+    """
+    deltas = (sigmas[1:] - sigmas[:-1]).to(path.dtype)
+    out = []
+    for n in range(len(deltas)):
+        jac = model.epsilon_jacobian(path[n], sigmas[n], labels, guidance)
+        out.append(deltas[n] * torch.linalg.eigvalsh(jac))
+    return torch.stack(out)
+
+
 def growth_check(method: str | Method, margin: float = 0.02, steps: int = 600) -> tuple[float, float, float]:
     """(boundary, rate at (1+margin)·boundary, rate at (1−margin)·boundary) for the real interval."""
     boundary = real_interval_closed_form(method)

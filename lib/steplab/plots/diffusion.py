@@ -88,6 +88,21 @@ def order_lines(ax, errors: dict[str, list[float]], steps):
     return ax
 
 
+def step_eigenvalue_plot(ax, z_by_label: dict, methods=("ddim", "plms4", "hb3.8", "hb3.6")):
+    """Per step n: median over samples of min_i δ_n λ_i (the most negative test-equation point), one line per
+    label, with each method's real stability boundary as a dashed horizontal line."""
+    for k, (label, z) in enumerate(z_by_label.items()):
+        worst = to_numpy(z.amin(dim=-1).median(dim=-1).values)
+        ax.plot(np.arange(len(worst)), worst, "o-", color="k" if k == 0 else COLORS[1], label=label, ms=4)
+    for k, name in enumerate(methods):
+        ax.axhline(stability.real_interval_closed_form(name), ls="--", lw=1, color=COLORS[(k + 2) % len(COLORS)],
+                   label=f"{name} boundary")
+    ax.set_xlabel("step n")
+    ax.set_ylabel(r"median over samples of min$_i\ \delta_n\lambda_i$")
+    ax.legend(ncol=2, fontsize=8)
+    return ax
+
+
 def ring_scatter(ax, samples, reference=None, title: str = "", limit: float = 3.0):
     """2-D samples (diverged ones in red) on the eight-class ring; points beyond ``limit`` are clipped."""
     x = to_numpy(samples)
