@@ -282,8 +282,8 @@ widgets.interact(show, w0=widgets.FloatSlider(value=5.0, min=3.0, max=8.0, step=
 #
 # ## Exercises
 # 1. **Where is the wall?** Show that $x = 0.5$ is a fixed point of $x \mapsto w\sigma(x) + b$ exactly on
-#    $b = 0.5 - w\sigma(0.5)$, and that it is unstable iff $w\sigma'(0.5) > 1$, i.e. $w > 4$. Check with
-#    `ex.wall_profile(w)` that the gradient peak for w = 4.2 is small and for w = 6 huge.
+#    $b = 0.5 - w\sigma(0.5)$, and that it is unstable iff $w\sigma'(0.5) > 1$. Compare the gradient peaks
+#    `ex.wall_profile(w)["max"]` for w = 4.2, 4.5, 5 and 6 with $(0.235w)^{50}$.
 # 2. **Per-start clipping matters.** Rerun the 400 starts of §4 with one global clip over all starts (clip the
 #    stacked $[400 \times 2]$ gradient as one vector) and with the mean instead of the sum of the losses. What happens
 #    to the success rate, and why?
