@@ -9,7 +9,7 @@ import torch
 
 from steplab.diffusion import claims as diffusion_claims
 from steplab.diffusion import experiments, gmm, metrics, orders, samplers, schedule, stability
-from steplab.diffusion.methods import VALID_NAMES, Method, parse_method
+from steplab.diffusion.methods import VALID_NAMES, Method, method_name, parse_method
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -28,6 +28,14 @@ def _one_thread():
 def test_parser(name, family, order, beta):
     method = parse_method(name)
     assert (method.family, method.order, method.beta) == (family, order, beta)  # 3.8 gives beta == 0.8 exactly
+
+
+def test_method_name_round_trips():
+    assert [method_name(f, 3.8) for f in ("ddim", "plms", "hb", "nt", "ghvb", "dpm++", "dpm++hb")] == [
+        "ddim", "plms4", "hb3.8", "nt3.8", "ghvb3.8", "dpm++", "dpm++hb0.8"]
+    assert parse_method(method_name("ghvb", 0.3)).beta == 0.3
+    with pytest.raises(ValueError, match="momentum"):
+        method_name("hb", 0.0)
 
 
 def test_bad_input_raises():

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import torch
 
+from steplab.diffusion.methods import parse_method
 from steplab.diffusion.metrics import rk4
 from steplab.diffusion.samplers import integrate
 from steplab.validation import check_int
@@ -52,7 +53,7 @@ def final_error(method: str, steps: int, exact_start: bool = False, reference: f
     reference = reference_value() if reference is None else reference
     start = None
     if exact_start:
-        order = int(method[-1]) if method[-1].isdigit() else 1
+        order = parse_method(method).order
         start = exact_states(grid[1:order]) if order > 1 else None
     x = integrate(smooth_rhs, torch.tensor([X_START], dtype=torch.float64), grid, method, exact_start=start)
     return abs(float(x[0]) - reference)
