@@ -24,18 +24,28 @@ RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#444444", "#ff7f0e"]
 MAX_SHOWN = 1e10
 
 
-def spec_cache(builder):
-    """Cache ``builder(*hashable args) -> alt chart`` as its Vega-Lite dict (deep-copied on each use)."""
+_SPECS: dict = {}  # persists across reruns (page scripts are re-executed on every run, this module is not)
 
-    @functools.lru_cache(maxsize=256)
-    def cached(*args):
-        spec = builder(*args).to_dict(validate=False)
-        spec.pop("config", None)  # Altair's default theme sizes; Streamlit's theme and width apply instead
-        return spec
+
+def spec_cache(builder):
+    """Cache ``builder(*hashable args) -> alt chart`` as its Vega-Lite dict (deep-copied on each use).
+
+    The cache lives in this module, keyed by the builder's name and bytecode, so that builders defined in
+    page scripts (which Streamlit re-executes on every rerun) still build each spec only once.
+    """
+    code = builder.__code__
+    identity = (code.co_filename, builder.__qualname__, hash(code.co_code), repr(code.co_consts))
 
     @functools.wraps(builder)
     def wrapper(*args):
-        return copy.deepcopy(cached(*args))
+        key = (identity, args)
+        if key not in _SPECS:
+            if len(_SPECS) > 512:
+                _SPECS.clear()
+            spec = builder(*args).to_dict(validate=False)
+            spec.pop("config", None)  # Altair's default theme sizes; Streamlit's theme and width apply instead
+            _SPECS[key] = spec
+        return copy.deepcopy(_SPECS[key])
 
     return wrapper
 

@@ -33,7 +33,7 @@ CONTROLS = [
     Control("c", "clip threshold c", "log", 1.0, low=0.01, high=100.0),
     Control("eta", "step size η", "log", 0.02, low=0.001, high=0.5),
     Control("chains", "chains", "int", 256, low=16, high=1024, step=16),
-    Control("steps", "steps", "int", 500, low=100, high=4000, step=100),
+    Control("steps", "steps", "int", 400, low=100, high=4000, step=100),
     Control("seed", "seed", "int", 0, low=0, high=99),
 ]
 LABELS = ["clipped", "unclipped (c = ∞)"]

@@ -26,7 +26,7 @@ CONTROLS = [
     Control("b0", "start b (bias)", "float", -2.3, low=BOX[2], high=BOX[3], step=0.05),
     Control("eta", "step size η", "log", 1.0, low=0.01, high=5.0),
     Control("c", "clip threshold c", "log", 1.0, low=0.01, high=100.0),
-    Control("steps", "steps", "int", 100, low=10, high=500, step=10),
+    Control("steps", "steps", "int", 80, low=10, high=500, step=10),
 ]
 LABELS = ["1 · clipped", "2 · unclipped"]
 NO_CLIP = 1e300
