@@ -17,8 +17,6 @@ from steplab.transforms import (
     scale,
 )
 
-torch.set_default_dtype(torch.float64)
-
 
 def _grad_fn(x):
     """A non-quadratic gradient so that the comparison exercises more than linear maps."""
@@ -53,7 +51,7 @@ def _torch_path(x0, steps, lr, momentum, nesterov_flag, clip=None):
 
 @pytest.mark.parametrize("beta", [0.0, 0.5, 0.9])
 def test_heavy_ball_matches_torch_sgd(beta):
-    x0 = torch.randn(4, 3, generator=torch.Generator().manual_seed(0))
+    x0 = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     ours = _steplab_path(chain(heavy_ball(beta), scale(0.05)), x0, 30)
     ref = _torch_path(x0, 30, 0.05, beta, False)
     torch.testing.assert_close(ours, ref, rtol=0, atol=1e-12)
@@ -61,18 +59,19 @@ def test_heavy_ball_matches_torch_sgd(beta):
 
 @pytest.mark.parametrize("beta", [0.3, 0.9])
 def test_nesterov_matches_torch_sgd(beta):
-    x0 = torch.randn(4, 3, generator=torch.Generator().manual_seed(1))
+    x0 = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     ours = _steplab_path(chain(nesterov(beta), scale(0.05)), x0, 30)
     ref = _torch_path(x0, 30, 0.05, beta, True)
     torch.testing.assert_close(ours, ref, rtol=0, atol=1e-12)
 
 
 def test_clip_by_norm_matches_clip_grad_norm():
-    g = torch.randn(6, 5, generator=torch.Generator().manual_seed(2)) * torch.tensor([0.1, 1, 3, 10, 0.5, 100])[:, None]
+    scales = torch.tensor([0.1, 1, 3, 10, 0.5, 100], dtype=torch.float64)[:, None]
+    g = torch.randn(6, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * scales
     info = {}
     ours, _ = clip_by_norm(1.0).update(g, (), None, info)
     for r in range(g.shape[0]):
-        p = torch.nn.Parameter(torch.zeros(5))
+        p = torch.nn.Parameter(torch.zeros(5, dtype=torch.float64))
         p.grad = g[r].clone()
         total = torch.nn.utils.clip_grad_norm_([p], 1.0)
         torch.testing.assert_close(ours[r], p.grad, rtol=2e-6, atol=1e-12)  # torch adds 1e-6 to the norm
@@ -82,7 +81,7 @@ def test_clip_by_norm_matches_clip_grad_norm():
 
 
 def test_clipped_momentum_chain_matches_torch():
-    x0 = torch.randn(3, 4, generator=torch.Generator().manual_seed(3)) * 3
+    x0 = torch.randn(3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3)) * 3
     ours = _steplab_path(optimizer(0.02, 0.8, "heavy_ball", clip_threshold=0.5), x0, 25)
     ref = _torch_path(x0, 25, 0.02, 0.8, False, clip=0.5)
     torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-7)  # clip_grad_norm_'s 1e-6 epsilon
@@ -94,7 +93,7 @@ def test_zero_gradient_is_left_alone():
 
 
 def test_clip_per_sample_is_mean_of_clipped_samples():
-    g = torch.randn(2, 7, 3, generator=torch.Generator().manual_seed(4)) * 4
+    g = torch.randn(2, 7, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(4)) * 4
     out, _ = clip_per_sample(1.5).update(g, (), None)
     expected = torch.stack([
         torch.stack([s * min(1.0, 1.5 / float(s.norm())) for s in g[r]]).mean(0) for r in range(2)
@@ -105,15 +104,16 @@ def test_clip_per_sample_is_mean_of_clipped_samples():
 
 
 def test_clip_coordinatewise():
-    g = torch.tensor([[3.0, -0.5, -7.0]])
+    g = torch.tensor([[3.0, -0.5, -7.0]], dtype=torch.float64)
     out, _ = clip_coordinatewise(1.0).update(g, (), None)
     assert out.tolist() == [[1.0, -0.5, -1.0]]
 
 
 def test_per_run_parameters_equal_separate_runs():
     """A sweep with per-run (lr, beta, threshold) tensors gives the runs it would give alone."""
-    lrs, betas, cs = torch.tensor([0.01, 0.05, 0.1]), torch.tensor([0.0, 0.5, 0.9]), torch.tensor([0.3, 1.0, 5.0])
-    x0 = torch.randn(3, 4, generator=torch.Generator().manual_seed(5)) * 2
+    values = ([0.01, 0.05, 0.1], [0.0, 0.5, 0.9], [0.3, 1.0, 5.0])
+    lrs, betas, cs = (torch.tensor(v, dtype=torch.float64) for v in values)
+    x0 = torch.randn(3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(5)) * 2
     batched = _steplab_path(chain(clip_by_norm(cs), heavy_ball(betas), scale(lrs)), x0, 20)
     for r in range(3):
         alone = _steplab_path(chain(clip_by_norm(float(cs[r])), heavy_ball(float(betas[r])), scale(float(lrs[r]))),

@@ -120,12 +120,12 @@ def init_params(layout: RNNLayout, init: str, seeds: list[int], dtype: torch.dty
                 parts[name] = torch.zeros(shape)
                 continue
             std = {"sigmoid": 0.01, "basic_tanh": 0.1, "smart_tanh": 0.01}[init]
-            parts[name] = std * torch.randn(shape, generator=generator)
+            parts[name] = std * torch.randn(shape, generator=generator, dtype=torch.float32)
         if init == "smart_tanh":
             n = layout.hidden_size
             keep = min(nonzero_per_unit, n)
-            w = torch.randn(n, n, generator=generator)
-            order = torch.rand(n, n, generator=generator).argsort(dim=1)
+            w = torch.randn(n, n, generator=generator, dtype=torch.float32)
+            order = torch.rand(n, n, generator=generator, dtype=torch.float32).argsort(dim=1)
             mask = torch.zeros(n, n).scatter_(1, order[:, :keep], 1.0)
             w = w * mask
             radius = float(_spectral_radius(w))
@@ -216,7 +216,7 @@ def scaled_orthogonal(size: int, singular_values: Tensor, seed: int = 0) -> Tens
     check_int("size", size, 1)
     singular_values = torch.as_tensor(singular_values, dtype=torch.float64).reshape(-1)
     generator = torch.Generator().manual_seed(seed)
-    gauss = torch.randn(singular_values.numel(), size, size, generator=generator).double()
+    gauss = torch.randn(singular_values.numel(), size, size, generator=generator, dtype=torch.float32).double()
     q, r = torch.linalg.qr(gauss)
     q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))[:, None, :]
     return singular_values[:, None, None] * q
@@ -235,14 +235,14 @@ def jacobian_product_norms(w_rec: Tensor, steps: int, activation: str = "tanh", 
     check_int("steps", steps, 1)
     runs, n, _ = w_rec.shape
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(runs, n, generator=generator).to(w_rec.dtype)
+    x = torch.randn(runs, n, generator=generator, dtype=torch.float32).to(w_rec.dtype)
     jac = torch.eye(n, dtype=w_rec.dtype).expand(runs, n, n).clone()
     norms = [torch.linalg.matrix_norm(jac, ord=2)]
     for _ in range(steps):
         h = activate(x, activation)
         slope = activation_slope(h, activation)
         jac = torch.bmm(w_rec * slope[:, None, :], jac)
-        u = input_scale * torch.randn(runs, n, generator=generator).to(w_rec.dtype)
+        u = input_scale * torch.randn(runs, n, generator=generator, dtype=torch.float32).to(w_rec.dtype)
         x = torch.bmm(w_rec, h[:, :, None])[:, :, 0] + u
         norms.append(torch.linalg.matrix_norm(jac, ord=2))
     return torch.stack(norms)

@@ -95,7 +95,7 @@ def arithmetic_length(length: int, generator: torch.Generator) -> int:
 
 def _arithmetic(batch, length, generator, operation, total=None):
     total = arithmetic_length(length, generator) if total is None else total
-    values = torch.rand(batch, total, generator=generator)
+    values = torch.rand(batch, total, generator=generator, dtype=torch.float32)
     start0, stop0 = 0, max(int(0.1 * total), 1)
     p0 = _uniform_int(start0, stop0, (batch,), generator)
     p1 = _uniform_int(stop0, max(int(0.5 * total), stop0 + 1), (batch,), generator)
