@@ -5,6 +5,8 @@ import time
 
 import streamlit as st
 
+from app_pages.common import compute_threads
+
 st.set_page_config(page_title="steplab dashboard", page_icon="📉", layout="wide")
 
 PAGES = [
@@ -22,11 +24,12 @@ PAGES = [
 
 started = time.perf_counter()
 page = st.navigation(PAGES)
-if os.environ.get("STEPLAB_PROFILE"):  # developer aid: cProfile one page run into the given file
-    import cProfile
+with compute_threads():  # one CPU thread: the dashboard's tensors are small (see common.compute_threads)
+    if os.environ.get("STEPLAB_PROFILE"):  # developer aid: cProfile one page run into the given file
+        import cProfile
 
-    cProfile.runctx("page.run()", globals(), {"page": page}, os.environ["STEPLAB_PROFILE"])
-else:
-    page.run()
+        cProfile.runctx("page.run()", globals(), {"page": page}, os.environ["STEPLAB_PROFILE"])
+    else:
+        page.run()
 # server time of this run (read by benchmarks/bench_app.py)
 st.session_state["_server_seconds"] = time.perf_counter() - started

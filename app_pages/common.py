@@ -21,6 +21,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from steplab.clipping.simulate import cpu_threads
 from steplab.device import default_device, describe_device
 
 TRUE_WORDS = {"1", "true", "on", "yes"}
@@ -219,6 +220,15 @@ def share_url(params: dict[str, str]) -> str:
 def device() -> torch.device:
     """The torch device for the dashboard (CUDA when present), shared by all sessions."""
     return default_device()
+
+
+def compute_threads():
+    """Run the dashboard's CPU work on one torch thread (restored afterwards).
+
+    Its tensors are tiny (2-D paths, a few hundred chains), where intra-op threads only add
+    synchronisation; on a busy shared CPU two threads made one RK4 reference 25x slower (6 s vs 0.24 s).
+    """
+    return cpu_threads(1 if device().type == "cpu" else None)
 
 
 def device_caption() -> str:

@@ -22,6 +22,8 @@ from typing import Any
 
 import streamlit as st
 
+from app_pages.common import compute_threads
+
 FRAME_SECONDS = 0.1  # 10 frames per second
 
 
@@ -81,6 +83,10 @@ def playback(page: str, *, steps: int, reset_key: Any, live_key: Any, start: Cal
 
     @st.fragment(run_every=FRAME_SECONDS if state["playing"] else None)
     def frame():
+        with compute_threads():  # timer ticks rerun only this function, not app.py
+            tick()
+
+    def tick():
         if state["playing"]:
             remaining = steps - state["live"].t
             if remaining > 0:
