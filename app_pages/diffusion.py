@@ -126,6 +126,18 @@ def region_spec(x_min: float) -> alt.LayerChart:
     return (boundary + interval + points).properties(height=400, title="stability region and δλ at this step")
 
 
+@spec_cache
+def history_spec(left: float) -> alt.LayerChart:
+    lines = alt.Chart(named("series")).mark_line(point=True).encode(
+        x=alt.X("step:Q", title="step n"), y=alt.Y("z:Q", title="Re δλ (symlog)", scale=alt.Scale(type="symlog")),
+        color=alt.Color("run:N", scale=alt.Scale(domain=["worst δλ", "median δλ"], range=["#d62728", "#1f77b4"]),
+                        legend=alt.Legend(orient="bottom", title=None)),
+        tooltip=[alt.Tooltip("run:N"), alt.Tooltip("step:Q"), alt.Tooltip("z:Q", format=".3f")])
+    edge = alt.Chart(alt.InlineData(values=[{"z": left}])).mark_rule(color="#2ca02c", strokeDash=[5, 3]).encode(
+        y=alt.Y("z:Q"), tooltip=[alt.Tooltip("z:Q", title="left end of the stable interval", format=".3f")])
+    return (lines + edge).properties(height=170, title="δλ per step so far (green: the region's left end)")
+
+
 def main() -> None:
     st.title("Heavy-ball diffusion sampling")
     st.caption("Guided sampling of an 8-class ring with few steps. Each sampler is stable only while δλ (step × "
@@ -186,8 +198,9 @@ def render(live: Live, v: dict, method: str, model, eps, grid: torch.Tensor, lab
     cols = st.columns(4)
     cols[0].metric("step", f"{t} / {v['steps']}", help=f"σ = {sigmas[t]:.3g}")
     cols[1].metric("samples far off now", f"{int(bad[-1].sum())} / {len(labels)}", help=f"|x| > {FAR:g}")
-    cols[2].metric("δλ outside the region", f"{int((~inside).sum())}" if left is not None else "–",
-                   help=f"at step {n} → {n + 1}")
+    cols[2].metric(f"δλ outside the region, step {n}→{n + 1}", f"{int((~inside).sum())} / {len(z)}"
+                   if left is not None else "–", help="one step outside multiplies an error by |ζ| > 1 once; "
+                   "divergence needs several such steps in a row")
     cols[3].metric("stable real interval", f"({left:.3g}, 0)" if left is not None else "n/a")
     if bad[-1].any():  # samples far off now: since when (the start of their final far-off streak)?
         lost = bad[:, bad[-1]]
@@ -213,6 +226,14 @@ def render(live: Live, v: dict, method: str, model, eps, grid: torch.Tensor, lab
         reach = min(left * 1.6, -2.5, float(np.quantile(z.real[finite_z], 0.02)) * 1.1 if finite_z.any() else 0)
         x_min = -next(b for b in (2.5, 5, 10, 20, 50, 100, 200, 500, 1e3, 1e4, 1e9) if b >= -reach)
         charts.show(region_spec(x_min), data, right_col)
+        history = []
+        for k in range(min(t, v["steps"] - 1) + 1):
+            zk = step_eigenvalues(model, eps, live.path[k], float(sigmas[k]), float(sigmas[k + 1] - sigmas[k])).real
+            zk = zk[np.isfinite(zk)]
+            if zk.size:
+                history.append({"step": k, "worst δλ": float(zk.min()), "median δλ": float(np.median(zk))})
+        frame = pd.DataFrame(history).melt("step", var_name="run", value_name="z")
+        charts.show(history_spec(round(left, 4)), {"series": frame}, right_col)
     else:
         right_col.info("DPM-Solver++ is not a linear multistep method, so it has no boundary-locus region here; "
                        "pick PLMS, HB, Nesterov or GHVB to see δλ against the region.", icon=":material/info:")
