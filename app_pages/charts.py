@@ -103,7 +103,8 @@ def series_spec(y: str, title: str, log: bool = True, dash: str | None = None,
     if dash:
         encode["strokeDash"] = alt.StrokeDash(f"{dash}:N",
                                               legend=alt.Legend(orient="bottom", title=None, symbolType="stroke",
-                                                                symbolStrokeColor="gray"))
+                                                                symbolStrokeColor="#555", symbolStrokeWidth=2,
+                                                                symbolSize=300, symbolFillColor="transparent"))
         encode["detail"] = alt.Detail(f"{dash}:N")
     chart = alt.Chart(named("series")).mark_line(point=alt.OverlayMarkDef(size=12, opacity=0.6), clip=True)
     chart = chart.encode(**encode)

@@ -229,6 +229,25 @@ def test_invalid_query_values_fall_back_with_a_warning(params):
     assert widget(at, f"playground.{name}").value == defaults[name]
 
 
+@pytest.mark.parametrize("page,params,key,default", [
+    ("clipping", {"c": "-1"}, "clipping.c", 1.0),
+    ("logistic", {"steps": "lots"}, "logistic.steps", 100),
+    ("diffusion", {"guidance": "inf"}, "diffusion.guidance", 10.0),
+    ("rnn", {"eta": "1e9"}, "rnn.eta", 1.0),
+])
+def test_every_page_warns_on_invalid_links(page, params, key, default):
+    at = open_app(f"app_pages/{page}.py", **params)
+    (name, _), = params.items()
+    assert any(f"`{name}`" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert widget(at, key).value == default
+
+
+def test_query_params_of_one_page_do_not_leak_into_the_next():
+    at = open_app(eta="0.3", steps="20")  # playground preset
+    at.switch_page("app_pages/rnn.py").run()
+    assert not at.warning and widget(at, "rnn.eta").value == 1.0 and widget(at, "rnn.steps").value == 80
+
+
 def test_hide_list_hides_controls_but_keeps_their_values():
     at = open_app(hide="eta,beta", eta="0.05")
     keys = {w.key for kind in ("slider", "select_slider") for w in getattr(at, kind)}

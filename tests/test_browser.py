@@ -113,3 +113,19 @@ def test_preset_url_renders_without_errors(server, browser, path, text, name):
     if name != "about":
         assert page.locator(".vega-embed canvas, .vega-embed svg").count() >= 1, "no chart was drawn"
     page.close()
+
+
+def test_clicking_the_cliff_surface_moves_the_start(server, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1300})
+    page.goto(f"{server}/rnn?w0=5&b0=-2.3", timeout=60000)
+    wait_for_app(page, charts_expected=True)
+    box = page.locator(".vega-embed").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+    deadline = time.time() + 30
+    while time.time() < deadline and "w0=5&" in page.url:
+        page.wait_for_timeout(250)
+    assert "w0=5&" not in page.url and "b0=-2.3&" not in page.url, page.url  # the URL mirrors the new start
+    wait_for_app(page, charts_expected=True)
+    page.screenshot(path=str(ARTIFACTS / "rnn_clicked.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
