@@ -31,9 +31,9 @@ CONTROLS = [
     Control("sigma", "noise scale σ", "log", 1.0, low=0.1, high=10.0),
     Control("p", "two-point outlier probability p", "float", 0.1, low=0.01, high=0.5, step=0.01),
     Control("c", "clip threshold c", "log", 1.0, low=0.01, high=100.0),
-    Control("eta", "step size η", "log", 0.02, low=0.001, high=0.5),
+    Control("eta", "step size η", "log", 0.03, low=0.001, high=0.5),
     Control("chains", "chains", "int", 256, low=16, high=1024, step=16),
-    Control("steps", "steps", "int", 400, low=100, high=4000, step=100),
+    Control("steps", "steps", "int", 300, low=100, high=4000, step=100),
     Control("seed", "seed", "int", 0, low=0, high=99),
 ]
 LABELS = ["clipped", "unclipped (c = ∞)"]

@@ -12,6 +12,7 @@ Targets (issue 8): slider -> redraw <= 200 ms at default sizes on the 2-core CPU
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -68,8 +69,10 @@ def bench_page(page: str) -> dict:
 
 def main() -> None:
     rows = {page: bench_page(page) for page in CASES}
+    load = os.getloadavg()[0]
     lines = ["## Dashboard (`benchmarks/bench_app.py`)", "",
-             f"Machine: {machine()}. AppTest, default sizes, median of {REPEATS} slider moves per page; playback "
+             f"Machine: {machine()} (the pages compute on 1 torch thread, `app_pages.common.compute_threads`); "
+             f"load average {load:.1f} while measuring. AppTest, default sizes, median of {REPEATS} slider moves per page; playback "
              f"median over up to {FRAMES} frames (full-script reruns, an upper bound on the fragment-only reruns "
              "the browser timer triggers). Targets: slider → redraw ≤ 200 ms, playback ≥ 10 frames/s.", "",
              "| page | slider → redraw, server (ms) | worst of the moves (ms) | AppTest wall (ms) "
