@@ -72,9 +72,10 @@ def main() -> None:
     load = os.getloadavg()[0]
     lines = ["## Dashboard (`benchmarks/bench_app.py`)", "",
              f"Machine: {machine()} (the pages compute on 1 torch thread, `app_pages.common.compute_threads`); "
-             f"load average {load:.1f} while measuring. AppTest, default sizes, median of {REPEATS} slider moves per page; playback "
-             f"median over up to {FRAMES} frames (full-script reruns, an upper bound on the fragment-only reruns "
-             "the browser timer triggers). Targets: slider → redraw ≤ 200 ms, playback ≥ 10 frames/s.", "",
+             f"load average {load:.1f} while measuring. AppTest, default sizes, median of {REPEATS} slider moves "
+             f"per page; playback median over up to {FRAMES} frames (full-script reruns, an upper bound on the "
+             "fragment-only reruns the browser timer triggers). "
+             "Targets: slider → redraw ≤ 200 ms, playback ≥ 10 frames/s.", "",
              "| page | slider → redraw, server (ms) | worst of the moves (ms) | AppTest wall (ms) "
              "| playback frame (ms) | frames/s |",
              "|---|---|---|---|---|---|"]
