@@ -41,6 +41,8 @@ CONTROLS = [
     Control("guidance", "guidance scale w", "float", 10.0, low=0.0, high=20.0, step=0.5),
     Control("samples", "samples", "int", 256, low=64, high=1024, step=64),
     Control("seed", "seed", "int", 0, low=0, high=99),
+    Control("compare", "compare with (same noise, labels, N and w)", "select", "plms4",
+            options=("none", "ddim", "plms4", "hb3.8", "ghvb3.8", "dpm++")),
 ]
 REFERENCE_STEPS = 400
 FAR = 5.0  # a sample this far from the origin (data scale; the ring has radius 1) has diverged
@@ -96,6 +98,14 @@ reference = reference_samples(model, {v['guidance']:g}, x_T, labels, steps={REFE
 print(f"diverged (‖x_N − x_ref‖ > 1): {{divergence_fraction(x, reference).item():.1%}} of samples")"""
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def comparison_path(method: str, steps: int, guidance: float, samples: int, seed: int) -> np.ndarray:
+    """The comparison sampler's whole path [N+1, B, 2] from the same x_T and labels (one batched call)."""
+    model = ring_gmm()
+    x_t, labels = noise(samples, 2, seed=seed), balanced_labels(samples, model.classes)
+    return sample(model, method, steps, guidance, x_t, labels, return_path=True)[1].numpy()
+
+
 @spec_cache
 def samples_spec() -> alt.LayerChart:
     scale = alt.Scale(domain=[-2.2, 2.2], nice=False)
@@ -105,7 +115,10 @@ def samples_spec() -> alt.LayerChart:
         tooltip=[alt.Tooltip("class:N"), alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
     means = alt.Chart(named("means")).mark_point(shape="cross", size=140, color="black", strokeWidth=2).encode(
         x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale))
-    return (points + means).properties(height=400, title="samples at the current step (✕: class means)")
+    other = alt.Chart(named("other")).mark_point(size=22, opacity=0.5, color="#777", clip=True).encode(
+        x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale), tooltip=[alt.Tooltip("sampler:N")])
+    return (other + points + means).properties(
+        height=400, title="samples now (•: this sampler, ○: comparison, ✕: class means)")
 
 
 @spec_cache
@@ -147,13 +160,15 @@ def main() -> None:
     ctl.show_warnings()
     v = {"family": ctl("family")}
     v["m"] = ctl("m", disabled=v["family"] in ("ddim", "dpm++"))
-    for name in ("steps", "guidance", "samples", "seed"):
+    for name in ("steps", "guidance", "samples", "seed", "compare"):
         v[name] = ctl(name)
     method = method_name(v["family"], v["m"])
     model = ring_gmm()
     x_t, labels = noise(v["samples"], 2, seed=v["seed"]), balanced_labels(v["samples"], model.classes)
     grid = sigma_grid(v["steps"])
     eps = model.eps_fn(labels, v["guidance"])
+    other = (None if v["compare"] == "none" else
+             comparison_path(v["compare"], v["steps"], v["guidance"], v["samples"], v["seed"]))
 
     def start() -> Live:
         _, path = sample(model, method, v["steps"], v["guidance"], x_t, labels, return_path=True)
@@ -168,19 +183,25 @@ def main() -> None:
 
     player = playback(PAGE, steps=v["steps"], reset_key=(v["steps"], v["samples"], v["seed"]),
                       live_key=(method, v["guidance"]), start=start, advance=advance,
-                      render=lambda live, state: render(live, v, method, model, eps, grid, labels))
+                      render=lambda live, state: render(live, v, method, model, eps, grid, labels, other))
     live = player["live"]
     final = live.path[-1].numpy()
     fraction = float(divergence_fraction(torch.as_tensor(final), torch.as_tensor(
         reference(v["guidance"], v["samples"], v["seed"]))))
-    st.markdown(f"**At the end of the run ({v['steps']} steps, {method}):** {fraction:.1%} of the samples diverged "
-                f"(‖x_N − x_ref‖ > 1 against a {REFERENCE_STEPS}-step RK4 reference).")
+    summary = (f"**At the end of the run ({v['steps']} steps, w = {v['guidance']:g}):** {method}: {fraction:.1%} of "
+               f"the samples diverged")
+    if other is not None:
+        other_fraction = float(divergence_fraction(torch.as_tensor(other[-1]), torch.as_tensor(
+            reference(v["guidance"], v["samples"], v["seed"]))))
+        summary += f"; {v['compare']}: {other_fraction:.1%}"
+    st.markdown(summary + f" (‖x_N − x_ref‖ > 1 against a {REFERENCE_STEPS}-step RK4 reference).")
     reproduce_expander(reproduce_code(v, method), "Changes made mid-run are not included.")
     st.session_state[f"_result.{PAGE}"] = {"t": live.t, "divergence": fraction, "final": final}
     ctl.finish()
 
 
-def render(live: Live, v: dict, method: str, model, eps, grid: torch.Tensor, labels: torch.Tensor) -> None:
+def render(live: Live, v: dict, method: str, model, eps, grid: torch.Tensor, labels: torch.Tensor,
+           other: np.ndarray | None) -> None:
     t = live.t
     sigmas = grid.numpy()
     scale = np.sqrt(1.0 + sigmas**2)[:, None, None]
@@ -217,7 +238,12 @@ def render(live: Live, v: dict, method: str, model, eps, grid: torch.Tensor, lab
     points = pd.DataFrame({"x": shown[-1, :, 0], "y": shown[-1, :, 1], "class": labels.numpy()})
     points = points[np.isfinite(points.x) & np.isfinite(points.y)]
     means = pd.DataFrame({"x": model.means[:, 0].numpy(), "y": model.means[:, 1].numpy()})
-    charts.show(samples_spec(), {"points": points, "means": means}, left_col)
+    compare = pd.DataFrame({"x": [], "y": [], "sampler": []})
+    if other is not None:
+        xy = other[t] / scale[t]
+        keep = np.isfinite(xy).all(-1)
+        compare = pd.DataFrame({"x": xy[keep, 0], "y": xy[keep, 1], "sampler": v["compare"]})
+    charts.show(samples_spec(), {"points": points, "means": means, "other": compare}, left_col)
     if left is not None:
         data = {"locus": locus(method), "interval": pd.DataFrame({"x1": [left], "x2": [0.0], "y": [0.0],
                                                                   "what": ["stable real interval"]}),
