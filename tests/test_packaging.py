@@ -62,3 +62,19 @@ def test_every_notebook_ends_with_its_claims_table():
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         text = path.read_text()
         assert "claims.table(" in text, f"{path.name} does not end with its claims table"
+
+
+def test_cpu_threads_restores_the_setting():
+    import pytest
+    import torch
+
+    from steplab.device import cpu_threads
+
+    before = torch.get_num_threads()
+    with cpu_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with cpu_threads(None):
+        assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"), cpu_threads(0):
+        pass

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -72,3 +73,23 @@ def make_generator(seed: int, device: torch.device | str | None = None) -> torch
     generator = torch.Generator(device=device or "cpu")
     generator.manual_seed(int(seed))
     return generator
+
+
+@contextmanager
+def cpu_threads(threads: int | None = 1):
+    """Temporarily set torch's intra-op CPU threads, then restore them (``None``: leave as is).
+
+    The family experiments run many steps on small tensors; there one thread is fastest, and on a
+    shared CPU, multi-threaded small ops can be 10-100x slower from synchronisation.
+    """
+    if threads is None:
+        yield
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1 or None, got {threads!r}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

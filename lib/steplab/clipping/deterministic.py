@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from steplab.clipping.simulate import cpu_threads
 from steplab.clipping.theory import check_threshold
+from steplab.device import cpu_threads
 from steplab.problems import Cosh, Quadratic
 from steplab.transforms import clip_factor, run_norm
 from steplab.validation import check_int, check_positive

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from steplab.clipping.simulate import cpu_threads
-from steplab.device import make_generator
+from steplab.device import cpu_threads, make_generator
 from steplab.transforms import GradientTransform, clip_factor, per_run, run_norm
 from steplab.validation import check_int, check_positive, check_range
 

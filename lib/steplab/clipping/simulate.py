@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
 from steplab.clipping.noise import batched_sampler
 from steplab.clipping.theory import check_threshold
-from steplab.device import make_generator
+from steplab.device import cpu_threads, make_generator
 from steplab.transforms import clip_factor, run_norm
 from steplab.validation import check_int, check_positive
 
@@ -57,24 +56,6 @@ class BiasResult:
     steps: int
     burn_in: int
     smoothness: float
-
-
-@contextmanager
-def cpu_threads(threads: int | None):
-    """Temporarily set torch's intra-op CPU threads (``None``: leave as is).
-
-    The bias loop does ~20k steps on small tensors; there one thread is fastest, and on a shared
-    2-core machine multi-threaded small ops can be 10-100x slower from synchronisation.
-    """
-    if threads is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _per_config(value, name: str, dtype) -> Tensor:

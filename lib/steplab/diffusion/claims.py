@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from steplab.claims import Result, register
+from steplab.device import cpu_threads
 from steplab.diffusion import crosscheck, experiments, gmm, orders, samplers, stability
 
 PAPER = "Wizadwongsa et al. 2024 (ICLR)"
@@ -40,7 +41,7 @@ def _stability_intervals() -> Result:
 @register("diffusion.test_equation", paper=PAPER, source="§2.3, Eq. 10 (test equation u' = lambda u)",
           statement="Our samplers on u' = lambda u grow at 1.02x and decay at 0.98x the stability boundary")
 def _test_equation() -> Result:
-    with experiments.cpu_threads(1):
+    with cpu_threads(1):
         checks = [stability.growth_check(m) for m in STABILITY_ROWS]
     ok = all(up > 1.0 and down < 1.0 for _, up, down in checks)
     low_up, high_down = min(up for _, up, _ in checks), max(down for _, _, down in checks)
@@ -81,7 +82,7 @@ def _gmm_accuracy() -> Result:
 
 def order_table() -> dict[str, float]:
     """Observed orders (N = 640 -> 1280; exact starts at N = 40..320) on x' = -x^2 + cos s."""
-    with experiments.cpu_threads(1):
+    with cpu_threads(1):
         table = {m: orders.observed_order(m) for m in ORDER_EXPECTED}
         for m in EXACT_START_EXPECTED:
             table[m + " exact start"] = orders.observed_order(m, (40, 80, 160, 320), exact_start=True)
@@ -135,7 +136,7 @@ def diffusers_differences(steps: int = 12, dim: int = 16, batch: int = 64, guida
     eps = model.eps_fn(gmm.balanced_labels(batch, model.classes), guidance)
     x_T = gmm.noise(batch, dim, seed=3)
     out = {}
-    with experiments.cpu_threads(1):
+    with cpu_threads(1):
         for method, name in crosscheck.SCHEDULERS.items():
             ours, theirs = crosscheck.compare(method, eps, x_T, steps)
             out[name] = float((ours - theirs).abs().max())

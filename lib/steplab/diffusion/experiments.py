@@ -7,12 +7,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
 
+from steplab.device import cpu_threads
 from steplab.diffusion import gmm
 from steplab.diffusion.metrics import divergence_fraction, median_error, reference_samples
 from steplab.diffusion.samplers import sample
@@ -21,17 +21,6 @@ GMM_METHODS = ("ddim", "plms4", "hb3.9", "hb3.8", "ghvb3.8", "ghvb3.5", "ghvb2.5
 GMM_STEPS = (8, 10, 12, 15, 20, 30)
 RING_METHODS = ("ddim", "plms4", "hb3.8", "hb3.6", "ghvb3.5", "ghvb2.5")
 REFERENCE_STEPS = 300  # RK4 in log σ; 250 steps already agree with 1000 to ≈1e-7
-
-
-@contextlib.contextmanager
-def cpu_threads(count: int = 1):
-    """Run small CPU tensor programs on ``count`` threads (much faster than 2 contended threads), then restore."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from steplab.device import cpu_threads
 from steplab.rnn.model import RNNLayout, check_activation, clip_with_nan_guard, forward, init_params, omega
 from steplab.rnn.tasks import arithmetic_length, error_per_run, generate, get_task, loss_per_run
 from steplab.validation import check_int, check_positive, check_range
@@ -102,15 +103,9 @@ def train(task: str = "temporal_order", length: int = 20, seeds=(0,), clip_thres
     ``threads``: torch CPU threads while training (the matrices are tiny, so one thread is fastest on a
     shared CPU; restored afterwards; ``None`` leaves the setting alone).
     """
-    previous = torch.get_num_threads()
-    if threads is not None:
-        check_int("threads", threads, 1)
-        torch.set_num_threads(threads)
-    try:
+    with cpu_threads(threads):
         return _train(task, length, seeds, clip_thresholds, omega_weights, hidden_size, batch, lr, init, activation,
                       max_iterations, eval_every, eval_size, target_error, dtype, progress)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _train(task, length, seeds, clip_thresholds, omega_weights, hidden_size, batch, lr, init, activation,
