@@ -102,7 +102,7 @@ def series_spec(y: str, title: str, log: bool = True, dash: str | None = None,
     )
     if dash:
         encode["strokeDash"] = alt.StrokeDash(f"{dash}:N",
-                                              legend=alt.Legend(orient="bottom", title=None, symbolType="stroke",
+                                              legend=alt.Legend(orient="top", title=None, symbolType="stroke",
                                                                 symbolStrokeColor="#555", symbolStrokeWidth=2,
                                                                 symbolSize=300, symbolFillColor="transparent"))
         encode["detail"] = alt.Detail(f"{dash}:N")

@@ -17,7 +17,6 @@ from app_pages.charts import named, spec_cache
 from app_pages.common import Control, Controls, device_caption, fmt, reproduce_expander
 from app_pages.player import playback
 from steplab.clipping import bias_theory, khs_envelope, simulate_bias
-from steplab.clipping.simulate import cpu_threads
 from steplab.dashboard import CommonNoise
 from steplab.device import make_generator
 from steplab.problems import CauchyNoise, ExpNoise, Noisy, Quadratic, TwoPointNoise
@@ -183,9 +182,8 @@ def main() -> None:
 
     def advance(live: Live, k: int) -> Live:
         threshold = torch.tensor([v["c"]] * chains + [NO_CLIP] * chains, dtype=torch.float64)
-        with cpu_threads(1):
-            traj = run(problem, optimizer(lr=v["eta"], clip_threshold=threshold), live.x, k,
-                       generator=live.generator, seed=None)
+        traj = run(problem, optimizer(lr=v["eta"], clip_threshold=threshold), live.x, k,
+                   generator=live.generator, seed=None)
         per_config = traj.iterates[1:, :, 0].reshape(k, 2, chains)
         live.chain_mean += list(per_config.mean(-1).numpy())
         live.loss += list(traj.loss[1:].reshape(k, 2, chains).mean(-1).numpy())

@@ -181,7 +181,10 @@ def main() -> None:
     views.stability(problem, current)
     st.caption("Heavy-ball convergence rate max_i |root| on the quadratic model at the minimum (darker = faster; "
                "white = diverges). Red line: stability edge η = 2(1+β)/λ_max, which is 2/λ_max at β = 0; "
-               "dashed: critical damping β = (1 − √(ηλ))² for λ_min and λ_max; ✕: the current setting.")
+               "dashed: critical damping β = (1 − √(ηλ))² for λ_min and λ_max; ✕: the current setting."
+               + (" (The map is heavy ball's; Nesterov's stable region differs.)" if current.method == "nesterov"
+                  else " Off the quadratic, λ are the Hessian's eigenvalues at the minimum."
+                  if v["problem"] != "quadratic" else ""))
     reproduce_expander(reproduce_code(v, current),
                        "They recompute the run from its start; changes made mid-run are not included.")
     live = player["live"]
