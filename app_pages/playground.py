@@ -14,6 +14,7 @@ from app_pages import playground_views as views
 from app_pages.common import Control, Controls, device_caption, fmt, reproduce_expander
 from app_pages.player import playback
 from steplab import dashboard as dash
+from steplab import rates
 from steplab.device import make_generator
 from steplab.trajectory import run
 
@@ -197,13 +198,25 @@ def render(live: Live, state: dict, v: dict, problem, configs, labels) -> None:
     """The live part: readouts, path on the contour, eigenbasis errors, loss and gradient norms."""
     t = live.t
     rows = []
+    eigenvalues = dash.eigen_at_minimum(problem)[0]
+    star = dash.minimizer(problem).numpy()
+    distance = np.linalg.norm(np.stack(live.iterates) - star, axis=-1)  # [t + 1, R]
     for r, label in enumerate(labels):
         d = live.diverged_at[r]
+        config = configs[r]
+        theory = (float(rates.heavy_ball_rate(config.eta, config.beta, eigenvalues)) if config.method != "nesterov"
+                  else None)
+        half = t // 2
+        measured = ((distance[t, r] / distance[half, r]) ** (1 / (t - half))
+                    if t - half >= 2 and distance[half, r] > 0 and d < 0 else None)
         status = (f"diverged at step {d}: {live.configs_at_divergence.get(r, '')}" if d >= 0
                   else "running" if t < v["steps"] else "finished")
         rows.append({"run": label, "step": t, "loss": fmt(float(live.loss[-1][r])),
                      "‖g‖ raw": fmt(float(live.grad_norm[-1][r])) if live.grad_norm else "–",
                      "‖g‖ clipped": fmt(float(live.clipped_norm[-1][r])) if live.grad_norm else "–",
+                     "rate/step measured": f"{measured:.4f}" if measured is not None and np.isfinite(measured)
+                     else "–",
+                     "rate/step theory": f"{theory:.4f}" if theory is not None else "–",
                      "status": status})
     for r, row in enumerate(rows):
         if live.diverged_at[r] >= 0:
