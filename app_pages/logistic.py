@@ -66,8 +66,8 @@ def advance_weights(live: Live, dataset: data.Dataset, groups: list[tuple[str, t
         for method, gamma in groups:
             block = theta[start:start + len(gamma)]
             margin = algorithms.metrics.margins(block, signed)
-            parts.append(block + algorithms._step(method, block, margin, signed, gamma, live.t, torch.tensor(r_max),
-                                                  None))
+            step = algorithms.displacement(method, block, margin, signed, gamma, live.t, torch.tensor(r_max))
+            parts.append(block + step)
             start += len(gamma)
         theta = torch.cat(parts)
         live.weights.append(theta.numpy().copy())
@@ -143,7 +143,7 @@ def main() -> None:
 def summaries(live: Live, dataset: data.Dataset):
     """loss, accuracy, ||grad f|| [T+1, R] and r_t [T, R] of the recorded weights (library metrics)."""
     weights = torch.as_tensor(np.stack(live.weights))
-    loss, accuracy, grad_norm, _, r = algorithms._summaries(weights, dataset.signed)
+    loss, accuracy, grad_norm, _, r = algorithms.summaries(weights, dataset.signed)
     return loss.numpy(), accuracy.numpy(), grad_norm.numpy(), r.numpy()
 
 

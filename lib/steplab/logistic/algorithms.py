@@ -84,8 +84,12 @@ class History:
         return self.separated_at
 
 
-def _step(method, theta, margin, signed, gamma, t, r_max, generator):
-    """The displacement theta_{t+1} - theta_t for every run ([R, d])."""
+def displacement(method, theta, margin, signed, gamma, t, r_max, generator=None):
+    """The displacement theta_{t+1} - theta_t of ``method`` at step ``t`` for every run ([R, d]).
+
+    ``margin`` are the current margins y_i <theta, a_i> ([R, n]), ``signed`` the rows y_i a_i, ``gamma`` the
+    per-run step sizes [R]. Public so that callers (the dashboard) can continue runs step by step.
+    """
     n = signed.shape[0]
     g = gamma[:, None]
     if method == "lr_gd":
@@ -160,18 +164,18 @@ def run_gd(
             if bool(separated.all()):
                 last = t
                 break
-        delta = _step(method, theta, margin, signed, gamma, t, r_max, generator)
+        delta = displacement(method, theta, margin, signed, gamma, t, r_max, generator)
         if stop_at_separation and t >= 1:
             delta = torch.where(separated[:, None], torch.zeros_like(delta), delta)
         theta = theta + delta
         weights[t + 1] = theta
     weights[last + 1:] = weights[last]
-    loss, acc, grad_norm, min_margin, r = _summaries(weights, signed)
+    loss, acc, grad_norm, min_margin, r = summaries(weights, signed)
     return History(method, gamma, weights if record_weights else None, loss, acc, grad_norm, min_margin, r,
                    metrics.separation_time(acc))
 
 
-def _summaries(weights: Tensor, signed: Tensor, chunk_elements: int = 2**21):
+def summaries(weights: Tensor, signed: Tensor, chunk_elements: int = 2**21):
     """Loss, accuracy, ||grad f||, min margin ([T+1, R]) and r_t ([T, R]) of recorded weights, in chunks of t."""
     rows, runs = weights.shape[:2]
     chunk = max(1, chunk_elements // max(1, runs * signed.shape[0]))
