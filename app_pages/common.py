@@ -13,7 +13,6 @@ Every page declares its controls as :class:`Control` specs and renders them thro
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -22,7 +21,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from steplab.device import default_device, describe_device
+from steplab.device import cpu_threads, default_device, describe_device
 
 TRUE_WORDS = {"1", "true", "on", "yes"}
 FALSE_WORDS = {"0", "false", "off", "no"}
@@ -222,22 +221,13 @@ def device() -> torch.device:
     return default_device()
 
 
-@contextmanager
 def compute_threads():
-    """Run the dashboard's CPU work on one torch thread (restored afterwards).
+    """Run the dashboard's CPU work on one torch thread (restored afterwards); no-op on CUDA.
 
     Its tensors are tiny (2-D paths, a few hundred chains), where intra-op threads only add
     synchronisation; on a busy shared CPU two threads made one RK4 reference 25x slower (6 s vs 0.24 s).
     """
-    if device().type != "cpu":
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    return cpu_threads(1 if device().type == "cpu" else None)
 
 
 def device_caption() -> str:
