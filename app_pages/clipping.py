@@ -14,7 +14,7 @@ import torch
 
 from app_pages import charts
 from app_pages.charts import named, spec_cache
-from app_pages.common import Control, Controls, device_caption, fmt, reproduce_expander
+from app_pages.common import Control, Controls, Pins, device_caption, fmt, reproduce_expander
 from app_pages.player import playback
 from steplab.clipping import bias_theory, khs_envelope, simulate_bias
 from steplab.dashboard import CommonNoise
@@ -35,8 +35,28 @@ CONTROLS = [
     Control("steps", "steps", "int", 300, low=100, high=4000, step=100),
     Control("seed", "seed", "int", 0, low=0, high=99),
 ]
-LABELS = ["clipped", "unclipped (c = ∞)"]
+SPECS = {spec.name: spec for spec in CONTROLS}
 NO_CLIP = 1e300
+
+
+def parse_pin(text: str) -> tuple[float, float]:
+    """``'0.5:0.03'`` -> (c, η), each checked against its slider's range."""
+    try:
+        c, eta = text.split(":")
+    except ValueError:
+        raise ValueError(f"'{text}' is not c:eta") from None
+    return SPECS["c"].parse(c), SPECS["eta"].parse(eta)
+
+
+def format_pin(pin: tuple[float, float]) -> str:
+    return f"{pin[0]:g}:{pin[1]:g}"
+
+
+def run_labels(runs: list[tuple[float | None, float]]) -> list[str]:
+    """'1 · clipped …', '2 · unclipped …', '3 · pin 1: …' (numbered, so the colours follow the run order)."""
+    names = ["clipped:", "unclipped:"] + [f"pin {i}:" for i in range(1, len(runs) - 1)]
+    return [f"{r + 1} · {name} c = {'∞' if c is None else f'{c:g}'}, η = {eta:g}"
+            for r, (name, (c, eta)) in enumerate(zip(names, runs, strict=True))]
 
 
 def make_noise(v: dict):
@@ -55,16 +75,16 @@ def noise_code(v: dict) -> str:
 
 @dataclass
 class Live:
-    """Both configurations' chains (clipped first, then unclipped, C each), as one batch of runs."""
+    """Every configuration's chains (clipped, unclipped, then the pins; C each), as one batch of runs."""
 
     x: torch.Tensor
     generator: torch.Generator
     t: int = 0
-    chain_mean: list = field(default_factory=list)  # [2] per step: mean over chains of x_t
-    loss: list = field(default_factory=list)  # [2] mean over chains of f(x_t)
-    grad_norm: list = field(default_factory=list)  # [2] mean over chains of |g_t| before clipping
+    chain_mean: list = field(default_factory=list)  # [R] per step: mean over chains of x_t
+    loss: list = field(default_factory=list)  # [R] mean over chains of f(x_t)
+    grad_norm: list = field(default_factory=list)  # [R] mean over chains of |g_t| before clipping
     clipped_norm: list = field(default_factory=list)
-    diverged: np.ndarray = field(default_factory=lambda: np.zeros(2, dtype=int))  # chains per config
+    diverged: np.ndarray = field(default_factory=lambda: np.zeros(2, dtype=int))  # [R] chains per config
 
 
 def tail_bias(chain_mean: np.ndarray) -> np.ndarray:
@@ -171,33 +191,40 @@ def main() -> None:
         v[name] = ctl(name)
     noise = make_noise(v)
     chains = v["chains"]
-    problem = Noisy(Quadratic([1.0]), CommonNoise(noise, group=chains))  # both configs see the same draws
+    problem = Noisy(Quadratic([1.0]), CommonNoise(noise, group=chains))  # every config sees the same draws
     theory = theory_at(v["noise"], v["sigma"], v["p"], v["c"])
+    pins = Pins(ctl, parse_pin, format_pin)
+    runs = [(v["c"], v["eta"]), (None, v["eta"])] + pins.values  # (c, η); c = None: unclipped
+    count = len(runs)
 
     def start() -> Live:
-        live = Live(x=torch.zeros(2 * chains, 1, dtype=torch.float64), generator=make_generator(v["seed"]))
-        live.chain_mean.append(np.zeros(2))
-        live.loss.append(np.zeros(2))
+        live = Live(x=torch.zeros(count * chains, 1, dtype=torch.float64), generator=make_generator(v["seed"]))
+        live.chain_mean.append(np.zeros(count))
+        live.loss.append(np.zeros(count))
+        live.diverged = np.zeros(count, dtype=int)
         return live
 
     def advance(live: Live, k: int) -> Live:
-        threshold = torch.tensor([v["c"]] * chains + [NO_CLIP] * chains, dtype=torch.float64)
-        traj = run(problem, optimizer(lr=v["eta"], clip_threshold=threshold), live.x, k,
-                   generator=live.generator, seed=None)
-        per_config = traj.iterates[1:, :, 0].reshape(k, 2, chains)
+        """k steps of all R configs x C chains in one run(): per-run step size and clip threshold tensors."""
+        threshold = torch.tensor([NO_CLIP if c is None else c for c, _ in runs], dtype=torch.float64)
+        lr = torch.tensor([eta for _, eta in runs], dtype=torch.float64)
+        transform = optimizer(lr=lr.repeat_interleave(chains), clip_threshold=threshold.repeat_interleave(chains))
+        traj = run(problem, transform, live.x, k, generator=live.generator, seed=None)
+        per_config = traj.iterates[1:, :, 0].reshape(k, count, chains)
         live.chain_mean += list(per_config.mean(-1).numpy())
-        live.loss += list(traj.loss[1:].reshape(k, 2, chains).mean(-1).numpy())
-        live.grad_norm += list(traj.grad_norm.reshape(k, 2, chains).mean(-1).numpy())
-        live.clipped_norm += list(traj.clipped_grad_norm.reshape(k, 2, chains).mean(-1).numpy())
-        live.diverged = (traj.diverged_at.reshape(2, chains) >= 0).sum(-1).numpy()  # frozen chains re-count
+        live.loss += list(traj.loss[1:].reshape(k, count, chains).mean(-1).numpy())
+        live.grad_norm += list(traj.grad_norm.reshape(k, count, chains).mean(-1).numpy())
+        live.clipped_norm += list(traj.clipped_grad_norm.reshape(k, count, chains).mean(-1).numpy())
+        live.diverged = (traj.diverged_at.reshape(count, chains) >= 0).sum(-1).numpy()  # frozen chains re-count
         live.x, live.t = traj.final, live.t + k
         return live
 
-    labels = [f"clipped, c = {v['c']:g}", LABELS[1]]
-    reset_key = (v["noise"], v["sigma"], v["p"], chains, v["seed"])
+    labels = run_labels(runs)
+    reset_key = (v["noise"], v["sigma"], v["p"], chains, v["seed"], tuple(pins.values))
     player = playback(PAGE, steps=v["steps"], reset_key=reset_key, live_key=(v["c"], v["eta"], v["steps"]),
                       start=start, advance=advance,
-                      render=lambda live, state: render(live, state, v, labels, theory, chains))
+                      render=lambda live, state: render(live, state, v, runs, labels, theory, chains))
+    pins.buttons((v["c"], v["eta"]), what="setting (c, η)")
 
     st.subheader("The bias floor across thresholds")
     sweep = st.session_state.get(f"{PAGE}.sweep_for") == (v["noise"], v["sigma"], v["p"], v["eta"], v["seed"])
@@ -206,47 +233,60 @@ def main() -> None:
         st.session_state[f"{PAGE}.sweep_for"] = (v["noise"], v["sigma"], v["p"], v["eta"], v["seed"])
         sweep = True
     live = player["live"]
-    measured = float(tail_bias(np.stack(live.chain_mean))[0])
+    biases = tail_bias(np.stack(live.chain_mean))
+    measured = float(biases[0])
+    clipped = [r for r in range(count) if runs[r][0] is not None]
     data = {"theory": theory_curves(v["noise"], v["sigma"], v["p"]),
-            "now": pd.DataFrame({"c": [v["c"]], "bias": [measured], "what": ["this run (live)"]})}
+            "now": pd.DataFrame({"c": [runs[r][0] for r in clipped], "bias": biases[clipped],
+                                 "what": ["this run (live)" if r == 0 else labels[r] for r in clipped]})}
     if sweep:
         data["sweep"] = measured_curve(v["noise"], v["sigma"], v["p"], v["eta"], v["seed"])
     charts.show(curve_spec(sweep), data)
     st.caption("Grey: theory (the stationary point of the mean clipped gradient); dashed: the Koloskova–Hendrikx–"
-               "Stich envelope; red ✕: this run's measured bias. Cauchy noise is symmetric, so its bias is 0 — "
-               "but unclipped SGD never settles (see the histogram's spread).")
-    reproduce_expander(reproduce_code(v), "The page runs the unclipped chains alongside, on the same noise draws.")
-    st.session_state[f"_result.{PAGE}"] = {"t": live.t, "bias": measured, "theory": theory}
-    ctl.finish()
+               "Stich envelope; red ✕: this run's measured bias (and the pinned runs'). Cauchy noise is symmetric, "
+               "so its bias is 0 — but unclipped SGD never settles (see the histogram's spread).")
+    reproduce_expander(reproduce_code(v), "The page runs the unclipped chains and the pinned settings alongside, on "
+                       "the same noise draws: set lr and clip_threshold to a pin's values to reproduce it.")
+    st.session_state[f"_result.{PAGE}"] = {"t": live.t, "bias": measured, "theory": theory, "runs": runs,
+                                           "labels": labels, "biases": biases.tolist()}
+    ctl.finish(extra={"pins": pins.param()})
 
 
-def render(live: Live, state: dict, v: dict, labels: list[str], theory: float, chains: int) -> None:
+def theory_text(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.4f}"
+
+
+def render(live: Live, state: dict, v: dict, runs: list, labels: list[str], theory: float, chains: int) -> None:
     chain_mean = np.stack(live.chain_mean)
     bias = tail_bias(chain_mean)
     cols = st.columns(4)
     cols[0].metric("step", f"{live.t} / {v['steps']}")
     cols[1].metric("measured bias (clipped)", f"{bias[0]:.4f}", help="|mean over chains and over t ≥ T/2 of x_t|")
-    cols[2].metric("theory", "–" if math.isnan(theory) else f"{theory:.4f}")
+    cols[2].metric("theory", theory_text(theory))
     cols[3].metric("unclipped", f"{bias[1]:.4f}")
-    rows = [{"run": labels[r], "mean loss": fmt(float(live.loss[-1][r])),
+    count = len(runs)
+    rows = [{"run": labels[r], "c": "∞" if c is None else f"{c:g}", "η": f"{eta:g}",
+             "measured bias": f"{bias[r]:.4f}",
+             "theory": "–" if c is None else theory_text(theory_at(v["noise"], v["sigma"], v["p"], c)),
+             "mean loss": fmt(float(live.loss[-1][r])),
              "mean ‖g‖ raw": fmt(float(live.grad_norm[-1][r])) if live.grad_norm else "–",
              "mean ‖g‖ clipped": fmt(float(live.clipped_norm[-1][r])) if live.grad_norm else "–",
              "status": f"{live.diverged[r]} of {chains} chains diverged" if live.diverged[r] else "all chains finite"}
-            for r in range(2)]
+            for r, (c, eta) in enumerate(runs)]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
-    for r in range(2):
+    for r, (c, eta) in enumerate(runs):
         if live.diverged[r]:
             st.error(f"**{labels[r]}**: {live.diverged[r]} chains diverged (|x| blew past 10⁶; heavy-tailed noise "
-                     f"with η = {v['eta']:g} and no clipping)", icon=":material/error:")
+                     f"with η = {eta:g} and {'no clipping' if c is None else f'c = {c:g}'})", icon=":material/error:")
     left, right = st.columns(2)
-    x = live.x[:, 0].reshape(2, chains).numpy()
+    x = live.x[:, 0].reshape(count, chains).numpy()
     finite = x[np.isfinite(x)]
     low, high = (np.quantile(finite, [0.01, 0.99]) if finite.size else (-1.0, 1.0))
     low, high = min(low, -abs(theory) if math.isfinite(theory) else low), max(high, abs(theory) if
                                                                               math.isfinite(theory) else high)
     edges = np.linspace(low - 1e-9, high + 1e-9, 41)
     bins = []
-    for r in range(2):
+    for r in range(count):
         counts, _ = np.histogram(np.clip(x[r], edges[0], edges[-1]), bins=edges)
         bins.append(pd.DataFrame({"run": labels[r], "left": edges[:-1], "right": edges[1:], "count": counts,
                                   "zero": 0}))

@@ -8,11 +8,15 @@ Every page declares its controls as :class:`Control` specs and renders them thro
 * hides the controls named in ``?hide=a,b`` (their values still come from the URL), for a cut-down
   classroom view;
 * writes every value back to ``st.query_params`` after each run and shows a copy-able link.
+
+:class:`Pins` adds "pin this run": up to ``MAX_RUNS - 1`` pinned settings overlaid on the current one,
+with the same seed and start point, mirrored in ``?pins=a;b``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -25,6 +29,7 @@ from steplab.device import cpu_threads, default_device, describe_device
 
 TRUE_WORDS = {"1", "true", "on", "yes"}
 FALSE_WORDS = {"0", "false", "off", "no"}
+MAX_RUNS = 4  # settings overlaid on a page: the current one and up to 3 pinned
 
 
 def log_grid(low: float, high: float) -> list[float]:
@@ -197,6 +202,60 @@ class Controls:
             st.code(share_url(params), language=None, wrap_lines=True)
             st.caption("Copy with the icon on the right. Add `&hide=eta,beta` to hide controls (classroom view).")
         return params
+
+
+class Pins:
+    """The pinned settings of one page: overlaid on the current setting, same seed and start point.
+
+    A pin is any hashable value (a frozen dataclass, a tuple, a sampler name). The page supplies
+    ``parse`` (one pin's URL text -> value; ValueError when invalid) and ``format`` (value -> URL text).
+    The list lives in ``st.session_state['<page>.pins']``; on a fresh visit it is restored from
+    ``?pins=a;b`` (an invalid entry warns and pins nothing) and :meth:`param` mirrors it back.
+    Create it before the run is computed (:attr:`values`), draw :meth:`buttons` after it.
+    """
+
+    def __init__(self, ctl: Controls, parse: Callable[[str], Any], format: Callable[[Any], str]):
+        self.page = ctl.page
+        self.key = f"{ctl.page}.pins"
+        self.format = format
+        if self.key not in st.session_state:
+            st.session_state[self.key] = []
+            parts = [p.strip() for p in ctl.url.get("pins", "").split(";") if p.strip()]
+            try:
+                st.session_state[self.key] = [parse(part) for part in parts][: MAX_RUNS - 1]
+            except ValueError as error:
+                message = f"`pins`: {error}; no pinned runs."
+                st.session_state.setdefault(f"_warnings.{self.page}", []).append(message)
+                st.warning("Invalid link parameter " + message, icon=":material/warning:")
+
+    @property
+    def values(self) -> list:
+        return list(st.session_state[self.key])
+
+    def param(self) -> str:
+        return ";".join(self.format(pin) for pin in st.session_state[self.key])
+
+    def buttons(self, current: Any, what: str = "run") -> None:
+        """'Pin for comparison' (adds ``current``; at most MAX_RUNS - 1 pins, then says so) and 'Clear pins'."""
+        pins = st.session_state[self.key]
+        full = len(pins) >= MAX_RUNS - 1
+        b1, b2, note = st.columns([1, 1, 3], vertical_alignment="center")
+        if b1.button("Pin for comparison", icon=":material/push_pin:", disabled=full, key=f"{self.page}.pin",
+                     help=f"Keep this {what} on the charts; then move the sliders to compare (same seed and start)."):
+            if len(pins) < MAX_RUNS - 1:
+                st.session_state[self.key] = pins + [current]
+                st.rerun()
+        if b2.button("Clear pins", icon=":material/close:", disabled=not pins, key=f"{self.page}.unpin"):
+            st.session_state[self.key] = []
+            st.rerun()
+        if full:
+            note.caption(f"{len(pins)} settings pinned besides this one, the most a page overlays ({MAX_RUNS}): "
+                         f"clear the pins to pin another.")
+        elif pins:
+            note.caption(f"{1 + len(pins)} of at most {MAX_RUNS} settings overlaid, same seed and start point.")
+        else:
+            note.caption(f"Pin this {what}, then move the sliders to overlay up to {MAX_RUNS} settings "
+                         f"(same seed and start point).")
 
 
 def current_params() -> dict[str, str]:

@@ -13,7 +13,7 @@ import torch
 
 from app_pages import charts
 from app_pages.charts import named, spec_cache
-from app_pages.common import Control, Controls, device_caption, reproduce_expander
+from app_pages.common import Control, Controls, Pins, device_caption, reproduce_expander
 from app_pages.player import playback
 from steplab.diffusion import (
     balanced_labels,
@@ -22,6 +22,7 @@ from steplab.diffusion import (
     integrate,
     method_name,
     noise,
+    parse_method,
     real_interval_closed_form,
     reference_samples,
     ring_gmm,
@@ -45,6 +46,7 @@ CONTROLS = [
             options=("none", "ddim", "plms4", "hb3.8", "ghvb3.8", "dpm++")),
 ]
 REFERENCE_STEPS = 400
+SHAPES = ["circle", "square", "triangle-up", "diamond", "cross"]
 FAR = 5.0  # a sample this far from the origin (data scale; the ring has radius 1) has diverged
 
 
@@ -98,9 +100,19 @@ reference = reference_samples(model, {v['guidance']:g}, x_T, labels, steps={REFE
 print(f"diverged (‖x_N − x_ref‖ > 1): {{divergence_fraction(x, reference).item():.1%}} of samples")"""
 
 
+def parse_pin(text: str) -> str:
+    """A pinned sampler's name, e.g. ``'hb2.5'`` (checked by ``parse_method``)."""
+    parse_method(text)
+    return text
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
-def comparison_path(method: str, steps: int, guidance: float, samples: int, seed: int) -> np.ndarray:
-    """The comparison sampler's whole path [N+1, B, 2] from the same x_T and labels (one batched call)."""
+def sampler_path(method: str, steps: int, guidance: float, samples: int, seed: int) -> np.ndarray:
+    """A comparison or pinned sampler's whole path [N+1, B, 2] from the same x_T and labels (one batched call).
+
+    One call per sampler: the library's samplers take one method (their recurrences differ), and each
+    path is cached, so a redraw or a play frame only slices it.
+    """
     model = ring_gmm()
     x_t, labels = noise(samples, 2, seed=seed), balanced_labels(samples, model.classes)
     return sample(model, method, steps, guidance, x_t, labels, return_path=True)[1].numpy()
@@ -115,10 +127,13 @@ def samples_spec() -> alt.LayerChart:
         tooltip=[alt.Tooltip("class:N"), alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
     means = alt.Chart(named("means")).mark_point(shape="cross", size=140, color="black", strokeWidth=2).encode(
         x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale))
-    other = alt.Chart(named("other")).mark_point(size=22, opacity=0.5, color="#777", clip=True).encode(
-        x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale), tooltip=[alt.Tooltip("sampler:N")])
+    other = alt.Chart(named("other")).mark_point(size=26, opacity=0.55, color="#666", clip=True).encode(
+        x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale),
+        shape=alt.Shape("sampler:N", scale=alt.Scale(range=SHAPES), sort="ascending",
+                        legend=alt.Legend(orient="bottom", title=None, labelLimit=300)),
+        tooltip=[alt.Tooltip("sampler:N")])
     return (other + points + means).properties(
-        height=400, title="samples now (•: this sampler, ○: comparison, ✕: class means)")
+        height=400, title="samples now (•: this sampler, grey: comparison and pins, ✕: class means)")
 
 
 @spec_cache
@@ -167,8 +182,10 @@ def main() -> None:
     x_t, labels = noise(v["samples"], 2, seed=v["seed"]), balanced_labels(v["samples"], model.classes)
     grid = sigma_grid(v["steps"])
     eps = model.eps_fn(labels, v["guidance"])
-    other = (None if v["compare"] == "none" else
-             comparison_path(v["compare"], v["steps"], v["guidance"], v["samples"], v["seed"]))
+    pins = Pins(ctl, parse_pin, str)
+    others = ([] if v["compare"] == "none" else [(f"compare: {v['compare']}", v["compare"])]) + [
+        (f"pin {i}: {m}", m) for i, m in enumerate(pins.values, start=1)]  # (label, sampler) on the same x_T
+    other = {label: sampler_path(m, v["steps"], v["guidance"], v["samples"], v["seed"]) for label, m in others}
 
     def start() -> Live:
         _, path = sample(model, method, v["steps"], v["guidance"], x_t, labels, return_path=True)
@@ -184,24 +201,33 @@ def main() -> None:
     player = playback(PAGE, steps=v["steps"], reset_key=(v["steps"], v["samples"], v["seed"]),
                       live_key=(method, v["guidance"]), start=start, advance=advance,
                       render=lambda live, state: render(live, v, method, model, eps, grid, labels, other))
+    pins.buttons(method, what="sampler")
     live = player["live"]
     final = live.path[-1].numpy()
-    fraction = float(divergence_fraction(torch.as_tensor(final), torch.as_tensor(
-        reference(v["guidance"], v["samples"], v["seed"]))))
+    ref = torch.as_tensor(reference(v["guidance"], v["samples"], v["seed"]))
+    rows = []
+    for label, sampler, x_n in [(f"now: {method}", method, final)] + [(lb, m, other[lb][-1]) for lb, m in others]:
+        rows.append({"run": label, "sampler": sampler, "steps N": v["steps"], "guidance w": v["guidance"],
+                     "diverged at the end": float(divergence_fraction(torch.as_tensor(x_n), ref))})
+    fraction = rows[0]["diverged at the end"]
     summary = (f"**At the end of the run ({v['steps']} steps, w = {v['guidance']:g}):** {method}: {fraction:.1%} of "
                f"the samples diverged")
-    if other is not None:
-        other_fraction = float(divergence_fraction(torch.as_tensor(other[-1]), torch.as_tensor(
-            reference(v["guidance"], v["samples"], v["seed"]))))
-        summary += f"; {v['compare']}: {other_fraction:.1%}"
+    if v["compare"] != "none":
+        summary += f"; {v['compare']}: {rows[1]['diverged at the end']:.1%}"
     st.markdown(summary + f" (‖x_N − x_ref‖ > 1 against a {REFERENCE_STEPS}-step RK4 reference).")
-    reproduce_expander(reproduce_code(v, method), "Changes made mid-run are not included.")
-    st.session_state[f"_result.{PAGE}"] = {"t": live.t, "divergence": fraction, "final": final}
-    ctl.finish()
+    if pins.values:
+        st.dataframe(pd.DataFrame(rows), hide_index=True,
+                     column_config={"diverged at the end": st.column_config.NumberColumn(format="percent")})
+    reproduce_expander(reproduce_code(v, method), "Changes made mid-run are not included. For the comparison or "
+                       "a pinned sampler, put its name in sample(model, ...).")
+    st.session_state[f"_result.{PAGE}"] = {"t": live.t, "divergence": fraction, "final": final,
+                                           "runs": {row["run"]: row["diverged at the end"] for row in rows},
+                                           "finals": {label: path[-1] for label, path in other.items()}}
+    ctl.finish(extra={"pins": pins.param()})
 
 
 def render(live: Live, v: dict, method: str, model, eps, grid: torch.Tensor, labels: torch.Tensor,
-           other: np.ndarray | None) -> None:
+           other: dict[str, np.ndarray]) -> None:
     t = live.t
     sigmas = grid.numpy()
     scale = np.sqrt(1.0 + sigmas**2)[:, None, None]
@@ -238,11 +264,12 @@ def render(live: Live, v: dict, method: str, model, eps, grid: torch.Tensor, lab
     points = pd.DataFrame({"x": shown[-1, :, 0], "y": shown[-1, :, 1], "class": labels.numpy()})
     points = points[np.isfinite(points.x) & np.isfinite(points.y)]
     means = pd.DataFrame({"x": model.means[:, 0].numpy(), "y": model.means[:, 1].numpy()})
-    compare = pd.DataFrame({"x": [], "y": [], "sampler": []})
-    if other is not None:
-        xy = other[t] / scale[t]
+    compare = [pd.DataFrame({"x": [], "y": [], "sampler": []})]
+    for name, path in other.items():  # the comparison and the pinned samplers at the same step t
+        xy = path[t] / scale[t]
         keep = np.isfinite(xy).all(-1)
-        compare = pd.DataFrame({"x": xy[keep, 0], "y": xy[keep, 1], "sampler": v["compare"]})
+        compare.append(pd.DataFrame({"x": xy[keep, 0], "y": xy[keep, 1], "sampler": name}))
+    compare = pd.concat(compare, ignore_index=True)
     charts.show(samples_spec(), {"points": points, "means": means, "other": compare}, left_col)
     if left is not None:
         data = {"locus": locus(method), "interval": pd.DataFrame({"x1": [left], "x2": [0.0], "y": [0.0],

@@ -11,7 +11,7 @@ import torch
 
 from app_pages import charts
 from app_pages import playground_views as views
-from app_pages.common import Control, Controls, device_caption, fmt, reproduce_expander
+from app_pages.common import Control, Controls, Pins, device_caption, fmt, reproduce_expander
 from app_pages.player import playback
 from steplab import dashboard as dash
 from steplab import rates
@@ -36,8 +36,6 @@ CONTROLS = [
     Control("x0", "start x", "float", -1.8, low=-4.0, high=4.0, step=0.1),
     Control("y0", "start y", "float", 1.2, low=-4.0, high=4.0, step=0.1),
 ]
-MAX_RUNS = 4
-
 
 @dataclass
 class Live:
@@ -55,26 +53,25 @@ class Live:
     configs_at_divergence: dict = field(default_factory=dict)
 
 
-def parse_pins(text: str) -> list[dash.RunConfig]:
-    """``'heavy_ball:0.1:0.9:none;gd:0.05:0:1'`` -> RunConfigs (method:eta:beta:clip)."""
-    pins = []
-    for part in [p for p in text.split(";") if p.strip()][: MAX_RUNS - 1]:
-        method, eta, beta, clip = part.split(":")
-        if method not in dash.METHODS:
-            raise ValueError(f"unknown method {method!r}")
+def parse_pin(text: str) -> dash.RunConfig:
+    """``'heavy_ball:0.1:0.9:none'`` -> RunConfig (method:eta:beta:clip)."""
+    try:
+        method, eta, beta, clip = text.split(":")
         eta, beta = float(eta), float(beta)
-        if not (0 < eta <= 10 and 0 <= beta < 1):
-            raise ValueError("eta must be in (0, 10] and beta in [0, 1)")
         threshold = None if clip == "none" else float(clip)
-        if threshold is not None and not 0 < threshold < 1e6:
-            raise ValueError("clip must be 'none' or a positive number")
-        pins.append(dash.RunConfig(method, eta, beta, threshold))
-    return pins
+    except ValueError:
+        raise ValueError(f"'{text}' is not method:eta:beta:clip") from None
+    if method not in dash.METHODS:
+        raise ValueError(f"unknown method {method!r}")
+    if not (0 < eta <= 10 and 0 <= beta < 1):
+        raise ValueError("eta must be in (0, 10] and beta in [0, 1)")
+    if threshold is not None and not 0 < threshold < 1e6:
+        raise ValueError("clip must be 'none' or a positive number")
+    return dash.RunConfig(method, eta, beta, threshold)
 
 
-def format_pins(pins: list[dash.RunConfig]) -> str:
-    return ";".join(f"{p.method}:{p.eta:g}:{p.beta:g}:{'none' if p.clip_threshold is None else f'{p.clip_threshold:g}'}"
-                    for p in pins)
+def format_pin(p: dash.RunConfig) -> str:
+    return f"{p.method}:{p.eta:g}:{p.beta:g}:{'none' if p.clip_threshold is None else f'{p.clip_threshold:g}'}"
 
 
 def reproduce_code(v: dict, config: dash.RunConfig) -> str:
@@ -122,18 +119,10 @@ def main() -> None:
     for name in ("steps", "seed", "x0", "y0"):
         v[name] = ctl(name)
 
-    pins_key = f"{PAGE}.pins"
-    if pins_key not in st.session_state:
-        st.session_state[pins_key] = []
-        if "pins" in ctl.url:
-            try:
-                st.session_state[pins_key] = parse_pins(ctl.url["pins"])
-            except ValueError as error:
-                st.session_state[f"_warnings.{PAGE}"].append(f"`pins`: {error}; no pinned runs.")
-                st.warning(f"Invalid link parameter `pins`: {error}; no pinned runs.", icon=":material/warning:")
+    pins = Pins(ctl, parse_pin, format_pin)
     current = dash.RunConfig(v["method"], v["eta"], v["beta"] if v["method"] != "gd" else 0.0,
                              v["c"] if v["clip"] else None)
-    configs = [current] + st.session_state[pins_key]
+    configs = [current] + pins.values
 
     lam = (min(v["lam1"], v["lam2"]), max(v["lam1"], v["lam2"]))
     problem = dash.make_problem(v["problem"], lam, v["rotation"], v["noise"])
@@ -169,14 +158,7 @@ def main() -> None:
     player = playback(PAGE, steps=v["steps"], reset_key=reset_key, live_key=(current, v["steps"]), start=start,
                       advance=advance, render=lambda live, state: render(live, state, v, problem, configs, labels))
 
-    b1, b2, _ = st.columns([1, 1, 3])
-    if b1.button("Pin for comparison", icon=":material/push_pin:", disabled=len(configs) >= MAX_RUNS,
-                 key=f"{PAGE}.pin"):
-        st.session_state[pins_key] = st.session_state[pins_key] + [current]
-        st.rerun()
-    if b2.button("Clear pins", icon=":material/close:", disabled=len(configs) == 1, key=f"{PAGE}.unpin"):
-        st.session_state[pins_key] = []
-        st.rerun()
+    pins.buttons(current)
 
     st.subheader("Where (η, β) converges")
     views.stability(problem, current)
@@ -191,7 +173,7 @@ def main() -> None:
     live = player["live"]
     st.session_state[f"_result.{PAGE}"] = {"t": live.t, "loss": float(live.loss[-1][0]),
                                            "diverged_at": int(live.diverged_at[0])}
-    ctl.finish(extra={"pins": format_pins(st.session_state[pins_key])})
+    ctl.finish(extra={"pins": pins.param()})
 
 
 def render(live: Live, state: dict, v: dict, problem, configs, labels) -> None:

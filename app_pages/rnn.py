@@ -13,11 +13,9 @@ import torch
 
 from app_pages import charts
 from app_pages.charts import named, spec_cache
-from app_pages.common import Control, Controls, device_caption, fmt, reproduce_expander
+from app_pages.common import Control, Controls, Pins, device_caption, fmt, reproduce_expander
 from app_pages.player import playback
-from steplab.rnn.cliff import CliffProblem, cliff_surface, valley_line, wall_line
-from steplab.trajectory import run
-from steplab.transforms import optimizer
+from steplab.rnn.cliff import CliffProblem, cliff_surface, descend, valley_line, wall_line
 
 PAGE = "rnn"
 BOX = (1.0, 8.0, -6.0, 1.0)  # w range, b range of the surface view
@@ -28,13 +26,33 @@ CONTROLS = [
     Control("c", "clip threshold c", "log", 1.0, low=0.01, high=100.0),
     Control("steps", "steps", "int", 80, low=10, high=500, step=10),
 ]
-LABELS = ["1 · clipped", "2 · unclipped"]
+SPECS = {spec.name: spec for spec in CONTROLS}
 NO_CLIP = 1e300
+
+
+def parse_pin(text: str) -> tuple[float, float]:
+    """``'0.5:2'`` -> (η, c), each checked against its slider's range."""
+    try:
+        eta, c = text.split(":")
+    except ValueError:
+        raise ValueError(f"'{text}' is not eta:c") from None
+    return SPECS["eta"].parse(eta), SPECS["c"].parse(c)
+
+
+def format_pin(pin: tuple[float, float]) -> str:
+    return f"{pin[0]:g}:{pin[1]:g}"
+
+
+def run_labels(runs: list[tuple[float, float | None]]) -> list[str]:
+    """'1 · clipped …', '2 · unclipped …', '3 · pin 1: …' (numbered, so the colours follow the run order)."""
+    names = ["clipped:", "unclipped:"] + [f"pin {i}:" for i in range(1, len(runs) - 1)]
+    return [f"{r + 1} · {name} η = {eta:g}" + ("" if c is None else f", c = {c:g}")
+            for r, (name, (eta, c)) in enumerate(zip(names, runs, strict=True))]
 
 
 @dataclass
 class Live:
-    x: torch.Tensor  # [2, 2]: (w, b) of the clipped and the unclipped run
+    x: torch.Tensor  # [R, 2]: (w, b) of the clipped run, the unclipped run and the pinned runs
     t: int = 0
     iterates: list = field(default_factory=list)
     loss: list = field(default_factory=list)
@@ -125,7 +143,10 @@ def main() -> None:
     ctl.show_warnings()
     v = {name: ctl(name) for name in ("w0", "b0", "eta", "c", "steps")}
     problem = CliffProblem()
-    start_point = torch.tensor([[v["w0"], v["b0"]]], dtype=torch.float64).repeat(2, 1)
+    pins = Pins(ctl, parse_pin, format_pin)
+    runs = [(v["eta"], v["c"]), (v["eta"], None)] + pins.values  # (η, c); c = None: unclipped
+    labels = run_labels(runs)
+    start_point = torch.tensor([[v["w0"], v["b0"]]], dtype=torch.float64).repeat(len(runs), 1)
 
     def start() -> Live:
         live = Live(x=start_point.clone())
@@ -134,8 +155,10 @@ def main() -> None:
         return live
 
     def advance(live: Live, k: int) -> Live:
-        transform = optimizer(v["eta"], clip_threshold=torch.tensor([v["c"], NO_CLIP], dtype=torch.float64))
-        traj = run(problem, transform, live.x, k, seed=None)
+        """k steps of every run in one descend() call, with per-run step size and clip threshold tensors."""
+        lr = torch.tensor([eta for eta, _ in runs], dtype=torch.float64)
+        threshold = torch.tensor([NO_CLIP if c is None else c for _, c in runs], dtype=torch.float64)
+        traj = descend(live.x, lr=lr, clip_threshold=threshold, steps=k)
         live.iterates += [row.numpy().copy() for row in traj.iterates[1:]]
         live.loss += [row.numpy().copy() for row in traj.loss[1:]]
         live.grad_norm += [row.numpy().copy() for row in traj.grad_norm]
@@ -143,19 +166,22 @@ def main() -> None:
         live.x, live.t = traj.final, live.t + k
         return live
 
-    player = playback(PAGE, steps=v["steps"], reset_key=(v["w0"], v["b0"]), live_key=(v["eta"], v["c"], v["steps"]),
-                      start=start, advance=advance, render=lambda live, state: render(live, state, v))
-    reproduce_expander(reproduce_code(v))
+    player = playback(PAGE, steps=v["steps"], reset_key=(v["w0"], v["b0"], tuple(pins.values)),
+                      live_key=(v["eta"], v["c"], v["steps"]), start=start, advance=advance,
+                      render=lambda live, state: render(live, state, v, labels))
+    pins.buttons((v["eta"], v["c"]), what="setting (η, c)")
+    reproduce_expander(reproduce_code(v), "Pinned runs: descend(start, lr=η, clip_threshold=c, ...) with their values.")
     live = player["live"]
-    st.session_state[f"_result.{PAGE}"] = {"t": live.t, "loss": live.loss[-1].tolist(), "final": live.x.tolist()}
-    ctl.finish()
+    st.session_state[f"_result.{PAGE}"] = {"t": live.t, "loss": live.loss[-1].tolist(), "final": live.x.tolist(),
+                                           "runs": runs, "labels": labels}
+    ctl.finish(extra={"pins": pins.param()})
 
 
-def render(live: Live, state: dict, v: dict) -> None:
-    iterates = np.stack(live.iterates)  # [t+1, 2, 2]
-    jumps = np.linalg.norm(np.diff(iterates, axis=0), axis=-1) if live.t else np.zeros((1, 2))
+def render(live: Live, state: dict, v: dict, labels: list[str]) -> None:
+    iterates = np.stack(live.iterates)  # [t+1, R, 2]
+    jumps = np.linalg.norm(np.diff(iterates, axis=0), axis=-1) if live.t else np.zeros((1, len(labels)))
     rows = []
-    for r, label in enumerate(LABELS):
+    for r, label in enumerate(labels):
         w, b = iterates[-1, r]
         inside = BOX[0] <= w <= BOX[1] and BOX[2] <= b <= BOX[3]
         k = int(jumps[:, r].argmax())
@@ -175,7 +201,7 @@ def render(live: Live, state: dict, v: dict) -> None:
             st.error(f"**{row['run']}** — {row['status']}", icon=":material/error:")
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     left, right = st.columns([3, 2])
-    paths = charts.long_frame(np.stack(live.loss), LABELS, column="loss",
+    paths = charts.long_frame(np.stack(live.loss), labels, column="loss",
                               extra={"w": iterates[..., 0], "b": iterates[..., 1]})
     start = pd.DataFrame({"w": [v["w0"]], "b": [v["b0"]], "what": ["start"]})
     spec = surface_spec()
@@ -190,13 +216,13 @@ def render(live: Live, state: dict, v: dict) -> None:
         if live.grad_norm:
             frames = []
             for kind, values in (("raw", live.grad_norm), ("clipped", live.clipped_norm)):
-                frame = charts.long_frame(np.stack(values), LABELS, column="norm")
+                frame = charts.long_frame(np.stack(values), labels, column="norm")
                 frame["kind"] = kind
                 frames.append(frame)
-            charts.series(pd.concat(frames, ignore_index=True), "norm", "gradient norm per step (log)", LABELS,
+            charts.series(pd.concat(frames, ignore_index=True), "norm", "gradient norm per step (log)", labels,
                           dash="kind", height=160, changes=state["changes"])
-        charts.series(charts.long_frame(np.stack(live.loss), LABELS, column="loss"), "loss",
-                      "loss E₅₀ per step (log)", LABELS, height=140)
+        charts.series(charts.long_frame(np.stack(live.loss), labels, column="loss"), "loss",
+                      "loss E₅₀ per step (log)", labels, height=140)
 
 
 main()
