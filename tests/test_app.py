@@ -20,8 +20,11 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from steplab import dashboard as dash  # noqa: E402
-from steplab.problems import Quadratic  # noqa: E402
-from steplab.transforms import chain, heavy_ball, nesterov, scale  # noqa: E402
+from steplab.diffusion import balanced_labels, noise, ring_gmm, sample  # noqa: E402
+from steplab.problems import Noisy, Quadratic, TwoPointNoise  # noqa: E402
+from steplab.rnn.cliff import descend  # noqa: E402
+from steplab.trajectory import run  # noqa: E402
+from steplab.transforms import chain, heavy_ball, nesterov, optimizer, scale  # noqa: E402
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["app_pages/playground.py", "app_pages/clipping.py", "app_pages/logistic.py", "app_pages/diffusion.py",
@@ -56,6 +59,26 @@ def player(at: AppTest, page: str) -> dict:
 def click(at: AppTest, key: str) -> AppTest:
     at.button(key=key).click().run()
     assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def pin_settings(at: AppTest, page: str, settings: list[dict]) -> AppTest:
+    """Pin the current setting, move to the next one, ... (3 pins: the cap), then check the cap message."""
+    for values in settings:
+        assert not at.button(key=f"{page}.pin").disabled
+        click(at, f"{page}.pin")
+        for key, value in values.items():
+            widget(at, key).set_value(value).run()
+            assert not at.exception, [e.value for e in at.exception]
+    assert len(at.session_state[f"{page}.pins"]) == 3 and at.button(key=f"{page}.pin").disabled
+    assert any("the most a page overlays (4): clear the pins" in c.value for c in at.caption)
+    assert "pins" in at.query_params
+    return at
+
+
+def clear_pins(at: AppTest, page: str) -> AppTest:
+    click(at, f"{page}.unpin")
+    assert at.session_state[f"{page}.pins"] == [] and "pins" not in at.query_params
     return at
 
 
@@ -296,6 +319,25 @@ def test_clipping_sweep_button_measures_the_curve():
     assert at.session_state["clipping.sweep_for"][3] == 0.05
 
 
+def test_clipping_pins_overlay_settings_on_the_same_noise_and_match_run():
+    at = open_app("app_pages/clipping.py", chains="16", steps="100")
+    pin_settings(at, "clipping", [{"clipping.c": 0.5, "clipping.eta": 0.05}, {"clipping.c": 2.0, "clipping.eta": 0.01},
+                                  {"clipping.c": 0.2, "clipping.eta": 0.1}])
+    page = at.session_state["_result.clipping"]
+    assert page["runs"] == [(0.2, 0.1), (None, 0.1), (1.0, 0.03), (0.5, 0.05), (2.0, 0.01)]
+    table = at.dataframe[0].value
+    assert list(table["run"]) == page["labels"] and list(table["c"]) == ["0.2", "∞", "1", "0.5", "2"]
+    assert list(table["η"]) == ["0.1", "0.1", "0.03", "0.05", "0.01"]
+    assert "3 · pin 1: c = 1, η = 0.03" in page["labels"]
+    problem = Noisy(Quadratic([1.0]), TwoPointNoise(1.0, 0.1))
+    for (c, eta), bias in zip(page["runs"], page["biases"], strict=True):  # each run alone, same seed and start
+        traj = run(problem, optimizer(lr=eta, clip_threshold=c), torch.zeros(16, 1, dtype=torch.float64), 100, seed=0)
+        chain_mean = traj.iterates[:, :, 0].mean(1)
+        assert bias == pytest.approx(chain_mean[50:].mean().abs().item(), rel=1e-9), (c, eta)
+    clear_pins(at, "clipping")
+    assert len(at.dataframe[0].value) == 2
+
+
 # ----------------------------------------------------------------------------- logistic
 
 
@@ -352,6 +394,23 @@ def test_diffusion_mid_run_change_keeps_the_samples():
     assert live.t == 4 and torch.equal(live.path[3], x3) and live.plan[0] == "ddim"
 
 
+def test_diffusion_pins_overlay_samplers_on_the_same_noise_and_match_sample():
+    at = open_app("app_pages/diffusion.py", samples="64")
+    pin_settings(at, "diffusion", [{"diffusion.family": "hb", "diffusion.m": 2.5},
+                                   {"diffusion.family": "ghvb", "diffusion.m": 3.5},
+                                   {"diffusion.family": "nt", "diffusion.m": 3.5}])
+    page = at.session_state["_result.diffusion"]
+    names = ["now: nt3.5", "compare: plms4", "pin 1: hb3.8", "pin 2: hb2.5", "pin 3: ghvb3.5"]
+    assert list(page["runs"]) == names and list(at.dataframe[0].value["run"]) == names
+    model = ring_gmm()
+    x_t, labels = noise(64, 2, seed=0), balanced_labels(64, model.classes)
+    for label in names[1:]:
+        alone = sample(model, label.split(": ")[1], 10, 10.0, x_t, labels)
+        np.testing.assert_array_equal(page["finals"][label], alone.numpy())
+    clear_pins(at, "diffusion")
+    assert not at.dataframe  # the sampler table appears with pins only
+
+
 # ----------------------------------------------------------------------------- rnn
 
 
@@ -363,6 +422,30 @@ def test_rnn_page_clipping_survives_the_cliff_and_matches_descend():
     assert namespace["plain"].loss[-1, 0].item() == pytest.approx(page["loss"][1], rel=1e-12)
     assert page["loss"][0] < 0.01 < page["loss"][1]  # clipped reaches the valley, unclipped is thrown off
     assert any("thrown off the cliff" in e.value for e in at.error)
+
+
+def test_rnn_pins_overlay_settings_from_the_same_start_and_match_descend():
+    at = open_app("app_pages/rnn.py", steps="40")
+    pin_settings(at, "rnn", [{"rnn.eta": 0.5, "rnn.c": 2.0}, {"rnn.eta": 2.0, "rnn.c": 0.5},
+                             {"rnn.eta": 0.1, "rnn.c": 10.0}])
+    page = at.session_state["_result.rnn"]
+    assert page["runs"] == [(0.1, 10.0), (0.1, None), (1.0, 1.0), (0.5, 2.0), (2.0, 0.5)]
+    assert list(at.dataframe[0].value["run"]) == page["labels"] and page["labels"][4] == "5 · pin 3: η = 2, c = 0.5"
+    start = torch.tensor([[5.0, -2.3]], dtype=torch.float64)
+    for r, (eta, c) in enumerate(page["runs"]):
+        alone = descend(start, lr=eta, clip_threshold=c, steps=40)
+        assert page["loss"][r] == pytest.approx(alone.loss[-1, 0].item(), rel=1e-12), (eta, c)
+        np.testing.assert_allclose(page["final"][r], alone.final[0].numpy(), rtol=1e-12)
+    clear_pins(at, "rnn")
+    assert len(at.dataframe[0].value) == 2
+
+
+def test_pins_are_restored_from_the_link_and_invalid_ones_warn():
+    at = open_app("app_pages/rnn.py", pins="0.5:2;2:0.5")
+    assert at.session_state["rnn.pins"] == [(0.5, 2.0), (2.0, 0.5)] and not at.warning
+    assert len(at.session_state["_result.rnn"]["loss"]) == 4
+    bad = open_app("app_pages/rnn.py", pins="0.5:2;9:1")
+    assert any("`pins`" in w.value for w in bad.warning) and bad.session_state["rnn.pins"] == []
 
 
 # ----------------------------------------------------------------------------- about
