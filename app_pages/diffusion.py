@@ -130,10 +130,10 @@ def samples_spec() -> alt.LayerChart:
     other = alt.Chart(named("other")).mark_point(size=26, opacity=0.55, color="#666", clip=True).encode(
         x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale),
         shape=alt.Shape("sampler:N", scale=alt.Scale(range=SHAPES), sort="ascending",
-                        legend=alt.Legend(orient="bottom", title=None, labelLimit=300)),
+                        legend=alt.Legend(orient="bottom", title=None, labelLimit=300, columns=3)),
         tooltip=[alt.Tooltip("sampler:N")])
     return (other + points + means).properties(
-        height=400, title="samples now (•: this sampler, grey: comparison and pins, ✕: class means)")
+        height=400, title="samples now (•: this sampler, grey: others, ✕: class means)")
 
 
 @spec_cache
