@@ -38,8 +38,9 @@ def test_non_finite_loss_is_divergence():
 def test_diverging_neighbour_does_not_affect_other_runs():
     problem = Quadratic([0.2, 4.0])
     x0 = torch.tensor([[-5.0, -2.0]], dtype=torch.float64)
-    both = run(problem, _gd(torch.tensor([0.4, 0.6])), x0.repeat(2, 1), 80)
-    calm = run(problem, _gd(torch.tensor([0.4, 0.45])), x0.repeat(2, 1), 80)  # same shapes, no divergence
+    both = run(problem, _gd(torch.tensor([0.4, 0.6], dtype=torch.float64)), x0.repeat(2, 1), 80)
+    # the same shapes without a diverging run
+    calm = run(problem, _gd(torch.tensor([0.4, 0.45], dtype=torch.float64)), x0.repeat(2, 1), 80)
     alone = run(problem, _gd(0.4), x0, 80)
     assert both.diverged.tolist() == [False, True] and not calm.diverged.any()
     # bit for bit equal to the same batch without a diverging neighbour ...
@@ -100,5 +101,5 @@ def test_progress_bar_and_bad_arguments(capsys):
 def test_clip_per_run_thresholds_in_driver():
     problem = Quadratic([1.0, 1.0])
     x0 = torch.full((2, 2), 10.0, dtype=torch.float64)
-    traj = run(problem, chain(clip_by_norm(torch.tensor([0.5, 2.0])), scale(1.0)), x0, 3)
+    traj = run(problem, chain(clip_by_norm(torch.tensor([0.5, 2.0], dtype=torch.float64)), scale(1.0)), x0, 3)
     torch.testing.assert_close(traj.clipped_grad_norm[0], torch.tensor([0.5, 2.0], dtype=torch.float64))

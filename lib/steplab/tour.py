@@ -61,7 +61,7 @@ def gd_rate_table(etas=(0.1, 0.2, 0.3, 0.4, 0.45), steps: int = 200):
     statement="On 0.1x1^2+2x2^2, GD converges at eta=0.4, diverges at eta=0.6 > 2/L; heavy ball (0.6, 0.5) converges",
 )
 def _claim_gd_diverges() -> Result:
-    gd_runs = gd(torch.tensor([0.4, 0.6]), steps=100)
+    gd_runs = gd(torch.tensor([0.4, 0.6], dtype=torch.float64), steps=100)
     hb = momentum(0.6, 0.5, steps=100)
     ok = (not bool(gd_runs.diverged[0])) and bool(gd_runs.diverged[1]) and not bool(hb.diverged[0])
     ok = ok and float(gd_runs.loss[-1, 0]) < 1e-6 and float(hb.loss[-1, 0]) < 1e-12

@@ -38,7 +38,11 @@ class GradientTransform(NamedTuple):
 
 
 def per_run(value: float | Tensor, like: Tensor, extra_dims: int | None = None) -> float | Tensor:
-    """Broadcast a scalar or a ``[runs]`` tensor against ``like`` (shape ``[runs, *dims]``)."""
+    """Broadcast a scalar or a ``[runs]`` tensor against ``like`` (shape ``[runs, *dims]``).
+
+    The tensor is cast to ``like``'s dtype: build per-run float64 parameters in float64
+    (``torch.tensor([0.4, 0.6])`` is float32, and 0.4 in float32 is 0.4000000059604645).
+    """
     if not isinstance(value, Tensor):
         return value
     value = value.to(device=like.device, dtype=like.dtype)

@@ -29,7 +29,7 @@ print("steplab", steplab.__version__, "| device for big sweeps:", steplab.defaul
 
 # %%
 # NBVAL_CHECK_OUTPUT
-runs = gd(torch.tensor([0.4, 0.6]), steps=60)
+runs = gd(torch.tensor([0.4, 0.6], dtype=torch.float64), steps=60)
 for r, eta in enumerate([0.4, 0.6]):
     print(f"eta = {eta}: {runs.divergence_message(r)}; f(x_60) = {float(runs.loss[-1, r]):.3g}")
 
