@@ -14,7 +14,7 @@ import torch
 
 from app_pages import charts
 from app_pages.charts import named, spec_cache
-from app_pages.common import Control, Controls, Pins, device_caption, fmt, reproduce_expander
+from app_pages.common import Control, Controls, Pins, device_caption, fmt, number_pair_pins, reproduce_expander
 from app_pages.player import playback
 from steplab.clipping import bias_theory, khs_envelope, simulate_bias
 from steplab.dashboard import CommonNoise
@@ -39,17 +39,7 @@ SPECS = {spec.name: spec for spec in CONTROLS}
 NO_CLIP = 1e300
 
 
-def parse_pin(text: str) -> tuple[float, float]:
-    """``'0.5:0.03'`` -> (c, η), each checked against its slider's range."""
-    try:
-        c, eta = text.split(":")
-    except ValueError:
-        raise ValueError(f"'{text}' is not c:eta") from None
-    return SPECS["c"].parse(c), SPECS["eta"].parse(eta)
-
-
-def format_pin(pin: tuple[float, float]) -> str:
-    return f"{pin[0]:g}:{pin[1]:g}"
+parse_pin, format_pin = number_pair_pins(SPECS, "c", "eta")  # pins written c:eta
 
 
 def run_labels(runs: list[tuple[float | None, float]]) -> list[str]:

@@ -204,6 +204,22 @@ class Controls:
         return params
 
 
+def number_pair_pins(specs: dict, first: str, second: str):
+    """``(parse, format)`` for pins written ``'first:second'``, each number checked against its control's range."""
+
+    def parse(text: str) -> tuple[float, float]:
+        try:
+            a, b = text.split(":")
+        except ValueError:
+            raise ValueError(f"'{text}' is not {first}:{second}") from None
+        return specs[first].parse(a), specs[second].parse(b)
+
+    def format(pin: tuple[float, float]) -> str:
+        return f"{pin[0]:g}:{pin[1]:g}"
+
+    return parse, format
+
+
 class Pins:
     """The pinned settings of one page: overlaid on the current setting, same seed and start point.
 

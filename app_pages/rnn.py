@@ -13,7 +13,7 @@ import torch
 
 from app_pages import charts
 from app_pages.charts import named, spec_cache
-from app_pages.common import Control, Controls, Pins, device_caption, fmt, reproduce_expander
+from app_pages.common import Control, Controls, Pins, device_caption, fmt, number_pair_pins, reproduce_expander
 from app_pages.player import playback
 from steplab.rnn.cliff import CliffProblem, cliff_surface, descend, valley_line, wall_line
 
@@ -30,17 +30,7 @@ SPECS = {spec.name: spec for spec in CONTROLS}
 NO_CLIP = 1e300
 
 
-def parse_pin(text: str) -> tuple[float, float]:
-    """``'0.5:2'`` -> (η, c), each checked against its slider's range."""
-    try:
-        eta, c = text.split(":")
-    except ValueError:
-        raise ValueError(f"'{text}' is not eta:c") from None
-    return SPECS["eta"].parse(eta), SPECS["c"].parse(c)
-
-
-def format_pin(pin: tuple[float, float]) -> str:
-    return f"{pin[0]:g}:{pin[1]:g}"
+parse_pin, format_pin = number_pair_pins(SPECS, "eta", "c")  # pins written eta:c
 
 
 def run_labels(runs: list[tuple[float, float | None]]) -> list[str]:
