@@ -15,9 +15,8 @@ import torch
 Tensor = torch.Tensor
 
 
-def _as_tensor(x, like=None) -> Tensor:
-    dtype = like.dtype if isinstance(like, Tensor) else torch.float64
-    return torch.as_tensor(x, dtype=dtype)
+def _as_tensor(x) -> Tensor:
+    return torch.as_tensor(x, dtype=torch.float64)
 
 
 def gd_rate(eta, eigenvalues) -> Tensor:

@@ -198,8 +198,6 @@ def clip_with_nan_guard(grads: Tensor, params: Tensor, layout: RNNLayout,
         threshold = torch.as_tensor(clip_threshold, dtype=grads.dtype, device=grads.device)
         if bool((~(threshold > 0)).any()):
             raise ValueError(f"clip_threshold must be > 0 (inf for no clipping), got {threshold.tolist()}")
-        if threshold.ndim == 1:
-            threshold = threshold.reshape(-1)
         factor = torch.where(torch.isinf(threshold), torch.ones_like(norms), clip_factor(norms, threshold))
         clipped = grads * factor[:, None]
     bad = ~torch.isfinite(norms) | (norms > NAN_GUARD_NORM)
