@@ -78,3 +78,120 @@ def test_cpu_threads_restores_the_setting():
         assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads"), cpu_threads(0):
         pass
+
+
+# ---- the core install and the lock ---------------------------------------------------------------------------
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+CORE_ONLY_SCRIPT = r'''
+import importlib, importlib.abc, importlib.metadata as md, json, pkgutil, sys
+from packaging.requirements import Requirement
+
+def canonical(name):
+    import re
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+# the core requirements of steplab and everything they need in turn (what `pip install steplab` brings)
+closure, todo = set(), [Requirement(r) for r in sys.argv[1:]]
+while todo:
+    req = todo.pop()
+    name = canonical(req.name)
+    if name in closure or (req.marker is not None and not req.marker.evaluate({"extra": ""})):
+        continue
+    closure.add(name)
+    todo += [Requirement(r) for r in (md.requires(req.name) or [])]
+blocked = {top for top, dists in md.packages_distributions().items()
+           if top != "steplab" and not any(canonical(d) in closure for d in dists)}
+
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".", 1)[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked: not a core dependency)", name=name)
+        return None
+
+sys.meta_path.insert(0, Blocker())
+import importlib.util
+_find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, package=None: (None if name.split(".", 1)[0] in blocked
+                                                       else _find_spec(name, package))  # "is it installed?"
+import steplab
+report = {}
+for info in pkgutil.walk_packages(steplab.__path__, "steplab."):
+    try:
+        importlib.import_module(info.name)
+        report[info.name] = "ok"
+    except ImportError as error:
+        report[info.name] = f"ImportError: {error}"
+from steplab import trajectory
+try:
+    trajectory._progress(3, True, "x")
+    report["progress bar"] = "ok"
+except ImportError as error:
+    report["progress bar"] = f"ImportError: {error}"
+from steplab.logistic import data
+report["digits"] = str(tuple(data.digits_pair(3, 8).signed.shape))
+print(json.dumps({"blocked": sorted(blocked), "report": report}))
+'''
+
+
+def test_every_module_imports_with_only_the_core_dependencies():
+    """Emulates `pip install steplab` (no extras): every distribution outside the core requirements' closure
+    is made unimportable; each module then imports, or says which extra to install."""
+    import json
+
+    core = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    out = subprocess.run([sys.executable, "-c", CORE_ONLY_SCRIPT, *core], capture_output=True, text=True,
+                         check=True).stdout
+    result = json.loads(out)
+    assert {"matplotlib", "tqdm", "streamlit", "pandas", "IPython"} <= set(result["blocked"])
+    assert {"torch", "numpy", "scipy", "sklearn"}.isdisjoint(result["blocked"])
+    report = result["report"]
+    assert "steplab.logistic.data" in report and "steplab.rnn.train" in report
+    for module, status in report.items():
+        if module.startswith("steplab.plots") or module == "progress bar":
+            assert "pip install 'steplab[notebooks]'" in status, (module, status)
+        elif module != "digits":
+            assert status == "ok", (module, status)
+    assert report["digits"].startswith("(")  # the logistic data sets load with the core install
+
+
+def test_check_env_lists_are_pyprojects():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert _names(check_env.REQUIRED) == _names(project["dependencies"])
+    for extra, requirements in project["optional-dependencies"].items():
+        assert _names(check_env.OPTIONAL[extra]) == _names(requirements), extra
+
+
+def _lock() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not a name==version pin"
+            pins[_canonical(name)] = version.strip()
+    return pins
+
+
+def test_lock_pins_every_installed_distribution():
+    """constraints.txt (written by `make lock`) pins each distribution of this environment at its version."""
+    import importlib.metadata
+
+    pins = _lock()
+    venv_own = {"pip", "setuptools", "wheel", "steplab"}  # come with the venv / are the project itself
+    installed = {_canonical(d.metadata["Name"]): d.version.split("+")[0]  # torch 2.13.0+cpu is pinned as 2.13.0
+                 for d in importlib.metadata.distributions()}
+    unpinned = sorted(set(installed) - set(pins) - venv_own)
+    assert not unpinned, f"installed but not in constraints.txt (run make lock): {unpinned}"
+    differs = {n: (installed[n], pins[n]) for n in installed if n in pins and installed[n] != pins[n]}
+    assert not differs, f"installed version != locked version: {differs}"
+    assert pins["torch"].startswith("2.13.0")
+
+
+def test_environment_yml_uses_conda_forge_only():
+    text = (ROOT / "environment.yml").read_text()
+    channels = text.split("channels:", 1)[1].split("dependencies:", 1)[0]
+    assert [c.strip("- ").strip() for c in channels.strip().splitlines()] == ["conda-forge"]

@@ -55,16 +55,25 @@ def target_of(src: Path) -> Path:
     return ROOT / "notebooks" / relative.with_suffix(".ipynb")
 
 
-def strip(nb: nbformat.NotebookNode) -> None:
-    nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+def language_info() -> dict:
+    """What the IPython kernel reports on connect; JupyterLab writes it into the notebook when it differs,
+    which marks an untouched notebook modified, so the stored notebook carries it whole."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    return dict(IPythonKernel.language_info)
+
+
+def strip(nb: nbformat.NotebookNode, executed: bool = True) -> None:
+    nb.metadata = {"kernelspec": KERNELSPEC, "language_info": language_info()}
     count = 0
     for i, cell in enumerate(nb.cells):
         cell.metadata = {}
         cell.id = f"cell-{i:03d}"
         if cell.cell_type == "code":
-            # nbval refuses cells with outputs but no execution count: number them 1, 2, ... in order
+            # every code cell ran: number them 1, 2, ... in order (nbval refuses outputs without a count,
+            # and JupyterLab shows "[ ]:" for a cell without one, as if it had not run)
             count += 1
-            cell.execution_count = count if cell.outputs else None
+            cell.execution_count = count if executed else None
             for output in cell.outputs:
                 if "execution_count" in output:
                     output["execution_count"] = count
@@ -80,7 +89,7 @@ def build(src: Path, execute: bool = True) -> Path:
         resources = {"metadata": {"path": str(target.parent)}}
         NotebookClient(nb, timeout=600, kernel_name="python3", resources=resources).execute()
         print(f"{target.relative_to(ROOT)}: executed in {time.perf_counter() - start:.1f} s")
-    strip(nb)
+    strip(nb, executed=execute)
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
     return target

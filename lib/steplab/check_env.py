@@ -10,10 +10,11 @@ import importlib
 import importlib.metadata
 import sys
 
-REQUIRED = ["torch", "numpy"]
+# the same lists as pyproject.toml's dependencies and extras (tests/test_packaging.py compares them)
+REQUIRED = ["torch", "numpy", "scipy", "scikit-learn"]
 OPTIONAL = {
-    "notebooks": ["jupyterlab", "ipykernel", "ipywidgets", "matplotlib", "tqdm", "scikit-learn", "scipy"],
-    "app": ["streamlit", "altair"],
+    "notebooks": ["jupyterlab", "ipykernel", "ipywidgets", "matplotlib", "tqdm"],
+    "app": ["streamlit", "altair", "pandas", "contourpy"],
     "test": ["pytest", "nbval", "ruff", "playwright", "nbformat"],
     "diffusers": ["diffusers"],
 }

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from steplab.device import make_generator
+from steplab.optional import require
 from steplab.transforms import GradientTransform, run_norm
 from steplab.validation import check_int
 
@@ -77,8 +78,7 @@ class Trajectory:
 def _progress(steps: int, enabled: bool, desc: str):
     if not enabled:
         return range(steps)
-    from tqdm.auto import tqdm  # optional dependency, imported only when asked for
-
+    tqdm = require("tqdm.auto", "a progress bar (progress=True)").tqdm  # optional, imported only when asked for
     return tqdm(range(steps), desc=desc, leave=False)
 
 

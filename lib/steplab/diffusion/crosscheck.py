@@ -17,6 +17,7 @@ import torch
 
 from steplab.diffusion.samplers import sample
 from steplab.diffusion.schedule import BETA_END, BETA_START, TRAIN_STEPS, sigma_from_alpha_bar
+from steplab.optional import require
 
 SCHEDULERS = {"ddim": "DDIMScheduler", "plms4": "PNDMScheduler", "dpm++": "DPMSolverMultistepScheduler"}
 
@@ -28,8 +29,7 @@ def diffusers_available() -> bool:
 
 def make_scheduler(method: str, steps: int):
     """The diffusers scheduler matching ``method`` ("ddim", "plms4", "dpm++"), timesteps set for ``steps``."""
-    import diffusers
-
+    diffusers = require("diffusers", "steplab.diffusion.crosscheck")
     if method not in SCHEDULERS:
         raise ValueError(f"method must be one of {', '.join(SCHEDULERS)}, got {method!r}")
     common = dict(num_train_timesteps=TRAIN_STEPS, beta_start=BETA_START, beta_end=BETA_END, beta_schedule="linear")

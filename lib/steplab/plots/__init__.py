@@ -7,10 +7,13 @@ helpers below take plain tensors or a :class:`~steplab.trajectory.Trajectory`.
 
 from __future__ import annotations
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
+
+from steplab.optional import require
+
+mpl = require("matplotlib", "steplab.plots")
+plt = require("matplotlib.pyplot", "steplab.plots")
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-from steplab.plots import COLORS, to_numpy
+from steplab.plots import COLORS, plt, to_numpy
 
 
 def gamma_label(gamma: float) -> str:

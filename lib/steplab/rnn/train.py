@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from steplab.device import cpu_threads
+from steplab.optional import require
 from steplab.rnn.model import RNNLayout, check_activation, clip_with_nan_guard, forward, init_params, omega
 from steplab.rnn.tasks import arithmetic_length, error_per_run, generate, get_task, loss_per_run
 from steplab.validation import check_int, check_positive, check_range
@@ -149,8 +150,7 @@ def _train(task, length, seeds, clip_thresholds, omega_weights, hidden_size, bat
     active = torch.ones(runs, dtype=torch.bool)
     iterations = range(max_iterations)
     if progress:
-        from tqdm.auto import tqdm
-
+        tqdm = require("tqdm.auto", "a progress bar (progress=True)").tqdm
         iterations = tqdm(iterations, desc=f"{task} T={length}", leave=False)
 
     done = 0
