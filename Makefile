@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
-## make test: lint, unit and app tests, then every notebook under nbval (the README's test command)
-test: env browser-deps lint unit nbtest
+## make test: lint, unit and app tests, then every notebook under nbval, natively and again with torch's
+## portable CPU kernels (the README's test command)
+test: env browser-deps lint unit nbtest test-default-kernels
 
 lint: env
 	$(PY) -m ruff check lib tests tools benchmarks $(wildcard app.py app_pages)
@@ -29,6 +30,12 @@ unit: env
 
 nbtest: env
 	MPLBACKEND=agg $(PY) -m pytest $(NBVAL) notebooks -q
+
+## The notebook tests again under ATEN_CPU_CAPABILITY=default: torch's portable kernels round differently from
+## its AVX2/AVX-512 ones, so this emulates another machine. Every checked cell must print the same; each notebook
+## ends with its family's claims table, so every registered claim is rerun and compared too.
+test-default-kernels: env
+	ATEN_CPU_CAPABILITY=default MPLBACKEND=agg $(PY) -m pytest $(NBVAL) notebooks -q
 
 ## Debian's chromium for the browser test (only when missing and we are root; otherwise that test skips)
 browser-deps:

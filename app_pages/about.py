@@ -31,7 +31,7 @@ def versions() -> pd.DataFrame:
 
 
 def outcome_rows(outcomes) -> pd.DataFrame:
-    return pd.DataFrame([{"": "✓" if o.result.passed else "✗", "claim": o.claim.id, "paper": o.claim.paper,
+    return pd.DataFrame([{"": claims.mark(o), "claim": o.claim.id, "paper": o.claim.paper,
                           "statement": o.claim.statement, "expected": o.result.expected,
                           "measured": o.result.measured, "seconds": round(o.seconds, 2)} for o in outcomes])
 
@@ -61,10 +61,10 @@ if st.button("Run the claims", type="primary", key="about.run"):
         bar.progress(i / max(n, 1), text=f"{i + 1}/{n}: {claim.id}")
 
     outcomes = claims.run_all(None if family == "all" else family, on_progress=on_progress)
-    bar.progress(1.0, text=f"done: {sum(o.result.passed for o in outcomes)}/{len(outcomes)} claims verified")
+    bar.progress(1.0, text=f"done: {claims.summary(outcomes)}")
     st.session_state["about.outcomes"] = outcomes
 if "about.outcomes" in st.session_state:
     outcomes = st.session_state["about.outcomes"]
-    passed = sum(o.result.passed for o in outcomes)
-    (st.success if passed == len(outcomes) else st.error)(f"{passed}/{len(outcomes)} claims verified on this machine")
+    failed = any(not o.result.passed for o in outcomes)
+    (st.error if failed else st.success)(f"{claims.summary(outcomes)} on this machine")
     st.dataframe(outcome_rows(outcomes), hide_index=True, width="stretch")

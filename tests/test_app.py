@@ -19,6 +19,7 @@ import torch
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from steplab import claims  # noqa: E402
 from steplab import dashboard as dash  # noqa: E402
 from steplab.diffusion import balanced_labels, noise, ring_gmm, sample  # noqa: E402
 from steplab.problems import Noisy, Quadratic, TwoPointNoise  # noqa: E402
@@ -459,4 +460,4 @@ def test_about_runs_the_claims_and_shows_the_table():
     outcomes = at.session_state["about.outcomes"]
     assert len(outcomes) >= 2 and all(o.claim.family == "tour" for o in outcomes)
     table = at.dataframe[-1].value
-    assert set(table[""]) <= {"✓", "✗"} and len(table) == len(outcomes)
+    assert set(table[""]) <= {"✓", "✗", claims.NOT_REPRODUCED} and len(table) == len(outcomes)

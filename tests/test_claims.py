@@ -40,3 +40,23 @@ def test_unknown_claim_and_family():
         claims.load("astrology")
     with pytest.raises(ValueError, match="family.short_name"):
         claims.register("nodot", paper="p", source="s", statement="x")
+
+
+def test_a_not_reproduced_claim_is_shown_but_never_ticked():
+    from steplab.claims import Claim, Outcome, Result
+
+    def result(passed):
+        return Result("paper: 3/3", "ours: 1/3", passed)
+
+    ours = Outcome(Claim("x.ours", "p", "s", "stmt", lambda: result(True), reproduced=False), result(True), 0.0)
+    broken = Outcome(Claim("x.broken", "p", "s", "stmt", lambda: result(False), reproduced=False), result(False), 0.0)
+    fine = Outcome(Claim("x.fine", "p", "s", "stmt", lambda: result(True)), result(True), 0.0)
+    assert [claims.mark(o) for o in (ours, broken, fine)] == [claims.NOT_REPRODUCED, "✗", "✓"]
+    text = claims.format_table([ours, broken, fine], show_seconds=False)
+    assert text.splitlines()[-1] == "1/3 claims verified, 1 not reproduced here, 1 failed"
+
+
+def test_measured_texts_print_the_band_not_the_raw_value():
+    assert claims.within(3.2e-7, 1e-6) == claims.within(9.9e-7, 1e-6) == "<= 1e-06"  # last bits do not show
+    assert claims.within(2.5e-6, 1e-6) == "2.5e-06 (> 1e-06)"  # a failure shows its size
+    assert (claims.yes(True), claims.yes(False)) == ("yes", "NO")

@@ -195,3 +195,31 @@ def test_environment_yml_uses_conda_forge_only():
     text = (ROOT / "environment.yml").read_text()
     channels = text.split("channels:", 1)[1].split("dependencies:", 1)[0]
     assert [c.strip("- ").strip() for c in channels.strip().splitlines()] == ["conda-forge"]
+
+
+def test_stored_notebooks_open_unmodified_in_jupyterlab():
+    """JupyterLab rewrites language_info on connect (marking the notebook modified when it differs) and shows
+    "[ ]:" for code cells without an execution count: the stored notebooks carry both."""
+    import nbformat
+    from ipykernel.ipkernel import IPythonKernel
+
+    kernel_info = {k: v for k, v in IPythonKernel.language_info.items() if k != "version"}
+    for path in sorted((ROOT / "notebooks").rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        nb = nbformat.read(path, as_version=4)
+        info = {k: v for k, v in nb.metadata["language_info"].items() if k != "version"}
+        assert info == kernel_info, path.name
+        assert nb.metadata["kernelspec"] == {"display_name": "Python (steplab)", "language": "python",
+                                             "name": "steplab"}, path.name
+        counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+        assert counts == list(range(1, len(counts) + 1)), f"{path.name}: execution counts {counts}"
+
+
+def test_make_test_reruns_the_notebooks_with_portable_kernels():
+    makefile = (ROOT / "Makefile").read_text()
+    test_deps = re.search(r"^test: (.*)$", makefile, re.M).group(1).split()
+    assert "nbtest" in test_deps and "test-default-kernels" in test_deps
+    recipe = makefile.split("\ntest-default-kernels:", 1)[1].split("\n\n", 1)[0]
+    assert "ATEN_CPU_CAPABILITY=default" in recipe and "$(NBVAL) notebooks" in recipe
+    assert "make test" in (ROOT / ".ci" / "run").read_text()

@@ -168,12 +168,12 @@ def test_task_targets_follow_the_markers():
 
 def test_check7_temporal_order_clipping_helps():
     r = ex.temporal_order_comparison()
-    plain, clipped = int(r.solved[:3].sum()), int(r.solved[3:].sum())
-    assert clipped >= 2 and clipped > plain
+    plain, clipped = ex.split_solved(r)
+    assert len(r.seeds) == 20 and clipped >= 8 and plain <= 4  # bands with a margin: machine-independent
     unsolved = ~r.solved
     assert torch.isfinite(r.grad_norm[:, unsolved]).all()  # runs that never stop record every norm
     assert (torch.isnan(r.grad_norm[-1, r.solved])).all()  # stopped runs are frozen
-    plain_norms = r.grad_norm[:, :3]
+    plain_norms = r.grad_norm[:, :10]
     assert float(plain_norms.nan_to_num(0).max()) > 5 * float(plain_norms.nanmedian())  # the spikes
 
 

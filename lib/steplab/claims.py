@@ -10,6 +10,14 @@ one-sentence statement, and a function that runs the experiment and returns a :c
 
 ``python -m steplab.verify [family]`` prints the table; ``tests/test_claims.py`` runs them all;
 each notebook ends with ``claims.table(family)``.
+
+A paper statement that our runs do not reproduce is registered with ``reproduced=False``: its check
+asserts what we measured instead (a band that must hold on every machine), and the table shows it as
+"not reproduced here", never as a tick.
+
+Expected/measured texts say what the check asserts (counts against bands, booleans, values rounded to
+their tolerance), never raw chaotic values: they are printed by checked notebook cells and must read
+the same on every machine.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ class Claim:
     source: str
     statement: str
     check: Callable[[], Result]
+    reproduced: bool = True
 
     @property
     def family(self) -> str:
@@ -62,13 +71,31 @@ class Outcome:
 _REGISTRY: dict[str, Claim] = {}
 
 
-def register(claim_id: str, *, paper: str, source: str, statement: str):
-    """Decorator registering ``fn() -> Result`` as the check of claim ``claim_id``."""
+NOT_REPRODUCED = "not reproduced here"
+
+
+def yes(condition: bool) -> str:
+    """A band check as a claim's measured text prints it: ``'yes'`` or ``'NO'``."""
+    return "yes" if condition else "NO"
+
+
+def within(value: float, tolerance: float) -> str:
+    """A round-off-sized error as a claim prints it: ``'<= 1e-05'`` when it is within ``tolerance`` (the same
+    text on every machine, whatever the last bits), else the value itself, so that a failure shows its size."""
+    return f"<= {tolerance:.0e}" if value <= tolerance else f"{value:.1e} (> {tolerance:.0e})"
+
+
+def register(claim_id: str, *, paper: str, source: str, statement: str, reproduced: bool = True):
+    """Decorator registering ``fn() -> Result`` as the check of claim ``claim_id``.
+
+    ``reproduced=False``: the paper's ``statement`` does not hold in our runs; ``fn`` checks what we
+    measured instead (its ``expected`` is our band), and the claim is shown as "not reproduced here".
+    """
     if "." not in claim_id:
         raise ValueError(f"claim id must look like 'family.short_name', got {claim_id!r}")
 
     def decorator(fn: Callable[[], Result]) -> Callable[[], Result]:
-        _REGISTRY[claim_id] = Claim(claim_id, paper, source, statement, fn)
+        _REGISTRY[claim_id] = Claim(claim_id, paper, source, statement, fn, reproduced)
         return fn
 
     return decorator
@@ -124,13 +151,32 @@ def run_all(family: str | None = None, on_progress: Callable[[int, int, Claim], 
     return outcomes
 
 
+def mark(outcome: Outcome) -> str:
+    """✓ (verified), ✗ (the check failed), or "not reproduced here" (our measured band held, the paper's didn't)."""
+    if not outcome.result.passed:
+        return "✗"
+    return "✓" if outcome.claim.reproduced else NOT_REPRODUCED
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    """``'9/10 claims verified, 1 not reproduced here'`` (and how many checks failed, if any)."""
+    verified = sum(o.result.passed and o.claim.reproduced for o in outcomes)
+    not_reproduced = sum(o.result.passed and not o.claim.reproduced for o in outcomes)
+    failed = sum(not o.result.passed for o in outcomes)
+    text = f"{verified}/{len(outcomes)} claims verified"
+    if not_reproduced:
+        text += f", {not_reproduced} {NOT_REPRODUCED}"
+    if failed:
+        text += f", {failed} failed"
+    return text
+
+
 def format_table(outcomes: list[Outcome], show_seconds: bool = True) -> str:
-    """A plain-text table: id, statement, expected, measured, pass mark, seconds."""
+    """A plain-text table: id, statement, expected, measured, mark (see :func:`mark`), seconds."""
     headers = ["id", "statement", "expected", "measured", "ok"] + (["s"] if show_seconds else [])
     rows = []
     for o in outcomes:
-        row = [o.claim.id, o.claim.statement, o.result.expected, o.result.measured,
-               "✓" if o.result.passed else "✗"]
+        row = [o.claim.id, o.claim.statement, o.result.expected, o.result.measured, mark(o)]
         if show_seconds:
             row.append(f"{o.seconds:.1f}")
         rows.append(row)
@@ -142,8 +188,7 @@ def format_table(outcomes: list[Outcome], show_seconds: bool = True) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
 
     lines = [fmt(headers), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows]
-    passed = sum(o.result.passed for o in outcomes)
-    lines.append(f"{passed}/{len(outcomes)} claims verified")
+    lines.append(summary(outcomes))
     return "\n".join(lines)
 
 

@@ -27,6 +27,7 @@ import torch
 from steplab import claims, plots
 from steplab.diffusion import experiments, method_name, orders, ring_gmm, sample, schedule, stability
 from steplab.diffusion import claims as diffusion_claims
+from steplab.claims import within
 from steplab.diffusion.crosscheck import diffusers_available
 from steplab.plots import diffusion as dplots
 
@@ -65,7 +66,7 @@ for family, label in (("hb", "AB{k} + HB"), ("ghvb", "GHVB{k}.β")):
         names = [f"{family}{k}"] + [f"{family}{k - 1}{b}" for b in (".9", ".8", ".5")]
         print(f"{label.format(k=k):<22}" + "".join(f"{table[n][0]:9.3f}" for n in names))
 worst = max(abs(c - r) / abs(c) for c, r in table.values())
-print(f"closed form vs root finding: max relative difference {diffusion_claims.below(worst)} (claim: < 1e-6)")
+print(f"closed form vs root finding: max relative difference {within(worst, 1e-6)} (the claim's tolerance)")
 
 # %% [markdown]
 # The table is only meaningful if **our samplers** behave that way. Run each of them on $u' = \lambda u$ with a
@@ -234,7 +235,7 @@ else:
 # NBVAL_CHECK_OUTPUT
 identities = diffusion_claims.beta_one_differences()
 for name, value in identities.items():
-    print(f"{name:>18}: max relative difference {diffusion_claims.below(value)}")
+    print(f"{name:>18}: max relative difference {within(value, 1e-12)}")
 
 # %% [markdown]
 # ## 7 · Try it: method, momentum number, steps and guidance

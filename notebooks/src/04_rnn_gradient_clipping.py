@@ -36,13 +36,24 @@ plots.use_style()
 # condition is necessary, not sufficient: saturation of $\sigma$ pulls $\sigma'$ down.
 
 # %%
-# NBVAL_CHECK_OUTPUT
 vanishing = ex.vanishing_check()
 for activation in ("tanh", "sigmoid"):
     entry = vanishing[activation]
     ends = ", ".join(f"λ₁={lam:g}: {float(v):.1e}" for lam, v in zip(entry["lambdas"], entry["norms"][-1]))
     print(f"{activation:8s} ||dx_50/dx_0||  {ends}")
-    print(f"         below 1/γ: max of norm / bound = {entry['ratio_max']:.3f} (theory ≤ 1)")
+
+# %% [markdown]
+# The exploding norms above differ from machine to machine in their leading digits (2.0e6 on one, 2.7e6 on
+# another): a saturating driven RNN above $1/\gamma$ is chaotic and magnifies last-bit differences between CPU
+# kernels. What the theory says, and what we check, are the inequalities:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for activation, big in (("tanh", 3.0), ("sigmoid", 12.0)):
+    entry = vanishing[activation]
+    print(f"{activation:8s} below 1/γ (λ₁ = {entry['lambdas'][0]:g}): norm ≤ (λ₁γ)^t at every t: "
+          f"{entry['ratio_max'] <= 1 + 1e-9};  λ₁ = {big:g}: ||dx_50/dx_0|| > 1e3: {float(entry['norms'][-1, 2]) > 1e3}")
+print(f"tanh, λ₁ = 1.5 (above 1/γ): ||dx_50/dx_0|| < 1, it decays anyway: {float(vanishing['tanh']['norms'][-1, 1]) < 1}")
 
 # %%
 fig, axes = plots.subplots(2)
@@ -143,10 +154,19 @@ print(f"clipped:   step length {c['first_step']:.3f}, E {c['loss0']:.3f} -> {c['
 # over all starts, or a mean loss, would be a different algorithm). Success means $E < 10^{-3}$.
 
 # %%
-# NBVAL_CHECK_OUTPUT
 many = ex.many_starts_success()
-print(f"clipped success   = {many['clipped']:.3f}   (brief: 1.00)")
-print(f"unclipped success = {many['unclipped']:.3f}   (brief: 0.37-0.43); stuck at E > 0.05: {many['unclipped_stuck']:.3f}")
+print(f"clipped success   = {many['clipped']:.3f}")
+print(f"unclipped success = {many['unclipped']:.3f}; stuck at E > 0.05: {many['unclipped_stuck']:.3f}")
+
+# %% [markdown]
+# The unclipped fraction moves by a start or two between machines (0.410 on one, 0.412 on another): a start that
+# grazes the wall takes a step of length ~$10^3$ whose landing point depends on the last bits. The checked
+# statement is the band:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"clipped success ≥ 0.95: {many['clipped'] >= 0.95};  unclipped success ≤ 0.7: {many['unclipped'] <= 0.7};  "
+      f"gap ≥ 0.3: {many['clipped'] - many['unclipped'] >= 0.3}")
 
 # %%
 starts = ex.random_wall_starts(400, 0)
@@ -168,37 +188,45 @@ fig.tight_layout()
 # ## 5 · Temporal order at T = 20: MSGD vs MSGD-C
 # The task (Hochreiter & Schmidhuber 1997): a sequence of 6 one-hot symbols; two markers A/B appear at
 # $[0.1T, 0.2T)$ and $[0.5T, 0.6T)$ among distractors; the class (AA, AB, BA, BB) must be read from the last
-# state. Setting (brief §4b, a CPU-sized version of §4.1 of the paper): vanilla tanh RNN in the code's form
+# state. Setting (a CPU-sized version of §4.1 of the paper): vanilla tanh RNN in the official code's form
 # $h_t = \tanh(h_{t-1}W_{rec} + u_tW_{in} + b)$, "basic tanh" initialisation ($\mathcal N(0, 0.1^2)$), 50 units,
-# minibatch 20, **lr 0.1** without momentum, 3 seeds, at most 2000 iterations, evaluated every 250 iterations on
-# 1000 fresh sequences; success = under 1% wrong. All 6 runs (3 seeds × with/without clipping at $c = 1$) are one
-# batched training call; a clipped and an unclipped run with the same seed share initialisation and data.
+# minibatch 20, **lr 0.1** without momentum, **10 seeds**, at most 2000 iterations, evaluated every 250 iterations
+# on 1000 fresh sequences; success = under 1% wrong. All 20 runs (10 seeds × with/without clipping at $c = 1$) are
+# one batched training call; a clipped and an unclipped run with the same seed share initialisation and data.
 
 # %%
 comparison = ex.temporal_order_comparison()
-for r in range(6):
+for r in range(len(comparison.seeds)):
     print(comparison.summary(r))
-
-# %%
-# NBVAL_CHECK_OUTPUT
-plain_solved, clipped_solved = int(comparison.solved[:3].sum()), int(comparison.solved[3:].sum())
-print(f"MSGD-C solved {clipped_solved}/3 seeds, MSGD solved {plain_solved}/3 (brief, seeds 0-9: 9/10 vs 1/10)")
 print(f"largest pre-clip gradient norm: {float(comparison.grad_norm.nan_to_num(0).max()):.0f}; "
       f"median {float(comparison.grad_norm.nanmedian()):.2f}")
 
+# %% [markdown]
+# *Which* seeds succeed, the iteration at which they do and the size of the largest spike all change between
+# machines: unclipped training is chaotic, so a last-bit difference between CPU kernels (AVX2 or AVX-512) grows
+# until it decides the run. Counts over ten seeds, against bands with a margin, do not change:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+plain_solved, clipped_solved = ex.split_solved(comparison)
+unclipped_norms = comparison.grad_norm[:, :10]
+print(f"MSGD-C solved ≥ 8/10 seeds: {clipped_solved >= 8};  MSGD solved ≤ 4/10: {plain_solved <= 4}")
+print(f"MSGD's largest gradient norm > 20 × its median: "
+      f"{float(unclipped_norms.nan_to_num(0).max()) > 20 * float(unclipped_norms.nanmedian())}")
+
 # %%
 fig, axes = plots.subplots(2, width=6)
-rnnplots.grad_norms(axes[0, 0], comparison)
+rnnplots.grad_norms(axes[0, 0], comparison, by_method=True)
 axes[0, 0].axhline(1.0, color="black", lw=0.8, ls="--")
 axes[0, 0].set_title("gradient norms before clipping (dashed: c = 1)")
-rnnplots.eval_errors(axes[0, 1], comparison)
+rnnplots.eval_errors(axes[0, 1], comparison, by_method=True)
 axes[0, 1].set_title("temporal order, T = 20")
 fig.tight_layout()
 
 # %% [markdown]
 # Where unclipped runs fail they sit near chance (75% wrong, cross-entropy near $\ln 4$); the spikes in the left
-# panel are the wall crossings of §2 in 50 × 50 dimensions. (Which seeds succeed is chaotic — the brief found
-# unclipped success in 1 of 10 seeds — so we compare counts, never single seeds.)
+# panel are the wall crossings of §2 in 50 × 50 dimensions. (Which seeds succeed is chaotic, so we compare
+# counts, never single seeds.)
 #
 # **The Ω regularizer** (eq. 9–10) asks the back-propagated error to keep its norm from step to step:
 # $\Omega = \sum_k \big(\|\tfrac{\partial E}{\partial x_{k+1}}\tfrac{\partial x_{k+1}}{\partial x_k}\|^2 /
@@ -212,17 +240,26 @@ for s, value in zip((1.0, 0.5, 2.0), omega_on_scaled_orthogonal().tolist()):
 
 # %% [markdown]
 # ## 6 · Choosing the threshold
-# The paper's rule of thumb: look at the average gradient norm over many updates; "values from half to ten
+# The paper's rule of thumb (§3.2): look at the average gradient norm over many updates; "values from half to ten
 # times this average can still yield convergence, though convergence speed can be affected". We measure the
-# average unclipped norm over the first 200 updates, then train with $c$ = ½×, 1× and 10× that value (3 seeds each,
-# one batched call).
+# average unclipped norm over the first 200 updates, then train with $c$ = ½×, 1× and 10× that value (10 seeds
+# each, one batched call of 30 runs).
 
 # %%
-# NBVAL_CHECK_OUTPUT
 sweep = ex.threshold_sweep()
 print(f"average pre-clip norm over the first 200 updates: {sweep['average_norm']:.2f}")
 for m, c, n in zip(sweep["multiples"], sweep["thresholds"], sweep["solved"].sum(1).tolist()):
-    print(f"c = {m:g}× average = {c:.2f}: solved {n}/3 seeds within 2000 iterations")
+    print(f"c = {m:g}× average = {c:.2f}: solved {n}/10 seeds within 2000 iterations")
+
+# %% [markdown]
+# The average (about 1.2) and the 10× count vary a little by machine, for the reason given in §5. The checked
+# counts:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+solved = dict(zip(sweep["multiples"], sweep["solved"].sum(1).tolist()))
+print(f"½× and 1×: each solves ≥ 7/10 seeds: {solved[0.5] >= 7 and solved[1.0] >= 7};  "
+      f"10×: solves ≤ 4/10 (like MSGD): {solved[10.0] <= 4}")
 
 # %%
 fig, axes = plots.subplots(1)
@@ -230,8 +267,9 @@ rnnplots.threshold_bars(axes[0, 0], sweep)
 axes[0, 0].set_title("clipping threshold sweep, temporal order T = 20");
 
 # %% [markdown]
-# At 10× the threshold is above most gradient norms, so clipping rarely acts and the runs behave like MSGD;
-# with this budget the upper end of the paper's range costs most of the successes (as the brief also measured).
+# At 10× the threshold is above most gradient norms, so clipping rarely acts and the runs behave like MSGD: with
+# 2000 iterations (and in a 4000-iteration check we ran, 1–4 of 10 seeds depending on the machine) the upper end
+# of the paper's range is **not reproduced here**, and the claims table says so instead of ticking it.
 #
 # ## 7 · Try it: your own start, step size and threshold on the cliff
 # Drag the start point and the learning rate; the unclipped (solid) and clipped (dashed) paths are recomputed
@@ -289,8 +327,8 @@ widgets.interact(show, w0=widgets.FloatSlider(value=5.0, min=3.0, max=8.0, step=
 #    to the success rate, and why?
 # 3. **Element-wise clipping.** Mikolov's earlier variant clips each coordinate to $[-c, c]$
 #    (`steplab.transforms.clip_coordinatewise`). Repeat §4 with it. Do "both variants behave similarly" here?
-# 4. **Smaller learning rate.** Train temporal order at lr 0.03 with and without clipping (3 seeds). Is clipping
-#    still necessary? (The brief found unclipped 5/5 at lr 0.03.)
+# 4. **Smaller learning rate.** Train temporal order at lr 0.03 with and without clipping (10 seeds). Is clipping
+#    still necessary?
 # 5. **Ω at work.** Train MSGD-CR (`omega_weights=2.0`) for 750 iterations and plot the recorded Ω. Does it fall?
 #    Compare its cost per iteration with MSGD-C.
 #

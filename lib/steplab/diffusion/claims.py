@@ -6,18 +6,13 @@ Mitigating Divergence Artifacts", ICLR 2024 (arXiv 2307.11118).
 
 from __future__ import annotations
 
-import math
-
-from steplab.claims import Result, register
+from steplab.claims import Result, register, within
 from steplab.device import cpu_threads
 from steplab.diffusion import crosscheck, experiments, gmm, orders, samplers, stability
 
 PAPER = "Wizadwongsa et al. 2024 (ICLR)"
 
 
-def below(value: float) -> str:
-    """Round-off-sized numbers as a power-of-ten bound ("< 1e-11"), stable across machines; 0 stays "0"."""
-    return "0" if value == 0 else f"< 1e{math.floor(math.log10(value)) + 1}"
 STABILITY_ROWS = tuple(f"{family}{k - 1}{suffix}" if suffix else f"{family}{k}"
                        for family in ("hb", "ghvb") for k in (1, 2, 3, 4) for suffix in ("", ".9", ".8", ".5"))
 TOY_STABLE = ("ddim", "hb1.9", "hb1.8", "ghvb1.8", "ghvb1.9")
@@ -35,7 +30,7 @@ def stability_table() -> list[tuple[str, float, float]]:
           statement="Real stability intervals (s(pi), 0) of AB-k+HB and GHVB-k: closed form = root-finding")
 def _stability_intervals() -> Result:
     worst = max(abs(c - r) / abs(c) for _, c, r in stability_table())
-    return Result("28 entries, rel. err < 1e-6", f"max rel. err {below(worst)}", worst < 1e-6)
+    return Result("28 entries, rel. err < 1e-6", f"max rel. err {within(worst, 1e-6)}", worst < 1e-6)
 
 
 @register("diffusion.test_equation", paper=PAPER, source="§2.3, Eq. 10 (test equation u' = lambda u)",
@@ -118,7 +113,7 @@ def beta_one_differences() -> dict[str, float]:
           statement="GHVB k.0 = HB k.0 = NT k.0 = PLMS-k and DPM++HB(1) = DPM++ on the guided GMM")
 def _beta_one() -> Result:
     worst = max(beta_one_differences().values())
-    return Result("rel. difference <= 1e-12", f"max rel. difference {below(worst)}", worst <= 1e-12)
+    return Result("rel. difference <= 1e-12", f"max rel. difference {within(worst, 1e-12)}", worst <= 1e-12)
 
 
 @register("diffusion.ring_picture", paper=PAPER, source="Fig. 1 (divergence artifacts); brief §4.1 optional visual",
@@ -149,7 +144,7 @@ if crosscheck.diffusers_available():
               statement="diffusers' DDIM, PNDM(skip_prk) and DPM-Solver++(2M) loops on our analytic eps equal ours")
     def _diffusers_match() -> Result:
         diffs = diffusers_differences()
-        return Result("max |diff| <= 1e-5", ", ".join(f"{k} {below(v)}" for k, v in diffs.items()),
+        return Result("max |diff| <= 1e-5", ", ".join(f"{k} {within(v, 1e-5)}" for k, v in diffs.items()),
                       max(diffs.values()) <= 1e-5)
 
 

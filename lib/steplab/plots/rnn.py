@@ -86,27 +86,46 @@ def jacobian_norms(ax, check: dict, activation: str):
     ax.legend()
 
 
-def grad_norms(ax, result, runs=None, smooth: int = 1):
-    """Pre-clip gradient norms vs iteration for a :class:`TrainingResult` (log scale): the spikes."""
+METHOD_COLORS = {"MSGD": COLORS[1], "MSGD-C": COLORS[0], "MSGD-CR": COLORS[2]}
+
+
+def _styles(result, runs, by_method: bool):
+    """(run, colour, label) per run: one colour per run, or one per method with one legend entry each."""
+    seen = set()
+    for k, r in enumerate(runs):
+        if not by_method:
+            yield r, COLORS[k % len(COLORS)], result.label(r)
+            continue
+        method = result.label(r).split(" ", 1)[0]
+        yield r, METHOD_COLORS[method], (None if method in seen else method)
+        seen.add(method)
+
+
+def grad_norms(ax, result, runs=None, smooth: int = 1, by_method: bool = False):
+    """Pre-clip gradient norms vs iteration for a :class:`TrainingResult` (log scale): the spikes.
+
+    ``by_method``: colour runs by method (MSGD / MSGD-C / MSGD-CR) instead of one colour per run.
+    """
     norms = to_numpy(result.grad_norm)
     runs = range(norms.shape[1]) if runs is None else runs
-    for k, r in enumerate(runs):
-        ax.plot(np.arange(1, norms.shape[0] + 1), norms[:, r], lw=0.6, color=COLORS[k % len(COLORS)],
-                label=result.label(r), alpha=0.85)
+    for r, color, label in _styles(result, runs, by_method):
+        ax.plot(np.arange(1, norms.shape[0] + 1), norms[:, r], lw=0.6, color=color, label=label,
+                alpha=0.5 if by_method else 0.85)
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("‖g‖ before clipping")
     ax.legend(fontsize=8)
 
 
-def eval_errors(ax, result, runs=None, chance: float = 0.75):
+def eval_errors(ax, result, runs=None, chance: float = 0.75, by_method: bool = False):
     """Error on fresh sequences vs iteration; the paper's success line at 1% and chance dotted."""
     steps, errors = to_numpy(result.eval_steps), to_numpy(result.eval_error)
     runs = range(errors.shape[1]) if runs is None else runs
-    for k, r in enumerate(runs):
+    for r, color, label in _styles(result, runs, by_method):
         stop = int(result.solved_at[r])
         keep = steps <= stop if stop >= 0 else slice(None)
-        ax.plot(steps[keep], errors[keep, r], marker="o", ms=3, color=COLORS[k % len(COLORS)], label=result.label(r))
+        ax.plot(steps[keep], errors[keep, r], marker="o", ms=3, color=color, label=label,
+                alpha=0.6 if by_method else 1.0)
     ax.axhline(0.01, color="black", lw=0.8, ls="--", label="success: 1% wrong")
     ax.axhline(chance, color="grey", lw=0.8, ls=":", label="chance")
     ax.set_xlabel("iteration")

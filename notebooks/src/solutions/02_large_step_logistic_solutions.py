@@ -104,8 +104,20 @@ red = experiments.reduction("digits_3v8", (1e2, 1e4, 1e6, 1e8))
 scale = float(torch.linalg.vector_norm(digits.signed, dim=1).max() * red.perceptron.weights.norm(dim=-1).max())
 print(f"smallest |margin| {red.smallest_abs_margin:.1e}; ||z|| ||theta_hat|| up to {scale:.1f}; "
       f"float32 error ~ {scale * torch.finfo(torch.float32).eps:.1e}")
-for dtype in (torch.float64, torch.float32):
+
+
+def separation_times(dtype):
     lr = run_on(digits, [1e4], 200, "lr_gd", dtype=dtype, record_weights=False)
     bp = run_on(digits, [1.0], 200, "batch_perceptron", dtype=dtype, record_weights=False)
-    print(f"{str(dtype):14s}: LR+GD gamma=1e4 separates at {int(lr.separated_at[0])}, "
-          f"Batch Perceptron at {int(bp.separated_at[0])}")
+    return int(lr.separated_at[0]), int(bp.separated_at[0])
+
+
+print("float64: LR+GD gamma=1e4 separates at {}, Batch Perceptron at {}".format(*separation_times(torch.float64)))
+
+# %% [markdown]
+# In float32 the answer depends on the machine itself: the round-off that decides a sign pattern differs between
+# CPU kernels (AVX2 or AVX-512), and we have seen LR+GD separate at 90 on one machine and at 91 on another. So
+# this cell's output is not checked; run it and compare with float64 above.
+
+# %%
+print("float32: LR+GD gamma=1e4 separates at {}, Batch Perceptron at {}".format(*separation_times(torch.float32)))

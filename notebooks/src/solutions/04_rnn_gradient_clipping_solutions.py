@@ -77,13 +77,23 @@ variants = {
 }
 
 # %%
+success = {name: float((traj.loss[-1] < 1e-3).double().mean()) for name, traj in variants.items()}
+for name, value in success.items():
+    print(f"{name:28s} success (E < 1e-3) = {value:.3f}")
+
+# %% [markdown]
+# (The global clip's fraction moves by a few starts between machines, 0.098 on one and 0.107 on another: which
+# start sits closest to the wall, and so sets everyone's scale, is decided in the last bits.) The checked bands:
+
+# %%
 # NBVAL_CHECK_OUTPUT
-for name, traj in variants.items():
-    print(f"{name:28s} success (E < 1e-3) = {float((traj.loss[-1] < 1e-3).double().mean()):.3f}")
+print(f"per-start clip ≥ 0.95: {success['per-start clip (correct)'] >= 0.95};  "
+      f"one global clip < 0.2: {success['one global clip'] < 0.2};  "
+      f"mean loss < 0.05: {success['mean loss, per-start clip'] < 0.05}")
 
 # %% [markdown]
 # The global clip lets the largest gradient (a start sitting on the wall) set the scale for everyone, so most
-# starts barely move (the brief measured ≈ 0.09 success). The mean loss divides every step by 400: nothing
+# starts barely move (about one start in ten succeeds). The mean loss divides every step by 400: nothing
 # jumps, but nothing gets anywhere in 300 steps either.
 #
 # ## Exercise 3 · Element-wise clipping
@@ -104,21 +114,27 @@ print(f"element-wise clipping success = {float((elementwise.loss[-1] < 1e-3).dou
 # variants behave similarly" does not hold; the paper's remark is about its RNN experiments.
 #
 # ## Exercise 4 · A smaller learning rate
-# With lr 0.03 the step $\mathrm{lr}\,\|g\|$ at a spike is about 3× smaller.
+# With lr 0.03 the step $\mathrm{lr}\,\|g\|$ at a spike is about 3× smaller. Ten seeds of each, as in §5 (counts
+# over few seeds flip between machines).
 
 # %%
-small_lr = train("temporal_order", 20, seeds=(0, 1, 2) * 2, clip_thresholds=(None,) * 3 + (1.0,) * 3, lr=0.03,
+seeds = tuple(range(10))
+small_lr = train("temporal_order", 20, seeds=seeds * 2, clip_thresholds=(None,) * 10 + (1.0,) * 10, lr=0.03,
                  max_iterations=2000)
-for r in range(6):
+for r in range(20):
     print(small_lr.summary(r))
+plain_small, clipped_small = ex.split_solved(small_lr)
+print(f"lr 0.03: MSGD solved {plain_small}/10, MSGD-C solved {clipped_small}/10")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"lr 0.03: MSGD solved {int(small_lr.solved[:3].sum())}/3, MSGD-C solved {int(small_lr.solved[3:].sum())}/3")
+print(f"lr 0.03: MSGD solves ≥ 5/10: {plain_small >= 5};  MSGD-C solves ≥ 5/10: {clipped_small >= 5}")
 
 # %% [markdown]
-# At the smaller learning rate unclipped SGD survives its spikes more often (the brief saw 5/5 given up to
-# 4500 iterations), and clipping mostly buys speed and safety: it is what makes the *large* learning rate usable.
+# At the smaller learning rate unclipped SGD survives its spikes: both methods solve most seeds (7–8 of 10 in our
+# runs, the exact count and which seeds vary by machine), so here clipping buys neither more successes nor
+# visibly faster ones. What clipping does is make the *large* learning rate usable: at lr 0.1 (§5) MSGD fails on
+# most seeds while MSGD-C solves them all.
 #
 # ## Exercise 5 · Ω at work
 # MSGD-CR adds $\alpha\,\partial\Omega/\partial W_{rec}$ (α = 2, the code's default) before clipping.
@@ -147,5 +163,5 @@ fig.tight_layout()
 
 # %% [markdown]
 # Ω drops quickly as $W_{rec}$ becomes closer to norm-preserving along the error direction; at T = 20 it makes no
-# visible difference to success (the brief: CR 5/5 in 250–750 iterations), while costing several times more per
+# visible difference to success, while costing several times more per
 # iteration (an extra backward pass for $\partial E/\partial h_k$ and the Ω graph).
