@@ -60,3 +60,23 @@ def test_measured_texts_print_the_band_not_the_raw_value():
     assert claims.within(3.2e-7, 1e-6) == claims.within(9.9e-7, 1e-6) == "<= 1e-06"  # last bits do not show
     assert claims.within(2.5e-6, 1e-6) == "2.5e-06 (> 1e-06)"  # a failure shows its size
     assert (claims.yes(True), claims.yes(False)) == ("yes", "NO")
+
+
+def test_checks_build_the_test_and_its_texts_from_the_same_numbers():
+    ok = claims.close("g1", 0.7071, 0.705, 0.005)
+    assert ok.passed and ok.expected == "g1 = 0.705 ± 0.005" and ok.measured == "g1 = 0.7071"
+    assert not claims.close("g1", 0.72, 0.705, 0.005).passed
+    assert not claims.close("g1", 0.0, 0.705, 0.005).passed  # 0 does not pass
+    band = claims.between("bias", 0.2225, 0.2, 0.25)
+    assert band.passed and band.expected == "bias in (0.2, 0.25)"
+    assert not claims.between("bias", 0.25, 0.2, 0.25).passed and not claims.between("x", 1.0, low=1.0).passed
+    hidden = claims.between("max norm", 212.0, low=100.0, show_value=False)
+    assert hidden.measured == "max norm > 100: yes"
+    count = claims.count_between("MSGD-C", 9, 10, low=8)
+    assert count.passed and count.measured == "MSGD-C >= 8/10: yes"
+    assert not claims.count_between("MSGD", 5, 10, high=4).passed
+    result = claims.combine(ok, count)
+    assert result.passed and result.expected == "g1 = 0.705 ± 0.005; MSGD-C >= 8/10"
+    assert not claims.combine(ok, claims.count_between("MSGD", 5, 10, high=4)).passed
+    with pytest.raises(ValueError):
+        claims.between("x", 1.0)

@@ -79,6 +79,64 @@ def yes(condition: bool) -> str:
     return "yes" if condition else "NO"
 
 
+@dataclass(frozen=True)
+class Check:
+    """One condition of a claim, written once: the test and both of its display texts come from the same numbers.
+
+    Build them with :func:`close`, :func:`between` and :func:`count_between`; :func:`combine` joins several
+    into the claim's :class:`Result`.
+    """
+
+    expected: str
+    measured: str
+    passed: bool
+
+
+def _number(value: float, fmt: str) -> str:
+    return format(value, fmt)
+
+
+def close(label: str, value: float, target: float, tolerance: float, fmt: str = ".4g",
+          show_value: bool = True) -> Check:
+    """|value - target| <= tolerance. ``show_value=False`` prints only whether it holds (for chaotic values)."""
+    passed = bool(abs(value - target) <= tolerance)
+    expected = f"{label} = {_number(target, fmt)} ± {tolerance:.1g}"
+    measured = f"{label} = {_number(value, fmt)}" if show_value else f"{label} within ± {tolerance:.1g}: {yes(passed)}"
+    return Check(expected, measured, passed)
+
+
+def between(label: str, value: float, low: float | None = None, high: float | None = None, fmt: str = ".3g",
+            show_value: bool = True) -> Check:
+    """low < value < high (either side may be None). ``show_value=False``: print only whether it holds."""
+    if low is None and high is None:
+        raise ValueError("between needs a lower or an upper bound")
+    passed = (low is None or value > low) and (high is None or value < high)
+    if low is not None and high is not None:
+        band = f"{label} in ({_number(low, fmt)}, {_number(high, fmt)})"
+    elif low is not None:
+        band = f"{label} > {_number(low, fmt)}"
+    else:
+        band = f"{label} < {_number(high, fmt)}"
+    measured = f"{label} = {_number(value, fmt)}" if show_value else f"{band}: {yes(passed)}"
+    return Check(band, measured, bool(passed))
+
+
+def count_between(label: str, count: int, total: int, low: int | None = None, high: int | None = None) -> Check:
+    """A count of successes out of ``total`` against an inclusive band, printed as the band (machine-independent)."""
+    if low is None and high is None:
+        raise ValueError("count_between needs a lower or an upper bound")
+    passed = (low is None or count >= low) and (high is None or count <= high)
+    parts = ([f">= {low}/{total}"] if low is not None else []) + ([f"<= {high}/{total}"] if high is not None else [])
+    band = f"{label} {' and '.join(parts)}"
+    return Check(band, f"{band}: {yes(passed)}", bool(passed))
+
+
+def combine(*checks: Check, **details) -> Result:
+    """The claim's :class:`Result`: every check must hold; texts joined with '; '."""
+    return Result("; ".join(c.expected for c in checks), "; ".join(c.measured for c in checks),
+                  all(c.passed for c in checks), dict(details))
+
+
 def within(value: float, tolerance: float) -> str:
     """A round-off-sized error as a claim prints it: ``'<= 1e-05'`` when it is within ``tolerance`` (the same
     text on every machine, whatever the last bits), else the value itself, so that a failure shows its size."""
