@@ -8,6 +8,10 @@ A *problem* has ``dim`` and two methods on iterates ``x`` of shape ``[runs, dim]
 Stochastic problems return a noisy gradient from ``oracle`` (and, with ``per_sample=True``,
 per-sample gradients of shape ``[runs, batch, dim]`` for ``clip_per_sample``) while ``loss``
 stays the true objective.
+
+The deterministic problems also give their curvature in closed form: ``hessian(x) -> [runs, dim, dim]``,
+``minimizer`` (a ``[dim]`` tensor) and ``eigen_at_minimum()``; :func:`loss_grid` evaluates ``loss`` on a
+2-D grid for contour plots. The noise models live in ``steplab.noise`` and are importable from here too.
 """
 
 from __future__ import annotations
@@ -17,15 +21,32 @@ from dataclasses import dataclass, field
 
 import torch
 
-from steplab.validation import check_int, check_positive, check_range
+from steplab.noise import (  # noqa: F401  (re-exported: problems and their noise are imported together)
+    NOISE_MODELS,
+    CauchyNoise,
+    CommonNoise,
+    ExpNoise,
+    GaussianMixtureNoise,
+    GaussianNoise,
+    TwoPointNoise,
+)
+from steplab.validation import check_int, check_range
 
 Tensor = torch.Tensor
 
 
 # ----------------------------------------------------------------------------- deterministic
 
+class _Curvature:
+    """``eigen_at_minimum`` for problems that define ``hessian(x)`` and ``minimizer``."""
+
+    def eigen_at_minimum(self) -> tuple[Tensor, Tensor]:
+        """Eigenvalues (ascending) and eigenvectors (columns) of the Hessian at the minimizer."""
+        return torch.linalg.eigh(self.hessian(self.minimizer.reshape(1, -1).to(torch.float64))[0])
+
+
 @dataclass
-class Quadratic:
+class Quadratic(_Curvature):
     """f(x) = 1/2 (x - x*)^T A (x - x*),  A = U diag(eigenvalues) U^T.
 
     In 2-D, ``rotation`` (radians) sets U; in higher dimensions U is the identity unless
@@ -81,9 +102,13 @@ class Quadratic:
         grad = d @ self.matrix
         return 0.5 * torch.linalg.vecdot(grad, d), grad
 
+    def hessian(self, x: Tensor) -> Tensor:
+        """A for every point: ``[runs, dim, dim]``."""
+        return self.matrix.to(x.dtype).expand(x.shape[0], self.dim, self.dim)
+
 
 @dataclass
-class Cosh:
+class Cosh(_Curvature):
     """f(x) = sum_j cosh(x_j) - 1: (L0, L1)-smooth with L0 = L1 = 1, not L-smooth.
 
     Plain GD with a fixed step diverges from far starts; clipped GD converges
@@ -98,9 +123,18 @@ class Cosh:
     def oracle(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         return self.loss(x), torch.sinh(x)
 
+    @property
+    def minimizer(self) -> Tensor:
+        """x* = 0."""
+        return torch.zeros(self.dim, dtype=torch.float64)
+
+    def hessian(self, x: Tensor) -> Tensor:
+        """diag(cosh(x_j)): ``[runs, dim, dim]``."""
+        return torch.diag_embed(torch.cosh(x))
+
 
 @dataclass
-class Rosenbrock:
+class Rosenbrock(_Curvature):
     """f(x, y) = (a - x)^2 + b (y - x^2)^2, minimum at (a, a^2) (Rosenbrock 1960)."""
 
     a: float = 1.0
@@ -117,127 +151,28 @@ class Rosenbrock:
         grad = torch.stack([-2 * (self.a - u) - 4 * self.b * u * inner, 2 * self.b * inner], dim=-1)
         return (self.a - u) ** 2 + self.b * inner**2, grad
 
+    @property
+    def minimizer(self) -> Tensor:
+        """x* = (a, a^2)."""
+        return torch.tensor([self.a, self.a**2], dtype=torch.float64)
 
-# ----------------------------------------------------------------------------- noise models
-
-def _randn(shape, generator, dtype, device) -> Tensor:
-    """Standard normals drawn in float32 (fast) and cast to ``dtype``."""
-    return torch.randn(shape, generator=generator, dtype=torch.float32, device=device).to(dtype)
-
-
-def _rand(shape, generator, dtype, device) -> Tensor:
-    return torch.rand(shape, generator=generator, dtype=torch.float32, device=device).to(dtype)
-
-
-@dataclass
-class GaussianNoise:
-    """xi ~ N(0, sigma^2 I)."""
-
-    sigma: float = 1.0
-
-    def __post_init__(self):
-        check_positive("sigma", self.sigma)
-
-    def sample(self, shape, generator=None, dtype=torch.float64, device="cpu") -> Tensor:
-        return self.sigma * _randn(shape, generator, dtype, device)
+    def hessian(self, x: Tensor) -> Tensor:
+        """[[2 - 4b(y - x^2) + 8b x^2, -4b x], [-4b x, 2b]] at every point: ``[runs, 2, 2]``."""
+        u, v = x[:, 0], x[:, 1]
+        h11 = 2 - 4 * self.b * (v - u**2) + 8 * self.b * u**2
+        h12 = -4 * self.b * u
+        h22 = torch.full_like(u, 2 * self.b)
+        return torch.stack([torch.stack([h11, h12], -1), torch.stack([h12, h22], -1)], -2)
 
 
-@dataclass
-class TwoPointNoise:
-    """xi = +A with probability p, -B with probability 1 - p; mean 0, variance sigma^2.
+def loss_grid(problem, xs: Tensor, ys: Tensor) -> Tensor:
+    """``problem.loss`` (noiseless for :class:`Noisy`) on the grid ``xs`` x ``ys``: shape [len(ys), len(xs)].
 
-    q = p / (1 - p),  A = sigma / sqrt(q),  B = sigma sqrt(q).  The exact bias construction of
-    the clipping brief (Sec. 2.3), attaining Koloskova et al. (2023)'s min(sigma, sigma^2/c) floor.
-    Applied independently to every coordinate.
+    Row i, column j is f(xs[j], ys[i]) (``meshgrid(indexing="xy")``, the layout ``contour`` expects).
     """
-
-    sigma: float = 1.0
-    p: float = 0.1
-
-    def __post_init__(self):
-        check_positive("sigma", self.sigma)
-        check_range("p", self.p, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
-
-    @property
-    def odds(self) -> float:
-        return self.p / (1 - self.p)
-
-    @property
-    def outlier(self) -> float:
-        """A = sigma / sqrt(q)."""
-        return self.sigma / math.sqrt(self.odds)
-
-    @property
-    def inlier(self) -> float:
-        """B = sigma sqrt(q) (the value is -B)."""
-        return self.sigma * math.sqrt(self.odds)
-
-    def sample(self, shape, generator=None, dtype=torch.float64, device="cpu") -> Tensor:
-        hit = _rand(shape, generator, torch.float32, device) < self.p
-        return torch.where(hit, self.outlier, -self.inlier).to(dtype)
-
-
-@dataclass
-class ExpNoise:
-    """xi = sigma (E - 1), E ~ Exp(1): mean 0, variance sigma^2, median sigma (ln 2 - 1)."""
-
-    sigma: float = 1.0
-
-    def __post_init__(self):
-        check_positive("sigma", self.sigma)
-
-    def sample(self, shape, generator=None, dtype=torch.float64, device="cpu") -> Tensor:
-        u = _rand(shape, generator, torch.float64, device)
-        return (self.sigma * (-torch.log1p(-u) - 1)).to(dtype)
-
-
-@dataclass
-class CauchyNoise:
-    """xi = scale * tan(pi (U - 1/2)): standard Cauchy, no mean, no variance."""
-
-    scale: float = 1.0
-
-    def __post_init__(self):
-        check_positive("scale", self.scale)
-
-    def sample(self, shape, generator=None, dtype=torch.float64, device="cpu") -> Tensor:
-        u = _rand(shape, generator, torch.float64, device)
-        return (self.scale * torch.tan(math.pi * (u - 0.5))).to(dtype)
-
-
-@dataclass
-class GaussianMixtureNoise:
-    """xi ~ (1 - p) N(mu_in, s_in^2) + p N(mu_out, s_out^2), centred to mean 0 when ``centred``."""
-
-    p: float = 0.1
-    inlier_std: float = 1.0
-    outlier_mean: float = 10.0
-    outlier_std: float = 1.0
-    centred: bool = True
-
-    def __post_init__(self):
-        check_range("p", self.p, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
-        check_positive("inlier_std", self.inlier_std)
-        check_positive("outlier_std", self.outlier_std)
-
-    @property
-    def mean(self) -> float:
-        return self.p * self.outlier_mean
-
-    def sample(self, shape, generator=None, dtype=torch.float64, device="cpu") -> Tensor:
-        hit = _rand(shape, generator, torch.float32, device) < self.p
-        z = _randn(shape, generator, dtype, device)
-        out = torch.where(hit, self.outlier_mean + self.outlier_std * z, self.inlier_std * z)
-        return out - self.mean if self.centred else out
-
-
-NOISE_MODELS = {
-    "gaussian": GaussianNoise,
-    "two_point": TwoPointNoise,
-    "exp": ExpNoise,
-    "cauchy": CauchyNoise,
-    "mixture": GaussianMixtureNoise,
-}
+    gx, gy = torch.meshgrid(xs, ys, indexing="xy")
+    points = torch.stack([gx.flatten(), gy.flatten()], -1).to(torch.float64)
+    return problem.loss(points).reshape(len(ys), len(xs))
 
 
 @dataclass
@@ -260,6 +195,19 @@ class Noisy:
 
     def loss(self, x: Tensor) -> Tensor:
         return self.base.loss(x)
+
+    @property
+    def minimizer(self) -> Tensor:
+        """The base problem's minimizer (the noise has mean 0)."""
+        return self.base.minimizer
+
+    def hessian(self, x: Tensor) -> Tensor:
+        """The base problem's Hessian."""
+        return self.base.hessian(x)
+
+    def eigen_at_minimum(self) -> tuple[Tensor, Tensor]:
+        """The base problem's Hessian eigenpairs at its minimizer."""
+        return self.base.eigen_at_minimum()
 
     def oracle(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         loss, grad = self.base.oracle(x, generator)

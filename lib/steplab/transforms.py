@@ -13,7 +13,15 @@ Every hyper-parameter (``threshold``, ``beta``, ``lr``) may be a Python number o
 shape ``[runs]`` giving one value per run, so a sweep over 12 step sizes is one call.
 Clipping transforms write ``info["grad_norm"]`` and ``info["clipped_grad_norm"]`` (shape
 ``[runs]``) when the caller passes an ``info`` dict; that is how the trajectory driver records
-gradient norms before and after clipping without computing them twice.
+gradient norms before and after clipping without computing them twice. A clip threshold of
+``float("inf")`` means "no clipping" (the factor min(1, inf/||g||) is exactly 1), so a sweep can mix
+clipped and unclipped runs in one tensor.
+
+Heavy ball here is PyTorch's v <- beta v + g, x <- x - lr v (Polyak 1964). The diffusion samplers
+(``steplab.diffusion``) use the exponential-average form of Wizadwongsa et al. (2023, Eq. 14),
+v_d <- (1 - beta_d) v_d + beta_d p, x <- x + delta v_d. Substituting v_d = beta_d v and p = g turns it
+into ours with beta = 1 - beta_d and lr = -delta beta_d; the one difference is the start: their first
+call sets v_d = p (a plain first step) where ours starts from v_0 = 0 (first step lr g = -delta beta_d p).
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from steplab.validation import check_positive, check_range
+from steplab.validation import check_range, check_threshold
 
 Tensor = torch.Tensor
 _TINY = 1e-300
@@ -60,8 +68,8 @@ def run_norm(x: Tensor, start_dim: int = 1) -> Tensor:
 
 
 def clip_factor(norms: Tensor, threshold: float | Tensor) -> Tensor:
-    """``min(1, c / ||g||)`` with ``0/0`` read as 1 (a zero gradient is left alone)."""
-    return torch.clamp(threshold / torch.clamp(norms, min=_TINY), max=1.0)
+    """``min(1, c / ||g||)`` with ``0/0`` read as 1 (a zero gradient is left alone), and 1 for ``c = inf``."""
+    return torch.clamp(threshold / torch.clamp(norms, min=_TINY), max=1.0)  # min(1, c / max(||g||, 1e-300))
 
 
 def _axpy(a: float | Tensor, x: Tensor, y: Tensor) -> Tensor:
@@ -83,8 +91,10 @@ def clip_by_norm(threshold: float | Tensor) -> GradientTransform:
     """Norm clipping of each run's whole gradient.
 
     clip_c(g) = min(1, c / ||g||) * g        (Pascanu et al. 2013, Alg. 2; Koloskova et al. 2023, eq. 2)
+
+    ``threshold = float("inf")`` (per run or for all) leaves the gradient unchanged.
     """
-    check_positive("threshold", threshold)
+    check_threshold("threshold", threshold)
 
     def fn(grads, params, info):
         norms = run_norm(grads)
@@ -92,7 +102,7 @@ def clip_by_norm(threshold: float | Tensor) -> GradientTransform:
         if info is not None:
             info["grad_norm"] = norms
             info["clipped_grad_norm"] = norms * factor
-        return grads * factor.reshape(-1, *([1] * (grads.ndim - 1)))
+        return grads * factor.reshape(-1, *([1] * (grads.ndim - 1)))  # clip_c(g) = min(1, c/||g||) g
 
     return _stateless(fn, "clip_by_norm")
 
@@ -104,15 +114,15 @@ def clip_per_sample(threshold: float | Tensor) -> GradientTransform:
 
     ``grads`` has shape ``[runs, batch, *dims]``; the result has shape ``[runs, *dims]``.
     """
-    check_positive("threshold", threshold)
+    check_threshold("threshold", threshold)
 
     def fn(grads, params, info):
         if grads.ndim < 3:
             raise ValueError("clip_per_sample expects per-sample gradients of shape [runs, batch, *dims]")
         norms = run_norm(grads, start_dim=2)  # [runs, batch]
         factor = clip_factor(norms, per_run(threshold, norms, 1))
-        clipped = grads * factor.reshape(*factor.shape, *([1] * (grads.ndim - 2)))
-        out = clipped.mean(dim=1)
+        clipped = grads * factor.reshape(*factor.shape, *([1] * (grads.ndim - 2)))  # clip_c(g_i)
+        out = clipped.mean(dim=1)  # g = (1/b) sum_i clip_c(g_i)
         if info is not None:
             info["grad_norm"] = run_norm(grads.mean(dim=1))
             info["clipped_grad_norm"] = run_norm(out)
@@ -123,11 +133,11 @@ def clip_per_sample(threshold: float | Tensor) -> GradientTransform:
 
 def clip_coordinatewise(threshold: float | Tensor) -> GradientTransform:
     """Clip every coordinate to ``[-c, c]``: g_j <- sign(g_j) min(|g_j|, c)   (Zhang et al. 2020)."""
-    check_positive("threshold", threshold)
+    check_threshold("threshold", threshold)
 
     def fn(grads, params, info):
         c = per_run(threshold, grads)
-        clipped = torch.clamp(grads, -c, c)
+        clipped = torch.clamp(grads, -c, c)  # g_j <- sign(g_j) min(|g_j|, c)
         if info is not None:
             info["grad_norm"] = run_norm(grads)
             info["clipped_grad_norm"] = run_norm(clipped)
@@ -141,47 +151,53 @@ def scale(lr: float | Tensor) -> GradientTransform:
     check_range("lr", lr, 0.0)
 
     def fn(grads, params, info):
-        return grads * per_run(lr, grads)
+        return grads * per_run(lr, grads)  # u <- lr u
 
     return _stateless(fn, "scale")
 
 
-def heavy_ball(beta: float | Tensor) -> GradientTransform:
-    """Polyak heavy-ball momentum in PyTorch's convention.
+def momentum(beta: float | Tensor, nesterov: bool | Tensor = False) -> GradientTransform:
+    """Heavy-ball or Nesterov momentum in PyTorch's convention, chosen for all runs or per run.
 
-    v_{t+1} = beta * v_t + g_t,   u_t = v_{t+1},  v_0 = 0      (Polyak 1964; torch.optim.SGD)
+    v_{t+1} = beta v_t + g_t,  v_0 = 0
+    u_t = v_{t+1}                 heavy ball   (Polyak 1964; torch.optim.SGD)
+    u_t = g_t + beta v_{t+1}      Nesterov     (Sutskever et al. 2013; torch.optim.SGD(nesterov=True))
 
-    With ``scale(lr)`` after it: x_{t+1} = x_t - lr v_{t+1}, i.e.
-    x_{t+1} = x_t - lr g_t + beta (x_t - x_{t-1}).
+    ``nesterov`` is a bool (every run) or a bool tensor ``[runs]`` (a mixed overlay in one tensor
+    program; ``beta = 0`` in a run makes it plain GD). With ``scale(lr)`` after it, heavy ball is
+    x_{t+1} = x_t - lr g_t + beta (x_t - x_{t-1}). For the diffusion samplers' (1 - beta) form, see the
+    module docstring.
     """
     check_range("beta", beta, 0.0, 1.0, high_inclusive=False)
-
-    def init(params):
-        return torch.zeros_like(params)
-
-    def update(grads, velocity, params=None, info=None):
-        velocity = _axpy(per_run(beta, grads), velocity, grads)
-        return velocity, velocity
-
-    return GradientTransform(init, update, "heavy_ball")
-
-
-def nesterov(beta: float | Tensor) -> GradientTransform:
-    """Nesterov momentum in PyTorch's (Sutskever et al. 2013) form.
-
-    v_{t+1} = beta * v_t + g_t,   u_t = g_t + beta * v_{t+1}      (torch.optim.SGD(nesterov=True))
-    """
-    check_range("beta", beta, 0.0, 1.0, high_inclusive=False)
+    if isinstance(nesterov, Tensor) and nesterov.dtype != torch.bool:
+        raise ValueError(f"nesterov must be a bool or a bool tensor, got a {nesterov.dtype} tensor")
+    name = "momentum" if isinstance(nesterov, Tensor) else "nesterov" if nesterov else "heavy_ball"
 
     def init(params):
         return torch.zeros_like(params)
 
     def update(grads, velocity, params=None, info=None):
         b = per_run(beta, grads)
-        velocity = _axpy(b, velocity, grads)
-        return _axpy(b, velocity, grads), velocity
+        velocity = _axpy(b, velocity, grads)  # v_{t+1} = beta v_t + g_t
+        if nesterov is False:
+            return velocity, velocity  # u_t = v_{t+1}
+        look_ahead = _axpy(b, velocity, grads)  # u_t = g_t + beta v_{t+1}
+        if nesterov is True:
+            return look_ahead, velocity
+        mask = nesterov.to(grads.device).reshape(-1, *([1] * (grads.ndim - 1)))
+        return torch.where(mask, look_ahead, velocity), velocity
 
-    return GradientTransform(init, update, "nesterov")
+    return GradientTransform(init, update, name)
+
+
+def heavy_ball(beta: float | Tensor) -> GradientTransform:
+    """Polyak heavy ball, v_{t+1} = beta v_t + g_t, u_t = v_{t+1}: ``momentum(beta, nesterov=False)``."""
+    return momentum(beta, False)
+
+
+def nesterov(beta: float | Tensor) -> GradientTransform:
+    """Nesterov momentum, u_t = g_t + beta v_{t+1}: ``momentum(beta, nesterov=True)``."""
+    return momentum(beta, True)
 
 
 def identity() -> GradientTransform:

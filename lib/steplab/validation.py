@@ -24,28 +24,35 @@ def check_range(
     high: float = math.inf,
     low_inclusive: bool = True,
     high_inclusive: bool = True,
+    allow_inf: bool = False,
 ) -> Number:
     """Raise ``ValueError`` unless every entry of ``value`` is finite and in the interval.
 
-    The message names the parameter and the allowed range, e.g.
-    ``beta must be in [0, 1), got 1.2``.
+    ``allow_inf=True`` also accepts ``+inf`` (when ``high`` is ``inf`` and inclusive). The message names
+    the parameter and the allowed range, e.g. ``beta must be finite and in [0, 1), got 1.2``.
     """
     try:
         values = _values(value)
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
     interval = f"{'[' if low_inclusive else '('}{_fmt(low)}, {_fmt(high)}{']' if high_inclusive else ')'}"
+    inf_ok = allow_inf and high == math.inf and high_inclusive
     for v in values:
         ok_low = v >= low if low_inclusive else v > low
         ok_high = v <= high if high_inclusive else v < high
-        if not (math.isfinite(v) and ok_low and ok_high):
-            raise ValueError(f"{name} must be finite and in {interval}, got {v:g}")
+        if not ((math.isfinite(v) or (inf_ok and v == math.inf)) and ok_low and ok_high):
+            raise ValueError(f"{name} must be finite and in {interval}{' or inf' if inf_ok else ''}, got {v:g}")
     return value
 
 
 def check_positive(name: str, value: Number) -> Number:
     """``value > 0`` and finite (step sizes, thresholds, scales)."""
     return check_range(name, value, 0.0, math.inf, low_inclusive=False)
+
+
+def check_threshold(name: str, value: Number) -> Number:
+    """A clip threshold: ``value > 0``, finite or ``inf`` (``inf`` is "no clipping": min(1, inf/||g||) = 1)."""
+    return check_range(name, value, 0.0, math.inf, low_inclusive=False, allow_inf=True)
 
 
 def check_nonnegative(name: str, value: Number) -> Number:

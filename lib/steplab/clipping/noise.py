@@ -3,21 +3,38 @@
 ``steplab.problems`` noise models have scalar parameters. A sweep whose configurations use different
 noise laws (the worst-case two-point family A = 2c, a slider over the outlier probability p) needs
 parameters with one value per configuration. :func:`batched_sampler` stacks a list of models of one
-type into [K, 1, 1, 1] parameter tensors and draws with the same formulas as ``steplab.problems``:
+type into [K, 1, 1, 1] parameter tensors and draws with the formula functions of ``steplab.noise``
+(the ones the models' own ``sample`` methods call):
 
     two-point: xi = +A if U < p else -B          exp: xi = sigma (-log(1 - U) - 1)
     Cauchy:    xi = s tan(pi (U - 1/2))           Gaussian: xi = sigma Z
     mixture:   xi = (U < p) (mu_out + s_out Z) + (U >= p) s_in Z  [- p mu_out if centred]
+
+The parameters are stacked in the sampling dtype. Two known differences from a lone model's draws:
+``TwoPointNoise.sample`` passes A and B as Python numbers, so its values are rounded to float32 (e.g.
+-0.3333333432674408 for B = 1/3) where the stacked float64 values are not; and in float32, exp and
+Cauchy draws here multiply by sigma rounded to float32 (the stacked parameter), a lone model by the
+float64 sigma (identical when sigma is a float32 number, e.g. 1.0).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import torch
 
-from steplab.problems import CauchyNoise, ExpNoise, GaussianMixtureNoise, GaussianNoise, TwoPointNoise
+from steplab.noise import (
+    CauchyNoise,
+    ExpNoise,
+    GaussianMixtureNoise,
+    GaussianNoise,
+    TwoPointNoise,
+    cauchy_draw,
+    exp_draw,
+    gaussian_draw,
+    mixture_draw,
+    two_point_draw,
+)
 
 Tensor = torch.Tensor
 Sampler = Callable[[tuple, torch.Generator], Tensor]
@@ -55,17 +72,16 @@ def batched_sampler(noise, configs: int, dtype=torch.float64, device="cpu") -> S
         p = _stack(models, "p", torch.float32, device)
         outlier = _stack(models, "outlier", dtype, device)
         inlier = _stack(models, "inlier", dtype, device)
-        return lambda shape, generator: torch.where(uniform(shape, generator) < p, outlier, -inlier)
+        return lambda shape, generator: two_point_draw(uniform(shape, generator), p, outlier, inlier)
     if kind is ExpNoise:
         sigma = _stack(models, "sigma", dtype, device)
-        return lambda shape, generator: sigma * (-torch.log1p(-uniform(shape, generator, torch.float64)) - 1).to(dtype)
+        return lambda shape, generator: exp_draw(uniform(shape, generator, torch.float64), sigma).to(dtype)
     if kind is CauchyNoise:
         scale = _stack(models, "scale", dtype, device)
-        return lambda shape, generator: scale * torch.tan(math.pi * (uniform(shape, generator, torch.float64) - 0.5)
-                                                          ).to(dtype)
+        return lambda shape, generator: cauchy_draw(uniform(shape, generator, torch.float64), scale).to(dtype)
     if kind is GaussianNoise:
         sigma = _stack(models, "sigma", dtype, device)
-        return lambda shape, generator: sigma * normal(shape, generator)
+        return lambda shape, generator: gaussian_draw(normal(shape, generator), sigma)
     if kind is GaussianMixtureNoise:
         p = _stack(models, "p", torch.float32, device)
         params = {a: _stack(models, a, dtype, device) for a in ("inlier_std", "outlier_mean", "outlier_std", "mean")}
@@ -74,8 +90,8 @@ def batched_sampler(noise, configs: int, dtype=torch.float64, device="cpu") -> S
         def mixture(shape, generator):
             hit = uniform(shape, generator) < p
             z = normal(shape, generator)
-            out = torch.where(hit, params["outlier_mean"] + params["outlier_std"] * z, params["inlier_std"] * z)
-            return out - torch.where(centred, params["mean"], torch.zeros((), dtype=dtype, device=device))
+            shift = torch.where(centred, params["mean"], torch.zeros((), dtype=dtype, device=device))
+            return mixture_draw(hit, z, params["inlier_std"], params["outlier_mean"], params["outlier_std"], shift)
 
         return mixture
     raise ValueError(f"no batched sampler for noise of type {kind.__name__}")
