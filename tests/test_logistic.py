@@ -53,6 +53,31 @@ def test_lr_gd_matches_autograd_and_is_batched():
     assert torch.allclose(batched.grad_norm[3, 2], theta.grad.norm(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("stop", [False, True])
+def test_run_gd_resumes_bit_for_bit(stop):
+    """N steps, then N more from ``history.state``, give the 2N-step run: iterates, signs and separation times bit
+    for bit; the summaries (loss, ||grad f||, min margin, r_t) come from batched matmuls over the recorded rows,
+    whose rounding depends on how many rows are batched, so they agree to rounding."""
+    ds = data.digits_pair(3, 8)
+    gammas, caps = torch.tensor([0.1, 10.0, 1e4]), torch.tensor([0.5, 1.0, 2.0])
+    for method in METHODS:
+        generator = torch.Generator().manual_seed(0) if method == "perceptron" else None
+        full = run_on(ds, gammas, 60, method, stop_at_separation=stop, r_max=caps, generator=generator)
+        generator = torch.Generator().manual_seed(0) if method == "perceptron" else None
+        first = run_on(ds, gammas, 30, method, stop_at_separation=stop, r_max=caps, generator=generator)
+        second = run_on(ds, gammas, 30, method, stop_at_separation=stop, r_max=caps, generator=generator,
+                        state=first.state)
+        assert (second.start, second.state.step) == (30, 60)
+        joined = first.extend(second)
+        for name in ("weights", "accuracy", "separated_at"):
+            assert torch.equal(getattr(joined, name), getattr(full, name)), (method, name)
+        for name in ("loss", "grad_norm", "min_margin", "normalized_step"):
+            torch.testing.assert_close(getattr(joined, name), getattr(full, name), rtol=1e-12, atol=1e-15)
+        assert torch.equal(joined.state.theta, full.state.theta) and joined.state.step == full.state.step
+    with pytest.raises(ValueError, match="resumed at t = 30"):
+        first.extend(first)
+
+
 def test_perceptron_counts_c2():
     times = experiments.perceptron_times("digits_3v8")
     assert times["batch_perceptron"] == 86 and times["normalized_batch_perceptron"] == 49

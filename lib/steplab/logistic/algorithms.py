@@ -20,17 +20,21 @@ dimension. theta_0 = 0 for every method. Update rules (z_i = y_i a_i, m_i = z_i^
 
 The normalized step of every method is r_t = max_i |a_i^T (theta_{t+1} - theta_t)| / pi (Sao 2026, Def. 5.1 with
 the exact linear-model radius rho_a = pi / max_i |a_i^T v|).
+
+Resuming: :func:`run_gd` returns a :class:`History` whose ``state`` (a :class:`GDState`: theta_T, T and the
+separation times so far) can be passed back as ``state=`` to run more steps; N steps, then N more from
+``history.state``, give bit for bit the iterates of one run of 2N steps, and :meth:`History.extend` joins the
+two histories into that run's history.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from steplab.logistic import metrics
+from steplab.logistic import ghosts, metrics
 from steplab.logistic.data import Dataset, check_labels
 from steplab.validation import check_int, check_positive
 
@@ -40,8 +44,22 @@ METHODS = ("lr_gd", "normalized_lr_gd", "batch_perceptron", "normalized_batch_pe
 
 
 @dataclass
+class GDState:
+    """Where a :func:`run_gd` call stopped; pass it back as ``state=`` to continue the same runs.
+
+    theta:        [R, d] theta_T
+    step:         T, the number of updates made so far (the Batch Perceptron's first step differs)
+    separated_at: [R] first t in 1..T with every margin > 0, or -1 (``stop_at_separation`` freezes those runs)
+    """
+
+    theta: Tensor
+    step: int
+    separated_at: Tensor
+
+
+@dataclass
 class History:
-    """What :func:`run_gd` recorded. R = runs, T = steps, d = dimension.
+    """What :func:`run_gd` recorded. R = runs, T = steps of this call, d = dimension; row k is t = start + k.
 
     weights:         [T+1, R, d] theta_t (None when ``record_weights=False``)
     loss:            [T+1, R]    f(theta_t), mean logistic loss
@@ -49,7 +67,9 @@ class History:
     grad_norm:       [T+1, R]    ||grad f(theta_t)||
     min_margin:      [T+1, R]    min_i y_i a_i^T theta_t
     normalized_step: [T, R]      r_t of the step theta_t -> theta_{t+1} (0 once a run is frozen)
-    separated_at:    [R]         first t >= 1 with all margins > 0, or -1
+    separated_at:    [R]         first t >= 1 with all margins > 0 (counted from t = 0, also when resumed), or -1
+    start:           the t of row 0 (0 unless resumed from a :class:`GDState`)
+    state:           a :class:`GDState` to continue from (``run_gd(..., state=history.state)``)
     """
 
     method: str
@@ -61,9 +81,12 @@ class History:
     min_margin: Tensor
     normalized_step: Tensor
     separated_at: Tensor
+    start: int = 0
+    state: GDState | None = None
 
     @property
     def steps(self) -> int:
+        """Number of updates this history covers (rows - 1)."""
         return self.loss.shape[0] - 1
 
     @property
@@ -71,17 +94,34 @@ class History:
         return self.loss.shape[1]
 
     def separation_message(self, run: int = 0) -> str:
+        """``'separated at t = 83'`` or ``'not separated within T = 50 steps'`` (T = the last t recorded)."""
         t = int(self.separated_at[run])
-        return f"separated at t = {t}" if t >= 0 else f"not separated within T = {self.steps} steps"
+        return f"separated at t = {t}" if t >= 0 else f"not separated within T = {self.start + self.steps} steps"
 
     def require_separation(self) -> Tensor:
         """``separated_at``, or a ``RuntimeError`` naming the runs not separated within T."""
         missing = (self.separated_at < 0).nonzero().flatten().tolist()
         if missing:
             gammas = [f"{float(self.step_sizes[r]):g}" for r in missing]
-            raise RuntimeError(f"{self.method}: not separated within T = {self.steps} steps for step sizes "
-                               f"{gammas} (is the data linearly separable? is T large enough?)")
+            last = self.start + self.steps
+            raise RuntimeError(f"{self.method}: not separated within T = {last} steps for step sizes {gammas} "
+                               "(is the data linearly separable? is T large enough?)")
         return self.separated_at
+
+    def extend(self, later: History) -> History:
+        """This history followed by ``later`` (a run resumed from ``self.state``): the history of one longer run."""
+        if later.start != self.start + self.steps or later.method != self.method:
+            raise ValueError(f"can only extend by a {self.method} run resumed at t = {self.start + self.steps}, "
+                             f"got {later.method} from t = {later.start}")
+
+        def join(a, b):
+            return None if a is None or b is None else torch.cat([a, b[1:]])
+
+        return History(self.method, self.step_sizes, join(self.weights, later.weights), join(self.loss, later.loss),
+                       join(self.accuracy, later.accuracy), join(self.grad_norm, later.grad_norm),
+                       join(self.min_margin, later.min_margin),
+                       torch.cat([self.normalized_step, later.normalized_step]), later.separated_at, self.start,
+                       later.state)
 
 
 def displacement(method, theta, margin, signed, gamma, t, r_max, generator=None):
@@ -96,9 +136,8 @@ def displacement(method, theta, margin, signed, gamma, t, r_max, generator=None)
         return -g * metrics.gradient(margin, signed)
     if method == "capped_lr_gd":
         grad = metrics.gradient(margin, signed)
-        spread = (grad @ signed.T).abs().max(-1).values
-        cap = r_max * math.pi / spread.clamp_min(torch.finfo(spread.dtype).tiny)
-        return -torch.minimum(gamma, cap)[:, None] * grad
+        capped = ghosts.cap_step_size(ghosts.linear_spread(signed, grad), gamma, r_max)
+        return -capped[:, None] * grad  # theta_{t+1} - theta_t = -min(gamma, r_max pi / max_i |z_i^T grad f|) grad f
     if method == "normalized_lr_gd":
         weights = torch.softmax(-F.softplus(margin), dim=-1)
         return g * (weights @ signed)
@@ -130,13 +169,16 @@ def run_gd(
     r_max=1.0,
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float64,
+    state: GDState | None = None,
 ) -> History:
-    """Run ``method`` from theta_0 = 0 for ``steps`` updates, one run per entry of ``step_sizes`` (gamma > 0).
+    """Run ``method`` from theta_0 = 0 (or from ``state``) for ``steps`` updates, one run per entry of ``step_sizes``.
 
     ``stop_at_separation`` freezes each run at its separation time (its later rows repeat the frozen values)
     and stops early once every run is separated. Perceptron-type runs stop changing at separation anyway.
     ``r_max`` (float or [R] tensor) is the cap of ``capped_lr_gd``. ``dtype`` defaults to float64: the
     reduction at gamma >= 1e4 needs it (float32 changes separation times); float32 is for quick pictures only.
+    ``state``: the ``state`` of an earlier :class:`History` of the same runs (same data, step sizes and method);
+    the new history starts at its t (pass the same ``generator`` object to continue a random Perceptron).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -153,26 +195,36 @@ def run_gd(
 
     signed = labels[:, None] * features
     runs, d = gamma.shape[0], features.shape[1]
-    theta = features.new_zeros(runs, d)
+    if state is None:
+        state = GDState(features.new_zeros(runs, d), 0, torch.full((runs,), -1, device=features.device))
+    elif state.theta.shape != (runs, d):
+        raise ValueError(f"state.theta must be [runs, d] = {(runs, d)}, got {tuple(state.theta.shape)}")
+    start = state.step
+    theta = state.theta.to(features.dtype)
     weights = features.new_zeros(steps + 1, runs, d)
-    separated = torch.zeros(runs, dtype=torch.bool, device=features.device)
+    weights[0] = theta
+    separated = state.separated_at >= 0
     last = steps
-    for t in range(steps):
+    for k in range(steps):
+        t = start + k
         margin = metrics.margins(theta, signed)
         if stop_at_separation and t >= 1:
             separated |= (margin > 0).all(-1)
             if bool(separated.all()):
-                last = t
+                last = k
                 break
         delta = displacement(method, theta, margin, signed, gamma, t, r_max, generator)
         if stop_at_separation and t >= 1:
             delta = torch.where(separated[:, None], torch.zeros_like(delta), delta)
-        theta = theta + delta
-        weights[t + 1] = theta
+        theta = theta + delta  # theta_{t+1} = theta_t + (theta_{t+1} - theta_t)
+        weights[k + 1] = theta
     weights[last + 1:] = weights[last]
     loss, acc, grad_norm, min_margin, r = summaries(weights, signed)
+    found = metrics.separation_time(acc)  # first row k >= 1 (row 0, t = start, was judged by the earlier call)
+    found = torch.where(found >= 0, found + start, found)
+    separated_at = torch.where(state.separated_at >= 0, state.separated_at, found)
     return History(method, gamma, weights if record_weights else None, loss, acc, grad_norm, min_margin, r,
-                   metrics.separation_time(acc))
+                   separated_at, start, GDState(weights[-1].clone(), start + steps, separated_at))
 
 
 def summaries(weights: Tensor, signed: Tensor, chunk_elements: int = 2**21):
@@ -181,18 +233,14 @@ def summaries(weights: Tensor, signed: Tensor, chunk_elements: int = 2**21):
     chunk = max(1, chunk_elements // max(1, runs * signed.shape[0]))
     out = [weights.new_empty(rows, runs) for _ in range(4)]
     r = weights.new_empty(rows - 1, runs)
-    previous = None
     for start in range(0, rows, chunk):
         margin = metrics.margins(weights[start:start + chunk], signed)
         for series, value in zip(out, (metrics.logistic_loss(margin), metrics.accuracy(margin),
                                        torch.linalg.vector_norm(metrics.gradient(margin, signed), dim=-1),
                                        margin.min(-1).values)):
             series[start:start + chunk] = value
-        with_previous = margin if previous is None else torch.cat([previous, margin])
-        jumps = (with_previous[1:] - with_previous[:-1]).abs().amax(-1) / math.pi
-        first = 0 if previous is None else start - 1
-        r[first:first + jumps.shape[0]] = jumps
-        previous = margin[-1:]
+        steps = weights[max(start - 1, 0):start + chunk]
+        r[max(start - 1, 0):start + chunk - 1] = ghosts.linear_normalized_step(signed, steps[1:] - steps[:-1])
     return (*out, r)
 
 

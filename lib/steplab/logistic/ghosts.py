@@ -34,29 +34,48 @@ def slope_spread(slopes: Tensor) -> Tensor:
     return slopes.amax(-1) - slopes.amin(-1)
 
 
+def radius_from_spread(spread: Tensor) -> Tensor:
+    """rho_a = pi / Delta_a, Delta_a the largest slope spread over the batch (Sao 2026, Thm 4.6, Def. 4.7)."""
+    return math.pi / spread
+
+
 def spread_radius(slopes: Tensor) -> Tensor:
     """rho_a = pi / max over the batch of Delta_a: slopes [..., batch, classes] -> [...] (Sao 2026, Def. 4.7)."""
-    spread = slope_spread(slopes).amax(-1)
-    return math.pi / spread
+    return radius_from_spread(slope_spread(slopes).amax(-1))  # rho_a = pi / max_x (max_k a_k - min_k a_k)
 
 
 def binary_exact_radius(logit_gap: Tensor, slope_gap: Tensor) -> Tensor:
     """Exact two-class radius sqrt(delta^2 + pi^2) / |Delta_a| (Sao 2026, Thm 4.3); zeros at (delta + i pi(2k+1))
     / Delta_a."""
     logit_gap = torch.as_tensor(logit_gap, dtype=torch.float64)
-    return torch.sqrt(logit_gap**2 + math.pi**2) / torch.as_tensor(slope_gap, dtype=logit_gap.dtype).abs()
+    slope_gap = torch.as_tensor(slope_gap, dtype=logit_gap.dtype).abs()
+    return torch.sqrt(logit_gap**2 + math.pi**2) / slope_gap  # rho = sqrt(delta^2 + pi^2) / |Delta_a|
 
 
 def normalized_step(step_length, radius) -> Tensor:
     """r = tau / rho_a (Sao 2026, Def. 5.1)."""
     check_nonnegative("step_length", torch.as_tensor(step_length))
-    return torch.as_tensor(step_length) / torch.as_tensor(radius)
+    return torch.as_tensor(step_length) / torch.as_tensor(radius)  # r = tau / rho_a
+
+
+def linear_spread(rows: Tensor, direction: Tensor) -> Tensor:
+    """Delta_a = max_i |a_i^T v| of the linear binary model (logits (m_i, 0)) along ``direction`` v [..., d] -> [...].
+
+    ``rows`` are the a_i [n, d] or the z_i = y_i a_i (the same |a_i^T v|); v need not be a unit vector.
+    """
+    return (direction @ rows.T).abs().amax(-1)  # Delta_a = max_i |a_i^T v|
+
+
+def linear_normalized_step(rows: Tensor, step: Tensor) -> Tensor:
+    """r of the step theta -> theta + step of the linear binary model: max_i |a_i^T step| / pi (Sao 2026, Def. 5.1
+    with rho_a = pi / max_i |a_i^T v|, v = step / ||step||, so that r = ||step|| / rho_a); step [..., d] -> [...]."""
+    return linear_spread(rows, step) / math.pi  # r = tau / rho_a = max_i |a_i^T (tau v)| / pi
 
 
 def logistic_radius(features: Tensor, direction: Tensor) -> Tensor:
     """rho_a = pi / max_i |a_i^T v| for a unit direction v of the linear binary model; direction [..., d]."""
     unit = direction / torch.linalg.vector_norm(direction, dim=-1, keepdim=True)
-    return math.pi / (unit @ features.T).abs().amax(-1)
+    return radius_from_spread(linear_spread(features, unit))
 
 
 def logistic_sample_radii(features: Tensor, labels: Tensor, theta: Tensor, direction: Tensor) -> Tensor:
@@ -70,14 +89,19 @@ def gd_normalized_step(features: Tensor, gradient: Tensor, step_size) -> Tensor:
     """r for the GD step -eta grad f of the linear binary model: eta max_i |a_i^T grad f| / pi (Sao eq. 18)."""
     eta = torch.as_tensor(step_size, dtype=gradient.dtype)
     check_positive("step_size", eta)
-    return eta * (gradient @ features.T).abs().amax(-1) / math.pi
+    return linear_normalized_step(features, eta[..., None] * gradient)
+
+
+def cap_step_size(gradient_spread: Tensor, step_size: Tensor, r_max) -> Tensor:
+    """The step size of the rho_a controller p~ = min(1, r_max rho_a / ||p||) p (Sao 2026, Prop. 5.2) for the GD step
+    p = -eta grad f, given gradient_spread = max_i |a_i^T grad f|: min(eta, r_max pi / max_i |a_i^T grad f|)."""
+    tiny = torch.finfo(gradient_spread.dtype).tiny
+    return torch.minimum(step_size, r_max * math.pi / gradient_spread.clamp_min(tiny))  # min(eta, r_max rho_a/||g||)
 
 
 def capped_step_size(features: Tensor, gradient: Tensor, step_size, r_max: float = 1.0) -> Tensor:
-    """The rho_a controller p~ = min(1, rho_a / ||p||) p (Sao 2026, Prop. 5.2) for p = -eta grad f, as a step size:
-    min(eta, r_max pi / max_i |a_i^T grad f|)."""
+    """:func:`cap_step_size` from the data and the gradient (validated): min(eta, r_max pi / max_i |a_i^T grad f|)."""
     eta = torch.as_tensor(step_size, dtype=gradient.dtype)
     check_positive("step_size", eta)
     check_positive("r_max", r_max)
-    spread = (gradient @ features.T).abs().amax(-1)
-    return torch.minimum(eta, r_max * math.pi / spread)
+    return cap_step_size(linear_spread(features, gradient), eta, r_max)
