@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from app_pages.common import compute_threads
+from app_pages.ui import compute_threads
 
 st.set_page_config(page_title="steplab dashboard", page_icon="📉", layout="wide")
 
@@ -24,7 +24,7 @@ PAGES = [
 
 started = time.perf_counter()
 page = st.navigation(PAGES)
-with compute_threads():  # one CPU thread: the dashboard's tensors are small (see common.compute_threads)
+with compute_threads():  # one CPU thread: the dashboard's tensors are small (see ui.compute_threads)
     if os.environ.get("STEPLAB_PROFILE"):  # developer aid: cProfile one page run into the given file
         import cProfile
 

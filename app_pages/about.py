@@ -7,7 +7,7 @@ import platform
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import device
+from app_pages.ui import device
 from steplab import claims
 from steplab.device import describe_device
 

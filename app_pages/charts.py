@@ -3,8 +3,9 @@ and no NaN/overflow ever reaching a scale (non-finite and exploded values are dr
 
 Speed: Altair validates every spec against the Vega-Lite JSON schema (~0.1 s a chart, half the
 redraw budget). So each chart's *spec* is built once per structure with named data sources
-(``alt.NamedData``), cached by :func:`spec_cache`, and every redraw only swaps in the data frames
-(:func:`show`); Streamlit ships those to the browser as Arrow.
+(``alt.NamedData``), cached by :func:`vega_spec` (``functools.cache``; the builders live in imported
+modules, here and in :mod:`app_pages.specs`, which Streamlit does not re-execute on a rerun), and
+every redraw only swaps in the data frames (:func:`show`); Streamlit ships those to the browser as Arrow.
 """
 
 from __future__ import annotations
@@ -24,41 +25,34 @@ RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#444444", "#ff7f0e"]
 MAX_SHOWN = 1e10
 
 
-_SPECS: dict = {}  # persists across reruns (page scripts are re-executed on every run, this module is not)
+def vega_spec(builder):
+    """Cache ``builder(*hashable args) -> alt chart`` as its Vega-Lite dict, once per arguments.
 
-
-def spec_cache(builder):
-    """Cache ``builder(*hashable args) -> alt chart`` as its Vega-Lite dict (deep-copied on each use).
-
-    The cache lives in this module, keyed by the builder's name and bytecode, so that builders defined in
-    page scripts (which Streamlit re-executes on every rerun) still build each spec only once.
+    Altair's default theme sizes (``config``) are dropped: Streamlit's theme and width apply instead.
+    :func:`show` draws a copy, so the cached dict is never edited.
     """
-    code = builder.__code__
-    identity = (code.co_filename, builder.__qualname__, hash(code.co_code), repr(code.co_consts))
 
+    @functools.cache
     @functools.wraps(builder)
-    def wrapper(*args):
-        key = (identity, args)
-        if key not in _SPECS:
-            if len(_SPECS) > 512:
-                _SPECS.clear()
-            spec = builder(*args).to_dict(validate=False)
-            spec.pop("config", None)  # Altair's default theme sizes; Streamlit's theme and width apply instead
-            _SPECS[key] = spec
-        return copy.deepcopy(_SPECS[key])
+    def spec(*args) -> dict:
+        built = builder(*args).to_dict(validate=False)
+        built.pop("config", None)
+        return built
 
-    return wrapper
+    return spec
 
 
 def named(name: str) -> alt.NamedData:
     return alt.NamedData(name=name)
 
 
-def show(spec: dict, datasets: dict[str, pd.DataFrame | bytes], container=None) -> None:
-    """Draw a cached spec with this run's data frames (one per named source; Arrow bytes for static ones)."""
+def show(spec: dict, datasets: dict[str, pd.DataFrame | bytes], container=None, **options):
+    """Draw a copy of a cached spec with this run's data frames (one per named source; Arrow bytes for
+    static ones). ``options`` go to ``st.vega_lite_chart`` (e.g. ``on_select``); returns its value."""
+    spec = copy.deepcopy(spec)  # Streamlit edits the dict it is given (legend titles, datasets)
     spec["datasets"] = datasets
     spec["autosize"] = {"type": "fit-x", "contains": "padding"}  # height is the plot's, legends come on top
-    (container or st).vega_lite_chart(spec, width="stretch")
+    return (container or st).vega_lite_chart(spec, width="stretch", **options)
 
 
 def arrow(df: pd.DataFrame) -> bytes:
@@ -85,7 +79,7 @@ def run_color() -> alt.Color:
                      legend=alt.Legend(orient="bottom", title=None, labelLimit=300, columns=2))
 
 
-@spec_cache
+@vega_spec
 def series_spec(y: str, title: str, log: bool = True, dash: str | None = None,
                 height: int = 220, x: str = "step", rules: bool = False) -> alt.Chart:
     """Lines of ``y`` vs ``x`` per run (and per ``dash`` group) from source 'series', with hover values.

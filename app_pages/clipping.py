@@ -6,20 +6,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts
-from app_pages.charts import named, spec_cache
-from app_pages.common import Control, Controls, Pins, device_caption, fmt, number_pair_pins, reproduce_expander
+from app_pages import charts, specs
+from app_pages.controls import Control, Controls
+from app_pages.pins import Pins, step_clip_pins
 from app_pages.player import playback
+from app_pages.ui import device_caption, fmt, reproduce_expander
 from steplab.clipping import bias_theory, khs_envelope, simulate_bias
-from steplab.dashboard import CommonNoise
 from steplab.device import make_generator
-from steplab.problems import CauchyNoise, ExpNoise, Noisy, Quadratic, TwoPointNoise
+from steplab.problems import CauchyNoise, CommonNoise, ExpNoise, Noisy, Quadratic, TwoPointNoise
 from steplab.trajectory import run
 from steplab.transforms import optimizer
 
@@ -36,10 +35,9 @@ CONTROLS = [
     Control("seed", "seed", "int", 0, low=0, high=99),
 ]
 SPECS = {spec.name: spec for spec in CONTROLS}
-NO_CLIP = 1e300
 
 
-parse_pin, format_pin = number_pair_pins(SPECS, "c", "eta")  # pins written c:eta
+parse_pin, format_pin = step_clip_pins(SPECS, held_as=("c", "eta"))  # links write eta:c
 
 
 def run_labels(runs: list[tuple[float | None, float]]) -> list[str]:
@@ -128,44 +126,6 @@ def theory_curves(noise_name: str, sigma: float, p: float) -> bytes:
     return charts.arrow(pd.concat(curves, ignore_index=True))
 
 
-@spec_cache
-def histogram_spec() -> alt.LayerChart:
-    bars = alt.Chart(named("bins")).mark_bar(opacity=0.55, binSpacing=0).encode(
-        x=alt.X("left:Q", title="iterate x_t of each chain"), x2=alt.X2("right:Q"),
-        y=alt.Y("count:Q", title="chains", stack=None), y2=alt.Y2("zero:Q"), color=charts.run_color(),
-        tooltip=[alt.Tooltip("run:N"), alt.Tooltip("left:Q", title="from", format=".3g"),
-                 alt.Tooltip("right:Q", title="to", format=".3g"), alt.Tooltip("count:Q")])
-    rules = alt.Chart(named("marks")).mark_rule(strokeWidth=2).encode(
-        x=alt.X("x:Q"), color=alt.Color("what:N", scale=alt.Scale(range=["black", "#ff7f0e"]),
-                                        legend=alt.Legend(orient="bottom", title=None)),
-        strokeDash=alt.StrokeDash("what:N", legend=None),
-        tooltip=[alt.Tooltip("what:N"), alt.Tooltip("x:Q", format=".4f")])
-    return alt.layer(bars, rules).resolve_scale(color="independent").properties(
-        height=300, title="where the chains are now (histogram)")
-
-
-@spec_cache
-def curve_spec(with_sweep: bool) -> alt.LayerChart:
-    xs = alt.X("c:Q", title="clip threshold c (log)", scale=alt.Scale(type="log"))
-    ys = alt.Y("bias:Q", title="bias |∇f(x̄)|", scale=alt.Scale(type="symlog", constant=1e-3, zero=True))
-    lines = alt.Chart(named("theory")).mark_line().encode(
-        x=xs, y=ys, strokeDash=alt.StrokeDash(
-            "curve:N", scale=alt.Scale(domain=["mean-field theory", "KHS envelope min(σ, σ²/c)"],
-                                       range=[[1, 0], [6, 4]]),
-            legend=alt.Legend(orient="bottom", title=None, symbolType="stroke")),
-        color=alt.value("#555"), tooltip=[alt.Tooltip("curve:N"), alt.Tooltip("c:Q", format=".3g"),
-                                          alt.Tooltip("bias:Q", format=".4f")])
-    point = alt.Chart(named("now")).mark_point(shape="cross", size=260, filled=True, color="#d62728").encode(
-        x=xs, y=ys, tooltip=[alt.Tooltip("what:N"), alt.Tooltip("c:Q", format=".3g"),
-                             alt.Tooltip("bias:Q", format=".4f")])
-    layers = [lines, point]
-    if with_sweep:
-        layers.append(alt.Chart(named("sweep")).mark_circle(size=60, color="#1f77b4").encode(
-            x=xs, y=ys, tooltip=[alt.Tooltip("c:Q", format=".3g"), alt.Tooltip("bias:Q", format=".4f"),
-                                 alt.Tooltip("stderr:Q", format=".2g")]))
-    return alt.layer(*layers).properties(height=300, title="measured bias vs theory as c moves")
-
-
 def main() -> None:
     st.title("Clipping bias")
     st.caption("Clipped SGD x ← x − η·clip_c(x + ξ) on f(x) = x²/2: with asymmetric noise the chains settle "
@@ -196,7 +156,7 @@ def main() -> None:
 
     def advance(live: Live, k: int) -> Live:
         """k steps of all R configs x C chains in one run(): per-run step size and clip threshold tensors."""
-        threshold = torch.tensor([NO_CLIP if c is None else c for c, _ in runs], dtype=torch.float64)
+        threshold = torch.tensor([float("inf") if c is None else c for c, _ in runs], dtype=torch.float64)
         lr = torch.tensor([eta for _, eta in runs], dtype=torch.float64)
         transform = optimizer(lr=lr.repeat_interleave(chains), clip_threshold=threshold.repeat_interleave(chains))
         traj = run(problem, transform, live.x, k, generator=live.generator, seed=None)
@@ -231,7 +191,7 @@ def main() -> None:
                                  "what": ["this run (live)" if r == 0 else labels[r] for r in clipped]})}
     if sweep:
         data["sweep"] = measured_curve(v["noise"], v["sigma"], v["p"], v["eta"], v["seed"])
-    charts.show(curve_spec(sweep), data)
+    charts.show(specs.curve_spec(sweep), data)
     st.caption("Grey: theory (the stationary point of the mean clipped gradient); dashed: the Koloskova–Hendrikx–"
                "Stich envelope; red ✕: this run's measured bias (and the pinned runs'). Cauchy noise is symmetric, "
                "so its bias is 0 — but unclipped SGD never settles (see the histogram's spread).")
@@ -284,7 +244,8 @@ def render(live: Live, state: dict, v: dict, runs: list, labels: list[str], theo
     if math.isfinite(theory) and theory > 0:
         sign = 1.0 if bias[0] == 0 or chain_mean[-1][0] >= 0 else -1.0
         marks.append({"x": sign * theory, "what": "theory"})
-    charts.show(histogram_spec(), {"bins": pd.concat(bins, ignore_index=True), "marks": pd.DataFrame(marks)}, left)
+    charts.show(specs.histogram_spec(), {"bins": pd.concat(bins, ignore_index=True), "marks": pd.DataFrame(marks)},
+                left)
     frame = charts.long_frame(chain_mean, labels, column="mean x")
     charts.series(frame, "mean x", "mean over chains of x_t", labels, log=False, height=300,
                   changes=state["changes"], container=right)

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts
-from app_pages.charts import named, spec_cache
-from app_pages.common import Control, Controls, Pins, device_caption, reproduce_expander
+from app_pages import charts, specs
+from app_pages.controls import Control, Controls
+from app_pages.pins import Pins
 from app_pages.player import playback
+from app_pages.ui import device_caption, reproduce_expander
 from steplab.diffusion import (
     balanced_labels,
     boundary_locus,
@@ -46,7 +46,6 @@ CONTROLS = [
             options=("none", "ddim", "plms4", "hb3.8", "ghvb3.8", "dpm++")),
 ]
 REFERENCE_STEPS = 400
-SHAPES = ["circle", "square", "triangle-up", "diamond", "cross"]
 FAR = 5.0  # a sample this far from the origin (data scale; the ring has radius 1) has diverged
 
 
@@ -116,54 +115,6 @@ def sampler_path(method: str, steps: int, guidance: float, samples: int, seed: i
     model = ring_gmm()
     x_t, labels = noise(samples, 2, seed=seed), balanced_labels(samples, model.classes)
     return sample(model, method, steps, guidance, x_t, labels, return_path=True)[1].numpy()
-
-
-@spec_cache
-def samples_spec() -> alt.LayerChart:
-    scale = alt.Scale(domain=[-2.2, 2.2], nice=False)
-    points = alt.Chart(named("points")).mark_circle(size=18, opacity=0.7, clip=True).encode(
-        x=alt.X("x:Q", scale=scale, title="x₁ (data scale x̄/√(1+σ²))"), y=alt.Y("y:Q", scale=scale, title="x₂"),
-        color=alt.Color("class:N", scale=alt.Scale(scheme="category10"), legend=None),
-        tooltip=[alt.Tooltip("class:N"), alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
-    means = alt.Chart(named("means")).mark_point(shape="cross", size=140, color="black", strokeWidth=2).encode(
-        x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale))
-    other = alt.Chart(named("other")).mark_point(size=26, opacity=0.55, color="#666", clip=True).encode(
-        x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale),
-        shape=alt.Shape("sampler:N", scale=alt.Scale(range=SHAPES), sort="ascending",
-                        legend=alt.Legend(orient="bottom", title=None, labelLimit=300, columns=3)),
-        tooltip=[alt.Tooltip("sampler:N")])
-    return (other + points + means).properties(
-        height=400, title="samples now (•: this sampler, grey: others, ✕: class means)")
-
-
-@spec_cache
-def region_spec(x_min: float) -> alt.LayerChart:
-    xs = alt.Scale(domain=[x_min, 0.6], nice=False)
-    ys = alt.Scale(domain=[-1.6, 1.6], nice=False)
-    boundary = alt.Chart(named("locus")).mark_line(color="#444", clip=True).encode(
-        x=alt.X("re:Q", scale=xs, title="Re δλ"), y=alt.Y("im:Q", scale=ys, title="Im δλ"), order=alt.Order("order:Q"))
-    interval = alt.Chart(named("interval")).mark_rule(color="#2ca02c", strokeWidth=6, opacity=0.6).encode(
-        x=alt.X("x1:Q", scale=xs), x2=alt.X2("x2:Q"), y=alt.Y("y:Q", scale=ys),
-        tooltip=[alt.Tooltip("what:N"), alt.Tooltip("x1:Q", title="from", format=".3f")])
-    points = alt.Chart(named("z")).mark_circle(size=30, opacity=0.7, clip=True).encode(
-        x=alt.X("re:Q", scale=xs), y=alt.Y("im:Q", scale=ys),
-        color=alt.Color("stable:N", scale=alt.Scale(domain=["inside", "outside"], range=["#1f77b4", "#d62728"]),
-                        legend=alt.Legend(orient="bottom", title="δλ of each sample")),
-        tooltip=[alt.Tooltip("re:Q", title="Re δλ", format=".3f"), alt.Tooltip("im:Q", title="Im δλ", format=".3f"),
-                 alt.Tooltip("stable:N")])
-    return (boundary + interval + points).properties(height=400, title="stability region and δλ at this step")
-
-
-@spec_cache
-def history_spec(left: float) -> alt.LayerChart:
-    lines = alt.Chart(named("series")).mark_line(point=True).encode(
-        x=alt.X("step:Q", title="step n"), y=alt.Y("z:Q", title="Re δλ (symlog)", scale=alt.Scale(type="symlog")),
-        color=alt.Color("run:N", scale=alt.Scale(domain=["worst δλ", "median δλ"], range=["#d62728", "#1f77b4"]),
-                        legend=alt.Legend(orient="bottom", title=None)),
-        tooltip=[alt.Tooltip("run:N"), alt.Tooltip("step:Q"), alt.Tooltip("z:Q", format=".3f")])
-    edge = alt.Chart(alt.InlineData(values=[{"z": left}])).mark_rule(color="#2ca02c", strokeDash=[5, 3]).encode(
-        y=alt.Y("z:Q"), tooltip=[alt.Tooltip("z:Q", title="left end of the stable interval", format=".3f")])
-    return (lines + edge).properties(height=170, title="δλ per step so far (green: the region's left end)")
 
 
 def main() -> None:
@@ -270,7 +221,7 @@ def render(live: Live, v: dict, method: str, model, eps, grid: torch.Tensor, lab
         keep = np.isfinite(xy).all(-1)
         compare.append(pd.DataFrame({"x": xy[keep, 0], "y": xy[keep, 1], "sampler": name}))
     compare = pd.concat(compare, ignore_index=True)
-    charts.show(samples_spec(), {"points": points, "means": means, "other": compare}, left_col)
+    charts.show(specs.samples_spec(), {"points": points, "means": means, "other": compare}, left_col)
     if left is not None:
         data = {"locus": locus(method), "interval": pd.DataFrame({"x1": [left], "x2": [0.0], "y": [0.0],
                                                                   "what": ["stable real interval"]}),
@@ -278,7 +229,7 @@ def render(live: Live, v: dict, method: str, model, eps, grid: torch.Tensor, lab
                                    "stable": np.where(inside[finite_z], "inside", "outside")})}
         reach = min(left * 1.6, -2.5, float(np.quantile(z.real[finite_z], 0.02)) * 1.1 if finite_z.any() else 0)
         x_min = -next(b for b in (2.5, 5, 10, 20, 50, 100, 200, 500, 1e3, 1e4, 1e9) if b >= -reach)
-        charts.show(region_spec(x_min), data, right_col)
+        charts.show(specs.region_spec(x_min), data, right_col)
         history = []
         for k in range(min(t, v["steps"] - 1) + 1):
             zk = step_eigenvalues(model, eps, live.path[k], float(sigmas[k]), float(sigmas[k + 1] - sigmas[k])).real
@@ -286,7 +237,7 @@ def render(live: Live, v: dict, method: str, model, eps, grid: torch.Tensor, lab
             if zk.size:
                 history.append({"step": k, "worst δλ": float(zk.min()), "median δλ": float(np.median(zk))})
         frame = pd.DataFrame(history).melt("step", var_name="run", value_name="z")
-        charts.show(history_spec(round(left, 4)), {"series": frame}, right_col)
+        charts.show(specs.history_spec(round(left, 4)), {"series": frame}, right_col)
     else:
         right_col.info("DPM-Solver++ is not a linear multistep method, so it has no boundary-locus region here; "
                        "pick PLMS, HB, Nesterov or GHVB to see δλ against the region.", icon=":material/info:")

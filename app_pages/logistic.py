@@ -6,16 +6,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts
-from app_pages.charts import named, spec_cache
-from app_pages.common import Control, Controls, device_caption, fmt, reproduce_expander
+from app_pages import charts, specs
+from app_pages.controls import Control, Controls
 from app_pages.player import playback
+from app_pages.ui import device_caption, fmt, reproduce_expander
 from steplab.logistic import algorithms, data
 
 PAGE = "logistic"
@@ -90,22 +89,6 @@ for r, gamma in enumerate(gammas.tolist()):
           f"{{history.separation_message(r)}}")"""
 
 
-@spec_cache
-def boundary_spec(box: float) -> alt.LayerChart:
-    scale = alt.Scale(domain=[-box, box], nice=False)
-    points = alt.Chart(named("points")).mark_point(filled=True, size=70, opacity=0.8).encode(
-        x=alt.X("x:Q", scale=scale, title="a₁"), y=alt.Y("y:Q", scale=scale, title="a₂"),
-        shape=alt.Shape("label:N", scale=alt.Scale(range=["circle", "square"]),
-                        legend=alt.Legend(orient="bottom", title=None)),
-        color=alt.value("#444"), tooltip=[alt.Tooltip("label:N"), alt.Tooltip("x:Q"), alt.Tooltip("y:Q")])
-    lines = alt.Chart(named("lines")).mark_line(clip=True, strokeWidth=2.5).encode(
-        x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale), color=charts.run_color(),
-        strokeDash=alt.StrokeDash("kind:N", scale=alt.Scale(domain=["LR", "Batch Perceptron"],
-                                                            range=[[1, 0], [6, 3]]), legend=None),
-        detail=alt.Detail("run:N"), tooltip=[alt.Tooltip("run:N")])
-    return (points + lines).properties(height=380, title="decision boundaries θ_tᵀa = 0 (through the origin)")
-
-
 def main() -> None:
     st.title("Large-step logistic regression")
     st.caption("GD on the logistic loss of separable data, for a sweep of step sizes γ. Large γ makes LR+GD follow "
@@ -174,7 +157,7 @@ def render(live: Live, state: dict, dataset: data.Dataset, labels: list[str], sw
                           "kind": "Batch Perceptron" if i >= sweep_runs else "LR"})
             lines.append({"run": label, "x": direction[0], "y": direction[1],
                           "kind": "Batch Perceptron" if i >= sweep_runs else "LR"})
-    charts.show(boundary_spec(round(box, 3)), {"points": points, "lines": pd.DataFrame(lines)}, left)
+    charts.show(specs.boundary_spec(round(box, 3)), {"points": points, "lines": pd.DataFrame(lines)}, left)
     with right:
         charts.series(charts.long_frame(loss, labels, column="loss"), "loss", "loss f(θ_t) (log)", labels,
                       height=150, changes=state["changes"])

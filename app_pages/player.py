@@ -22,7 +22,7 @@ from typing import Any
 
 import streamlit as st
 
-from app_pages.common import compute_threads
+from app_pages.ui import compute_threads
 
 FRAME_SECONDS = 0.1  # 10 frames per second
 

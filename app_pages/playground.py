@@ -11,9 +11,11 @@ import torch
 
 from app_pages import charts
 from app_pages import playground_views as views
-from app_pages.common import Control, Controls, Pins, device_caption, fmt, reproduce_expander
+from app_pages.controls import Control, Controls
+from app_pages.pins import Pins
 from app_pages.player import playback
-from steplab import dashboard as dash
+from app_pages.ui import device_caption, fmt, reproduce_expander
+from steplab import playground as dash
 from steplab import rates
 from steplab.device import make_generator
 from steplab.trajectory import run
@@ -180,17 +182,14 @@ def render(live: Live, state: dict, v: dict, problem, configs, labels) -> None:
     """The live part: readouts, path on the contour, eigenbasis errors, loss and gradient norms."""
     t = live.t
     rows = []
-    eigenvalues = dash.eigen_at_minimum(problem)[0]
-    star = dash.minimizer(problem).numpy()
-    distance = np.linalg.norm(np.stack(live.iterates) - star, axis=-1)  # [t + 1, R]
+    eigenvalues = problem.eigen_at_minimum()[0]
+    measured_rates = dash.measured_rates(np.stack(live.iterates), problem.minimizer, live.diverged_at).tolist()
     for r, label in enumerate(labels):
         d = live.diverged_at[r]
         config = configs[r]
         theory = (float(rates.heavy_ball_rate(config.eta, config.beta, eigenvalues)) if config.method != "nesterov"
                   else None)
-        half = t // 2
-        measured = ((distance[t, r] / distance[half, r]) ** (1 / (t - half))
-                    if t - half >= 2 and distance[half, r] > 0 and d < 0 else None)
+        measured = measured_rates[r]
         status = (f"diverged at step {d}: {live.configs_at_divergence.get(r, '')}" if d >= 0
                   else "running" if t < v["steps"] else "finished")
         rows.append({"run": label, "step": t, "loss": fmt(float(live.loss[-1][r])),

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts
-from app_pages.charts import named, spec_cache
-from app_pages.common import Control, Controls, Pins, device_caption, fmt, number_pair_pins, reproduce_expander
+from app_pages import charts, specs
+from app_pages.controls import Control, Controls
+from app_pages.pins import Pins, step_clip_pins
 from app_pages.player import playback
+from app_pages.ui import device_caption, fmt, reproduce_expander
 from steplab.rnn.cliff import CliffProblem, cliff_surface, descend, valley_line, wall_line
 
 PAGE = "rnn"
@@ -30,7 +30,7 @@ SPECS = {spec.name: spec for spec in CONTROLS}
 NO_CLIP = 1e300
 
 
-parse_pin, format_pin = number_pair_pins(SPECS, "eta", "c")  # pins written eta:c
+parse_pin, format_pin = step_clip_pins(SPECS, held_as=("eta", "c"))  # links write eta:c
 
 
 def run_labels(runs: list[tuple[float, float | None]]) -> list[str]:
@@ -68,36 +68,6 @@ def guide_lines() -> bytes:
               pd.DataFrame({"w": w.numpy(), "b": valley_line(w).numpy(), "line": "zero-loss valley"})]
     lines = pd.concat(frames, ignore_index=True)
     return charts.arrow(lines[np.isfinite(lines.b) & (lines.b >= BOX[2]) & (lines.b <= BOX[3])])
-
-
-@spec_cache
-def surface_spec() -> alt.LayerChart:
-    xs = alt.Scale(domain=[BOX[0], BOX[1]], nice=False)
-    ys = alt.Scale(domain=[BOX[2], BOX[3]], nice=False)
-    pick = alt.selection_point(name="start", fields=["x", "y"], on="click", clear=False, empty=False)
-    heat = alt.Chart(named("cells")).mark_rect().encode(
-        x=alt.X("x1:Q", scale=xs, title="w (recurrent weight)"), x2=alt.X2("x2:Q"),
-        y=alt.Y("y1:Q", scale=ys, title="b (bias)"), y2=alt.Y2("y2:Q"),
-        color=alt.Color("value:Q", scale=alt.Scale(scheme="greys", reverse=True), title="log₁₀ E₅₀"),
-        tooltip=[alt.Tooltip("x:Q", title="w", format=".2f"), alt.Tooltip("y:Q", title="b", format=".2f"),
-                 alt.Tooltip("value:Q", title="log₁₀ E", format=".2f"), alt.Tooltip("grad:Q", title="‖∇E‖",
-                                                                                      format=".3g")],
-    ).add_params(pick)
-    guides = alt.Chart(named("guides")).mark_line(strokeDash=[5, 3], clip=True).encode(
-        x=alt.X("w:Q", scale=xs), y=alt.Y("b:Q", scale=ys),
-        color=alt.Color("line:N", scale=alt.Scale(range=["#ff7f0e", "#2ca02c"]),
-                        legend=alt.Legend(orient="bottom", title=None, symbolType="stroke")),
-        tooltip=[alt.Tooltip("line:N")])
-    enc = dict(x=alt.X("w:Q", scale=xs), y=alt.Y("b:Q", scale=ys), order=alt.Order("step:Q"),
-               tooltip=[alt.Tooltip("run:N"), alt.Tooltip("step:Q"), alt.Tooltip("w:Q", format=".3f"),
-                        alt.Tooltip("b:Q", format=".3f"), alt.Tooltip("loss:Q", format=".3g")])
-    path_color = alt.Color("run:N", scale=alt.Scale(range=charts.RUN_COLORS), sort="ascending", legend=None)
-    paths = alt.Chart(named("paths")).mark_line(clip=True, strokeWidth=2.5).encode(color=path_color, **enc)
-    dots = alt.Chart(named("paths")).mark_circle(clip=True, size=22).encode(color=path_color, **enc)
-    start = alt.Chart(named("start")).mark_point(shape="diamond", size=160, filled=True, color="#d62728").encode(
-        x=alt.X("w:Q", scale=xs), y=alt.Y("b:Q", scale=ys), tooltip=[alt.Tooltip("what:N")])
-    return alt.layer(heat, guides, paths, dots, start).resolve_scale(color="independent").properties(
-        height=420, title="loss surface E₅₀(w, b) — click to choose the start")
 
 
 def reproduce_code(v: dict) -> str:
@@ -194,11 +164,9 @@ def render(live: Live, state: dict, v: dict, labels: list[str]) -> None:
     paths = charts.long_frame(np.stack(live.loss), labels, column="loss",
                               extra={"w": iterates[..., 0], "b": iterates[..., 1]})
     start = pd.DataFrame({"w": [v["w0"]], "b": [v["b0"]], "what": ["start"]})
-    spec = surface_spec()
-    spec["datasets"] = {"cells": surface(), "guides": guide_lines(), "paths": paths, "start": start}
-    spec["autosize"] = {"type": "fit-x", "contains": "padding"}
-    event = left.vega_lite_chart(spec, width="stretch", on_select="rerun", selection_mode="start",
-                                 key=f"{PAGE}.surface")
+    event = charts.show(specs.surface_spec(BOX), {"cells": surface(), "guides": guide_lines(), "paths": paths,
+                                                  "start": start},
+                        left, on_select="rerun", selection_mode="start", key=f"{PAGE}.surface")
     clicked = (event or {}).get("selection", {}).get("start") or []
     if clicked and clicked != st.session_state.get(f"{PAGE}.last_click"):
         st.rerun()  # the chart lives in the playback fragment: rerun the whole page so the sliders move

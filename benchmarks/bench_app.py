@@ -71,7 +71,7 @@ def main() -> None:
     rows = {page: bench_page(page) for page in CASES}
     load = os.getloadavg()[0]
     lines = ["## Dashboard (`benchmarks/bench_app.py`)", "",
-             f"Machine: {machine()} (the pages compute on 1 torch thread, `app_pages.common.compute_threads`); "
+             f"Machine: {machine()} (the pages compute on 1 torch thread, `app_pages.ui.compute_threads`); "
              f"load average {load:.1f} while measuring. AppTest, default sizes, median of {REPEATS} slider moves "
              f"per page; playback median over up to {FRAMES} frames (full-script reruns, an upper bound on the "
              "fragment-only reruns the browser timer triggers). "

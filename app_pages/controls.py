@@ -1,4 +1,4 @@
-"""Shared dashboard machinery: controls mirrored in the URL, hide= lists, share link, warnings.
+"""Page controls mirrored in the URL: ``hide=`` lists and the share link.
 
 Every page declares its controls as :class:`Control` specs and renders them through
 :class:`Controls`, which
@@ -9,27 +9,22 @@ Every page declares its controls as :class:`Control` specs and renders them thro
   classroom view;
 * writes every value back to ``st.query_params`` after each run and shows a copy-able link.
 
-:class:`Pins` adds "pin this run": up to ``MAX_RUNS - 1`` pinned settings overlaid on the current one,
-with the same seed and start point, mirrored in ``?pins=a;b``.
+The session-state keys it uses are spelled in :mod:`app_pages.keys`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import numpy as np
 import streamlit as st
-import torch
 
-from steplab.device import cpu_threads, default_device, describe_device
+from app_pages import keys
 
 TRUE_WORDS = {"1", "true", "on", "yes"}
 FALSE_WORDS = {"0", "false", "off", "no"}
-MAX_RUNS = 4  # settings overlaid on a page: the current one and up to 3 pinned
 
 
 def log_grid(low: float, high: float) -> list[float]:
@@ -141,16 +136,16 @@ class Controls:
         self.page = page
         self.specs = {spec.name: spec for spec in specs}
         self.values: dict[str, Any] = {}
-        saved = st.session_state.setdefault(f"_saved.{page}", {})
+        saved = st.session_state.setdefault(keys.saved(page), {})
         fresh = not any(self.key(name) in st.session_state for name in self.specs)
         self.url: dict[str, str] = {}  # the query parameters this page was opened with (fresh visits only)
         if fresh:
             self.url = current_params()
-            written = st.session_state.get("_qp_written")
+            written = st.session_state.get(keys.QP_WRITTEN)
             if written and written[0] != page and written[1] == self.url:
                 self.url = {}  # left over from another page (a page switch may keep the query string)
             self.hidden = parse_hide(self.url.get("hide", "").split(";")) & set(self.specs)
-            st.session_state[f"_hide.{page}"] = self.hidden
+            st.session_state[keys.hidden(page)] = self.hidden
             warnings = []
             for name, spec in self.specs.items():
                 value = saved.get(name, spec.default)
@@ -164,16 +159,16 @@ class Controls:
             unknown = parse_hide(self.url.get("hide", "").split(";")) - set(self.specs)
             if unknown:
                 warnings.append(f"`hide`: no control named {', '.join(sorted(unknown))} on this page.")
-            st.session_state[f"_warnings.{page}"] = warnings
-        self.hidden = st.session_state.get(f"_hide.{page}", set())
+            st.session_state[keys.warnings(page)] = warnings
+        self.hidden = st.session_state.get(keys.hidden(page), set())
         for name in self.hidden:  # hidden controls keep their value in a plain (non-widget) key
             self.values[name] = st.session_state[self.key(name)]
 
     def key(self, name: str) -> str:
-        return f"{self.page}.{name}"
+        return keys.widget(self.page, name)
 
     def show_warnings(self) -> None:
-        for warning in st.session_state.get(f"_warnings.{self.page}", []):
+        for warning in st.session_state.get(keys.warnings(self.page), []):
             st.warning("Invalid link parameter " + warning, icon=":material/warning:")
 
     def __call__(self, name: str, disabled: bool = False, container=None) -> Any:
@@ -193,85 +188,15 @@ class Controls:
 
     def finish(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         """Mirror the values (plus page-specific ``extra`` params) to the URL; show the share box."""
-        st.session_state[f"_saved.{self.page}"] = dict(self.values)
+        st.session_state[keys.saved(self.page)] = dict(self.values)
         params = self.params(extra)
         if current_params() != params:
             st.query_params.from_dict(params)
-        st.session_state["_qp_written"] = (self.page, params)
+        st.session_state[keys.QP_WRITTEN] = (self.page, params)
         with st.sidebar.expander("Share this view", expanded=False, icon=":material/link:"):
             st.code(share_url(params), language=None, wrap_lines=True)
             st.caption("Copy with the icon on the right. Add `&hide=eta,beta` to hide controls (classroom view).")
         return params
-
-
-def number_pair_pins(specs: dict, first: str, second: str):
-    """``(parse, format)`` for pins written ``'first:second'``, each number checked against its control's range."""
-
-    def parse(text: str) -> tuple[float, float]:
-        try:
-            a, b = text.split(":")
-        except ValueError:
-            raise ValueError(f"'{text}' is not {first}:{second}") from None
-        return specs[first].parse(a), specs[second].parse(b)
-
-    def format(pin: tuple[float, float]) -> str:
-        return f"{pin[0]:g}:{pin[1]:g}"
-
-    return parse, format
-
-
-class Pins:
-    """The pinned settings of one page: overlaid on the current setting, same seed and start point.
-
-    A pin is any hashable value (a frozen dataclass, a tuple, a sampler name). The page supplies
-    ``parse`` (one pin's URL text -> value; ValueError when invalid) and ``format`` (value -> URL text).
-    The list lives in ``st.session_state['<page>.pins']``; on a fresh visit it is restored from
-    ``?pins=a;b`` (an invalid entry warns and pins nothing) and :meth:`param` mirrors it back.
-    Create it before the run is computed (:attr:`values`), draw :meth:`buttons` after it.
-    """
-
-    def __init__(self, ctl: Controls, parse: Callable[[str], Any], format: Callable[[Any], str]):
-        self.page = ctl.page
-        self.key = f"{ctl.page}.pins"
-        self.format = format
-        if self.key not in st.session_state:
-            st.session_state[self.key] = []
-            parts = [p.strip() for p in ctl.url.get("pins", "").split(";") if p.strip()]
-            try:
-                st.session_state[self.key] = [parse(part) for part in parts][: MAX_RUNS - 1]
-            except ValueError as error:
-                message = f"`pins`: {error}; no pinned runs."
-                st.session_state.setdefault(f"_warnings.{self.page}", []).append(message)
-                st.warning("Invalid link parameter " + message, icon=":material/warning:")
-
-    @property
-    def values(self) -> list:
-        return list(st.session_state[self.key])
-
-    def param(self) -> str:
-        return ";".join(self.format(pin) for pin in st.session_state[self.key])
-
-    def buttons(self, current: Any, what: str = "run") -> None:
-        """'Pin for comparison' (adds ``current``; at most MAX_RUNS - 1 pins, then says so) and 'Clear pins'."""
-        pins = st.session_state[self.key]
-        full = len(pins) >= MAX_RUNS - 1
-        b1, b2, note = st.columns([1, 1, 3], vertical_alignment="center")
-        if b1.button("Pin for comparison", icon=":material/push_pin:", disabled=full, key=f"{self.page}.pin",
-                     help=f"Keep this {what} on the charts; then move the sliders to compare (same seed and start)."):
-            if len(pins) < MAX_RUNS - 1:
-                st.session_state[self.key] = pins + [current]
-                st.rerun()
-        if b2.button("Clear pins", icon=":material/close:", disabled=not pins, key=f"{self.page}.unpin"):
-            st.session_state[self.key] = []
-            st.rerun()
-        if full:
-            note.caption(f"{len(pins)} settings pinned besides this one, the most a page overlays ({MAX_RUNS}): "
-                         f"clear the pins to pin another.")
-        elif pins:
-            note.caption(f"{1 + len(pins)} of at most {MAX_RUNS} settings overlaid, same seed and start point.")
-        else:
-            note.caption(f"Pin this {what}, then move the sliders to overlay up to {MAX_RUNS} settings "
-                         f"(same seed and start point).")
 
 
 def current_params() -> dict[str, str]:
@@ -288,36 +213,3 @@ def share_url(params: dict[str, str]) -> str:
         url = "http://localhost:8501/"
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode(params, safe=',')}"
-
-
-@st.cache_resource
-def device() -> torch.device:
-    """The torch device for the dashboard (CUDA when present), shared by all sessions."""
-    return default_device()
-
-
-def compute_threads():
-    """Run the dashboard's CPU work on one torch thread (restored afterwards); no-op on CUDA.
-
-    Its tensors are tiny (2-D paths, a few hundred chains), where intra-op threads only add
-    synchronisation; on a busy shared CPU two threads made one RK4 reference 25x slower (6 s vs 0.24 s).
-    """
-    return cpu_threads(1 if device().type == "cpu" else None)
-
-
-def device_caption() -> str:
-    return f"computing on **{describe_device(device())}**"
-
-
-def fmt(value: float) -> str:
-    """Readout formatting that never shows 'nan' without saying so."""
-    if value is None or not np.isfinite(value):
-        return "overflow"
-    return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
-
-
-def reproduce_expander(code: str, note: str = "") -> None:
-    with st.expander("Reproduce in a notebook", icon=":material/code:"):
-        st.caption("These lines of `steplab` compute exactly this view (same seed, parameters and method)."
-                   + (" " + note if note else ""))
-        st.code(code, language="python")
