@@ -20,12 +20,11 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from steplab import claims  # noqa: E402
-from steplab import dashboard as dash  # noqa: E402
 from steplab.diffusion import balanced_labels, noise, ring_gmm, sample  # noqa: E402
 from steplab.problems import Noisy, Quadratic, TwoPointNoise  # noqa: E402
 from steplab.rnn.cliff import descend  # noqa: E402
 from steplab.trajectory import run  # noqa: E402
-from steplab.transforms import chain, heavy_ball, nesterov, optimizer, scale  # noqa: E402
+from steplab.transforms import optimizer  # noqa: E402
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["app_pages/playground.py", "app_pages/clipping.py", "app_pages/logistic.py", "app_pages/diffusion.py",
@@ -81,33 +80,6 @@ def clear_pins(at: AppTest, page: str) -> AppTest:
     click(at, f"{page}.unpin")
     assert at.session_state[f"{page}.pins"] == [] and "pins" not in at.query_params
     return at
-
-
-# ----------------------------------------------------------------------------- library glue
-
-
-def test_momentum_by_run_matches_heavy_ball_and_nesterov():
-    problem = Quadratic([0.5, 3.0], rotation=0.3)
-    x = torch.tensor([[1.0, -2.0]] * 3, dtype=torch.float64)
-    mixed = dash.overlay_transform([dash.RunConfig("gd", 0.1), dash.RunConfig("heavy_ball", 0.1, 0.7),
-                                    dash.RunConfig("nesterov", 0.2, 0.5)])
-    refs = [chain(scale(0.1)), chain(heavy_ball(0.7), scale(0.1)), chain(nesterov(0.5), scale(0.2))]
-    state, ref_states = mixed.init(x), [t.init(x[i:i + 1]) for i, t in enumerate(refs)]
-    xs, ref_xs = x.clone(), [x[i:i + 1].clone() for i in range(3)]
-    for _ in range(20):
-        updates, state = mixed.update(problem.oracle(xs)[1], state, xs)
-        xs = xs - updates
-        for i, t in enumerate(refs):
-            u, ref_states[i] = t.update(problem.oracle(ref_xs[i])[1], ref_states[i], ref_xs[i])
-            ref_xs[i] = ref_xs[i] - u
-    torch.testing.assert_close(xs, torch.cat(ref_xs), rtol=1e-13, atol=1e-15)  # batched matmul: ulp-level
-
-
-def test_divergence_reason_names_the_bound():
-    problem = dash.make_problem("quadratic", (1.0, 10.0), 30.0)
-    reason = dash.divergence_reason(problem, dash.RunConfig("gd", 0.3), torch.tensor([1.0, 1.0]))
-    assert reason == "η = 0.3 > 2/L = 0.2"
-    assert dash.stability_limit("heavy_ball", 0.5, 10.0) == pytest.approx(0.3)
 
 
 # ----------------------------------------------------------------------------- every page

@@ -6,6 +6,10 @@ On f(x) = 1/2 x^T A x each eigen-direction with eigenvalue lambda evolves indepe
 * Heavy ball:  z_{t+1} = (1 + beta - eta lambda) z_t - beta z_{t-1}, rate = the largest root
   modulus of r^2 - (1 + beta - eta lambda) r + beta = 0 over all lambda (Polyak 1964; Goh 2017).
   Critical damping (double root) at beta = (1 - sqrt(eta lambda))^2.
+* Stability edges (largest stable step when lambda_max = L): GD 2/L; heavy ball 2(1 + beta)/L (the
+  root r = -1 of the heavy-ball polynomial, 1 + (1 + beta - eta L) + beta = 0); Nesterov
+  2(1 + beta)/((1 + 2 beta) L) (the same condition for x_{t+1} = (1 + beta)(1 - eta L) x_t - beta (1 - eta L) x_{t-1}).
+* Measured rate: the geometric-mean contraction of a distance over a window, (d_end / d_start)^(1/(end - start)).
 """
 
 from __future__ import annotations
@@ -45,6 +49,31 @@ def critical_damping_beta(eta, eigenvalue) -> Tensor:
     return (1 - torch.sqrt(_as_tensor(eta) * _as_tensor(eigenvalue))) ** 2
 
 
+def stability_limit(method: str, beta: float, smoothness: float) -> float:
+    """Largest stable step on a quadratic with lambda_max = L (``method``: gd, heavy_ball or nesterov).
+
+    GD: 2/L; heavy ball: 2(1 + beta)/L (Polyak 1964); Nesterov: 2(1 + beta)/((1 + 2 beta) L).
+    """
+    beta = 0.0 if method == "gd" else beta
+    if method == "nesterov":
+        return 2 * (1 + beta) / ((1 + 2 * beta) * smoothness)  # eta < 2(1 + beta)/((1 + 2 beta) L)
+    return 2 * (1 + beta) / smoothness  # eta < 2(1 + beta)/L (beta = 0: 2/L)
+
+
+def stability_limit_formula(method: str, beta: float) -> str:
+    """The formula :func:`stability_limit` evaluates, as text: ``'2/L'``, ``'2(1+β)/L'`` or Nesterov's."""
+    if method == "gd" or beta == 0:
+        return "2/L"
+    if method == "heavy_ball":
+        return "2(1+β)/L"
+    return "2(1+β)/((1+2β)L)"
+
+
+def stability_map(eigenvalues, etas: Tensor, betas: Tensor) -> Tensor:
+    """Heavy-ball rate on the grid ``betas`` x ``etas``: [len(betas), len(etas)], one batched closed-form call."""
+    return heavy_ball_rate(etas.reshape(1, -1), betas.reshape(-1, 1), eigenvalues)
+
+
 def measured_rate(distances: Tensor, start: int, end: int) -> Tensor:
     """Geometric-mean contraction per step from ``distances[t]`` (shape [T + 1, runs]).
 
@@ -52,4 +81,14 @@ def measured_rate(distances: Tensor, start: int, end: int) -> Tensor:
     """
     if not 0 <= start < end < distances.shape[0]:
         raise ValueError(f"need 0 <= start < end < {distances.shape[0]}, got start={start}, end={end}")
-    return (distances[end] / distances[start]) ** (1.0 / (end - start))
+    return (distances[end] / distances[start]) ** (1.0 / (end - start))  # (d_end / d_start)^(1/(end - start))
+
+
+def second_half_rate(distances: Tensor, end: int | None = None) -> Tensor:
+    """:func:`measured_rate` over the second half [end // 2, end] of the first ``end`` steps (default: all).
+
+    Skipping the first half drops the transient of the faster-decaying directions, so on a quadratic the
+    value approaches the slowest direction's rate. Used by the tour's rate table and the playground.
+    """
+    end = distances.shape[0] - 1 if end is None else end
+    return measured_rate(distances, end // 2, end)
