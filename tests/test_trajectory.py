@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from steplab.problems import Cosh, Noisy, Quadratic, Rosenbrock, TwoPointNoise
-from steplab.trajectory import run
+from steplab.problems import Cosh, GaussianNoise, Noisy, Quadratic, Rosenbrock, TwoPointNoise
+from steplab.trajectory import resume, run
 from steplab.transforms import chain, clip_by_norm, heavy_ball, identity, optimizer, scale
 
 
@@ -71,6 +71,23 @@ def test_resume_equals_one_long_run():
     first = run(problem, transform, x0, 25)
     second = run(problem, transform, first.final, 35, state=first.state)
     torch.testing.assert_close(second.final, full.final, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("record_every", [1, 5])
+def test_resumed_noisy_momentum_run_equals_one_long_run_bit_for_bit(record_every):
+    """2N steps in one call = N steps + resume(N): every record, the noise stream, a divergence in the first half."""
+    problem = Noisy(Quadratic([0.2, 4.0]), GaussianNoise(0.5))
+    transform = chain(clip_by_norm(torch.tensor([float("inf"), 3.0, float("inf")], dtype=torch.float64)),
+                      heavy_ball(0.5), scale(torch.tensor([0.4, 0.5, 1.5], dtype=torch.float64)))
+    x0 = torch.tensor([[-5.0, -2.0]], dtype=torch.float64).repeat(3, 1)
+    full = run(problem, transform, x0, 60, seed=7, record_every=record_every, max_loss=1e6)
+    half = run(problem, transform, x0, 30, seed=7, record_every=record_every, max_loss=1e6)
+    both = resume(problem, transform, half, 30, record_every=record_every)
+    assert full.diverged.tolist() == [False, False, True] and 0 < int(full.diverged_at[2]) < 30
+    for name in ("iterates", "recorded_steps", "loss", "grad_norm", "clipped_grad_norm", "diverged_at", "final"):
+        assert torch.equal(getattr(both, name), getattr(full, name)), name
+    assert torch.equal(both.state[1], full.state[1])  # the heavy-ball velocity
+    assert both.divergence_message(2) == full.divergence_message(2)
 
 
 def test_stochastic_runs_are_seeded_and_per_sample_works():

@@ -5,6 +5,11 @@
 All runs share one tensor program (no Python loop over runs). A run *diverges* at step t when
 its loss f(x_t) is non-finite or exceeds ``max_loss``; from then on its iterate is frozen (its
 updates are masked to zero) while the other runs go on unaffected.
+
+Runs are resumable: a :class:`Trajectory` keeps the optimizer state and the generator, so
+:func:`resume` (``run`` from ``final``, ``state`` and ``generator``, then :meth:`Trajectory.extend`)
+gives, bit for bit, the trajectory one longer call would have recorded. A run frozen by divergence
+stays frozen: the continuation sees its loss above ``max_loss`` at its first step.
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ class Trajectory:
     clipped_grad_norm: [T, R]         ||g_t|| after the clipping stage (= grad_norm when none)
     diverged_at:       [R]            first t with a bad loss, or -1
     final:             [R, *dims]     x_T (frozen value for diverged runs)
-    state:                            the optimizer state after step T (pass it back to
-                                      :func:`run` with ``x0=final`` to continue the runs)
+    state:                            the optimizer state after step T
+    generator:                        the noise generator, at its position after step T (shared,
+                                      not copied); :func:`resume` continues from final, state, generator
     """
 
     iterates: Tensor
@@ -46,6 +52,7 @@ class Trajectory:
     final: Tensor
     max_loss: float
     state: object = None
+    generator: torch.Generator | None = None
 
     @property
     def steps(self) -> int:
@@ -61,7 +68,8 @@ class Trajectory:
         return self.diverged_at >= 0
 
     def divergence_message(self, run: int) -> str:
-        """``'diverged at step 37 (loss = inf)'`` or ``'converging'``-style status for one run."""
+        """One run's status: ``'diverged at step 37 (loss is not finite)'``, ``'diverged at step 37 (loss 2e+12 >
+        1e+12)'`` or ``'did not diverge in 60 steps'``."""
         step = int(self.diverged_at[run])
         if step < 0:
             return f"did not diverge in {self.steps} steps"
@@ -73,6 +81,29 @@ class Trajectory:
         """A copy with every recorded tensor on ``device`` (e.g. ``"cpu"`` for plotting)."""
         fields = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
         return Trajectory(**fields)
+
+    def extend(self, continuation: Trajectory) -> Trajectory:
+        """This trajectory followed by ``continuation``, a run started from ``self.final`` (see :func:`resume`).
+
+        x_T, recorded by both, is kept once; the loss at T is the continuation's (computed by the oracle, as
+        in one long run); steps are renumbered from this trajectory's start; a run keeps the first step it
+        diverged at. The result's ``state``, ``final`` and ``generator`` are the continuation's.
+        """
+        if continuation.runs != self.runs or continuation.max_loss != self.max_loss:
+            raise ValueError("a continuation must have the same runs and max_loss as the trajectory it extends")
+        later = torch.where(continuation.diverged_at >= 0, continuation.diverged_at + self.steps, -1)
+        return Trajectory(
+            iterates=torch.cat([self.iterates, continuation.iterates[1:]]),
+            recorded_steps=torch.cat([self.recorded_steps, continuation.recorded_steps[1:] + self.steps]),
+            loss=torch.cat([self.loss[:-1], continuation.loss]),
+            grad_norm=torch.cat([self.grad_norm, continuation.grad_norm]),
+            clipped_grad_norm=torch.cat([self.clipped_grad_norm, continuation.clipped_grad_norm]),
+            diverged_at=torch.where(self.diverged_at >= 0, self.diverged_at, later),
+            final=continuation.final,
+            max_loss=self.max_loss,
+            state=continuation.state,
+            generator=continuation.generator,
+        )
 
 
 def _progress(steps: int, enabled: bool, desc: str):
@@ -106,7 +137,7 @@ def run(
         seed / generator: randomness for stochastic oracles (explicit, never global).
         record_every: keep every k-th iterate (``None``: only x_0 and x_T) to bound memory.
         max_loss: a run whose loss exceeds this (or is NaN/inf) is marked diverged and frozen.
-        state: optimizer state to resume from (e.g. the dashboard continuing a paused run).
+        state: optimizer state to resume from (``Trajectory.state``; :func:`resume` does it all).
         progress: show a tqdm progress bar.
     """
     check_int("steps", steps, 1)
@@ -146,7 +177,7 @@ def run(
         clipped_norms[t] = info.get("clipped_grad_norm", grad_norms[t])
         if any_dead:
             updates = torch.where(alive.reshape(mask_shape), updates, torch.zeros((), dtype=x.dtype, device=x.device))
-        x.sub_(updates)
+        x.sub_(updates)  # x_{t+1} = x_t - u_t
         if record_every is not None and (t + 1) % record_every == 0:
             kept.append(x.clone())
             kept_steps.append(t + 1)
@@ -168,5 +199,20 @@ def run(
         final=x,
         max_loss=max_loss,
         state=state,
+        generator=generator,
     )
+
+
+def resume(problem, transform: GradientTransform, trajectory: Trajectory, steps: int, *,
+           record_every: int | None = 1, progress: bool = False, desc: str = "steps") -> Trajectory:
+    """``steps`` more iterations of the runs in ``trajectory``; returns the whole run, old steps and new.
+
+    Continues from ``trajectory.final``, ``.state`` and ``.generator`` with its ``max_loss``: the result
+    equals one call of :func:`run` for the total number of steps, bit for bit (same ``problem``,
+    ``transform`` and batch; with ``record_every = k`` when the first part's steps are a multiple of k).
+    """
+    continuation = run(problem, transform, trajectory.final, steps, seed=None, generator=trajectory.generator,
+                       record_every=record_every, max_loss=trajectory.max_loss, state=trajectory.state,
+                       progress=progress, desc=desc)
+    return trajectory.extend(continuation)
 
