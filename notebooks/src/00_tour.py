@@ -17,7 +17,7 @@ import torch
 
 import steplab
 from steplab import claims, plots, rates
-from steplab.tour import EIGENVALUES, clipped_gd, gd, gd_rate_table, momentum, tour_problem
+from steplab.tour import EIGENVALUES, clipped_gd, gd, gd_rate_table, landscape, momentum
 
 plots.use_style()
 print("steplab", steplab.__version__, "| device for big sweeps:", steplab.default_device())
@@ -34,10 +34,10 @@ for r, eta in enumerate([0.4, 0.6]):
     print(f"eta = {eta}: {runs.divergence_message(r)}; f(x_60) = {float(runs.loss[-1, r]):.3g}")
 
 # %%
-problem = tour_problem()
+land = landscape((-5.5, 1.5), (-3.0, 3.0))  # f on a 200 x 200 grid, computed once for every contour below
 fig, axes = plots.subplots(2)
 for ax, r, eta in zip(axes[0], [0, 1], [0.4, 0.6]):
-    plots.contour(ax, problem.loss, (-5.5, 1.5), (-3.0, 3.0))
+    plots.contour(ax, land.xs, land.ys, land.values)
     plots.paths(ax, runs, labels=[f"GD, η = {eta}"], runs=[r])
     ax.set_title(f"η = {eta}: " + ("diverges (η > 2/L = 0.5)" if r else "converges"))
 fig.tight_layout()
@@ -55,7 +55,7 @@ print(f"theory rate = {float(rates.heavy_ball_rate(0.6, 0.5, EIGENVALUES)):.4f}"
 
 # %%
 fig, axes = plots.subplots(2)
-plots.contour(axes[0, 0], problem.loss, (-5.5, 1.5), (-3.0, 3.0))
+plots.contour(axes[0, 0], land.xs, land.ys, land.values)
 plots.paths(axes[0, 0], hb, labels=["heavy ball (0.6, 0.5)"])
 axes[0, 0].set_title("heavy ball path")
 plots.curves(axes[0, 1], torch.stack([runs.loss[:, 0], hb.loss[:, 0]], 1), labels=["GD η=0.4", "HB (0.6, 0.5)"],
@@ -70,8 +70,8 @@ fig.tight_layout()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-eta, measured, theory = gd_rate_table()
-for e, m, t in zip(eta.tolist(), measured.tolist(), theory.tolist()):
+table = gd_rate_table()
+for e, m, t in zip(table.eta.tolist(), table.measured.tolist(), table.theory.tolist()):
     print(f"eta = {e:.2f}: measured rate {m:.6f}   theory max|1-eta*lambda| = {t:.6f}")
 
 # %% [markdown]
@@ -104,7 +104,7 @@ import matplotlib.pyplot as plt
 def show(eta=0.4, beta=0.0):
     traj = momentum(eta, beta, steps=50)
     fig, axes = plots.subplots(1)
-    plots.contour(axes[0, 0], problem.loss, (-5.5, 1.5), (-3.0, 3.0))
+    plots.contour(axes[0, 0], land.xs, land.ys, land.values)
     plots.paths(axes[0, 0], traj, labels=[f"η={eta:.2f}, β={beta:.2f}"])
     axes[0, 0].set_title(traj.divergence_message(0))
     plt.show()

@@ -1,8 +1,9 @@
 """Matplotlib helpers shared by the notebooks: one style, labelled axes, log scales for rates.
 
-Plotting lives here and in the app only; the maths modules never plot or print.
-Family-specific figures live in submodules (``steplab.plots.clipping`` ...); the shared
-helpers below take plain tensors or a :class:`~steplab.trajectory.Trajectory`.
+Plotting lives here and in the app only; the maths modules never plot or print, and the plots
+never compute: they take precomputed tensors (a grid of losses from ``problems.loss_grid``, a
+:class:`~steplab.trajectory.Trajectory`) and draw them. Family-specific figures live in submodules
+(``steplab.plots.clipping`` ...).
 """
 
 from __future__ import annotations
@@ -38,26 +39,27 @@ def use_style() -> None:
 
 
 def to_numpy(x) -> np.ndarray:
+    """A tensor (any device, detached) or array-like as a NumPy array."""
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
     return np.asarray(x)
 
 
-def contour(ax, loss_fn, xlim, ylim, levels: int = 30, log_levels: bool = True, resolution: int = 200):
-    """Filled-line contours of ``loss_fn`` (a function of a [N, 2] float64 tensor -> [N]) on ``ax``."""
-    xs = torch.linspace(*xlim, resolution, dtype=torch.float64)
-    ys = torch.linspace(*ylim, resolution, dtype=torch.float64)
-    grid_x, grid_y = torch.meshgrid(xs, ys, indexing="xy")
-    values = loss_fn(torch.stack([grid_x.flatten(), grid_y.flatten()], dim=-1)).reshape(grid_x.shape)
+def contour(ax, xs, ys, values, levels: int = 30, log_levels: bool = True):
+    """Line contours of precomputed ``values`` [len(ys), len(xs)] (e.g. ``problems.loss_grid``) on ``ax``.
+
+    ``log_levels``: levels spaced geometrically from the smallest positive value (at least 1e-6) to the largest.
+    """
     values = to_numpy(values)
+    grid_x, grid_y = np.meshgrid(to_numpy(xs), to_numpy(ys), indexing="xy")
     if log_levels:
         low = max(float(np.nanmin(values[values > 0])) if (values > 0).any() else 1e-3, 1e-6)
         lv = np.geomspace(low, float(np.nanmax(values)), levels)
     else:
         lv = levels
-    ax.contour(to_numpy(grid_x), to_numpy(grid_y), values, levels=lv, cmap="Greys", linewidths=0.6, alpha=0.7)
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
+    ax.contour(grid_x, grid_y, values, levels=lv, cmap="Greys", linewidths=0.6, alpha=0.7)
+    ax.set_xlim(float(xs[0]), float(xs[-1]))
+    ax.set_ylim(float(ys[0]), float(ys[-1]))
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     return ax
