@@ -4,22 +4,22 @@ the minimum, at the distance the mean-field theory predicts (Koloskova, Hendrikx
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, specs
+from app_pages import charts, keys, specs
 from app_pages.controls import Control, Controls
+from app_pages.live import Live, start_of
 from app_pages.pins import Pins, step_clip_pins
 from app_pages.player import playback
 from app_pages.ui import device_caption, fmt, reproduce_expander
-from steplab.clipping import bias_theory, khs_envelope, simulate_bias
+from steplab.clipping import bias_theory, khs_envelope, measured_bias, simulate_bias
 from steplab.device import make_generator
 from steplab.problems import CauchyNoise, CommonNoise, ExpNoise, Noisy, Quadratic, TwoPointNoise
-from steplab.trajectory import run
+from steplab.trajectory import Trajectory, run
 from steplab.transforms import optimizer
 
 PAGE = "clipping"
@@ -61,29 +61,33 @@ def noise_code(v: dict) -> str:
     return f"{'ExpNoise' if v['noise'] == 'exp' else 'CauchyNoise'}({v['sigma']:g})"
 
 
-@dataclass
-class Live:
-    """Every configuration's chains (clipped, unclipped, then the pins; C each), as one batch of runs."""
+def per_setting(traj: Trajectory, settings: int) -> Trajectory:
+    """The chains' trajectory summarised per setting: each setting's mean over its chains of x_t (the rows of
+    ``iterates``), f(x_t) and the gradient norms, and the first step any of its chains diverged."""
+    steps = traj.iterates.shape[0]
 
-    x: torch.Tensor
-    generator: torch.Generator
-    t: int = 0
-    chain_mean: list = field(default_factory=list)  # [R] per step: mean over chains of x_t
-    loss: list = field(default_factory=list)  # [R] mean over chains of f(x_t)
-    grad_norm: list = field(default_factory=list)  # [R] mean over chains of |g_t| before clipping
-    clipped_norm: list = field(default_factory=list)
-    diverged: np.ndarray = field(default_factory=lambda: np.zeros(2, dtype=int))  # [R] chains per config
+    def mean(values: torch.Tensor) -> torch.Tensor:
+        return values.reshape(values.shape[0], settings, -1).mean(-1)
+
+    diverged = traj.diverged_at.reshape(settings, -1)
+    first = torch.where(diverged >= 0, diverged, traj.steps + 1).amin(-1)
+    return Trajectory(iterates=traj.iterates[:, :, 0].reshape(steps, settings, -1).mean(-1)[..., None],
+                      recorded_steps=traj.recorded_steps, loss=mean(traj.loss), grad_norm=mean(traj.grad_norm),
+                      clipped_grad_norm=mean(traj.clipped_grad_norm),
+                      diverged_at=torch.where(first <= traj.steps, first, -1),
+                      final=traj.final[:, 0].reshape(settings, -1).mean(-1, keepdim=True),
+                      max_loss=traj.max_loss, state=traj.state)
 
 
 def tail_bias(chain_mean: np.ndarray) -> np.ndarray:
-    """|L x̄| with x̄ the average over t in [T/2, T] of the chain mean (L = 1): the measured bias per config."""
-    steps = len(chain_mean) - 1  # rows are t = 0..T
-    return np.abs(chain_mean[steps // 2:].mean(0))
+    """|L x̄| with x̄ the average over t in [T/2, T) of the chain mean (rows t = 0..T, L = 1): the measured bias
+    per config, over the same tail window as ``simulate_bias``."""
+    return measured_bias(torch.from_numpy(chain_mean)).numpy()
 
 
 def reproduce_code(v: dict) -> str:
     return f"""import torch
-from steplab.clipping import bias_theory
+from steplab.clipping import bias_theory, measured_bias
 from steplab.problems import Noisy, Quadratic, {noise_code(v).split('(')[0]}
 from steplab.trajectory import run
 from steplab.transforms import optimizer
@@ -93,7 +97,7 @@ problem = Noisy(Quadratic([1.0]), noise)  # f(x) = x²/2, stochastic gradient g 
 x0 = torch.zeros({v['chains']}, 1, dtype=torch.float64)  # {v['chains']} chains start at the minimum
 traj = run(problem, optimizer(lr={v['eta']:g}, clip_threshold={v['c']:g}), x0, steps={v['steps']}, seed={v['seed']})
 chain_mean = traj.iterates[:, :, 0].mean(1)  # mean over chains of x_t, t = 0..T
-bias = chain_mean[traj.steps // 2:].mean().abs().item()  # tail average over t >= T/2
+bias = measured_bias(chain_mean).item()  # |tail average over T/2 <= t < T|
 print(f"measured bias = {{bias:.4f}}, theory = {{bias_theory({v['c']:g}, noise).item():.4f}}")"""
 
 
@@ -148,26 +152,22 @@ def main() -> None:
     count = len(runs)
 
     def start() -> Live:
-        live = Live(x=torch.zeros(count * chains, 1, dtype=torch.float64), generator=make_generator(v["seed"]))
-        live.chain_mean.append(np.zeros(count))
-        live.loss.append(np.zeros(count))
-        live.diverged = np.zeros(count, dtype=int)
-        return live
+        x0 = torch.zeros(count * chains, 1, dtype=torch.float64)
+        at_minimum = start_of(torch.zeros(count, 1, dtype=torch.float64), torch.zeros(count, dtype=torch.float64))
+        return Live.at(x0, problem.loss(x0), generator=make_generator(v["seed"]), history=at_minimum)
 
-    def advance(live: Live, k: int) -> Live:
+    def step(live: Live, k: int) -> Trajectory:
         """k steps of all R configs x C chains in one run(): per-run step size and clip threshold tensors."""
         threshold = torch.tensor([float("inf") if c is None else c for c, _ in runs], dtype=torch.float64)
         lr = torch.tensor([eta for _, eta in runs], dtype=torch.float64)
         transform = optimizer(lr=lr.repeat_interleave(chains), clip_threshold=threshold.repeat_interleave(chains))
         traj = run(problem, transform, live.x, k, generator=live.generator, seed=None)
-        per_config = traj.iterates[1:, :, 0].reshape(k, count, chains)
-        live.chain_mean += list(per_config.mean(-1).numpy())
-        live.loss += list(traj.loss[1:].reshape(k, count, chains).mean(-1).numpy())
-        live.grad_norm += list(traj.grad_norm.reshape(k, count, chains).mean(-1).numpy())
-        live.clipped_norm += list(traj.clipped_grad_norm.reshape(k, count, chains).mean(-1).numpy())
-        live.diverged = (traj.diverged_at.reshape(count, chains) >= 0).sum(-1).numpy()  # frozen chains re-count
-        live.x, live.t = traj.final, live.t + k
-        return live
+        diverged = (traj.diverged_at.reshape(count, chains) >= 0).sum(-1).numpy()  # frozen chains re-count
+        live.notes["diverged chains"] = diverged
+        return traj
+
+    def advance(live: Live, k: int) -> Live:
+        return live.advance(step, k, summarise=lambda traj: per_setting(traj, count))
 
     labels = run_labels(runs)
     reset_key = (v["noise"], v["sigma"], v["p"], chains, v["seed"], tuple(pins.values))
@@ -183,7 +183,7 @@ def main() -> None:
         st.session_state[f"{PAGE}.sweep_for"] = (v["noise"], v["sigma"], v["p"], v["eta"], v["seed"])
         sweep = True
     live = player["live"]
-    biases = tail_bias(np.stack(live.chain_mean))
+    biases = tail_bias(live.history.iterates[:, :, 0].numpy())
     measured = float(biases[0])
     clipped = [r for r in range(count) if runs[r][0] is not None]
     data = {"theory": theory_curves(v["noise"], v["sigma"], v["p"]),
@@ -197,7 +197,7 @@ def main() -> None:
                "so its bias is 0 — but unclipped SGD never settles (see the histogram's spread).")
     reproduce_expander(reproduce_code(v), "The page runs the unclipped chains and the pinned settings alongside, on "
                        "the same noise draws: set lr and clip_threshold to a pin's values to reproduce it.")
-    st.session_state[f"_result.{PAGE}"] = {"t": live.t, "bias": measured, "theory": theory, "runs": runs,
+    st.session_state[keys.result(PAGE)] = {"t": live.t, "bias": measured, "theory": theory, "runs": runs,
                                            "labels": labels, "biases": biases.tolist()}
     ctl.finish(extra={"pins": pins.param()})
 
@@ -207,7 +207,9 @@ def theory_text(value: float) -> str:
 
 
 def render(live: Live, state: dict, v: dict, runs: list, labels: list[str], theory: float, chains: int) -> None:
-    chain_mean = np.stack(live.chain_mean)
+    history = live.history
+    chain_mean = history.iterates[:, :, 0].numpy()  # [t + 1, R] mean over chains of x_t
+    diverged = live.notes.get("diverged chains", np.zeros(len(runs), dtype=int))
     bias = tail_bias(chain_mean)
     cols = st.columns(4)
     cols[0].metric("step", f"{live.t} / {v['steps']}")
@@ -218,15 +220,15 @@ def render(live: Live, state: dict, v: dict, runs: list, labels: list[str], theo
     rows = [{"run": labels[r], "c": "∞" if c is None else f"{c:g}", "η": f"{eta:g}",
              "measured bias": f"{bias[r]:.4f}",
              "theory": "–" if c is None else theory_text(theory_at(v["noise"], v["sigma"], v["p"], c)),
-             "mean loss": fmt(float(live.loss[-1][r])),
-             "mean ‖g‖ raw": fmt(float(live.grad_norm[-1][r])) if live.grad_norm else "–",
-             "mean ‖g‖ clipped": fmt(float(live.clipped_norm[-1][r])) if live.grad_norm else "–",
-             "status": f"{live.diverged[r]} of {chains} chains diverged" if live.diverged[r] else "all chains finite"}
+             "mean loss": fmt(float(history.loss[-1, r])),
+             "mean ‖g‖ raw": fmt(float(history.grad_norm[-1, r])) if live.t else "–",
+             "mean ‖g‖ clipped": fmt(float(history.clipped_grad_norm[-1, r])) if live.t else "–",
+             "status": f"{diverged[r]} of {chains} chains diverged" if diverged[r] else "all chains finite"}
             for r, (c, eta) in enumerate(runs)]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     for r, (c, eta) in enumerate(runs):
-        if live.diverged[r]:
-            st.error(f"**{labels[r]}**: {live.diverged[r]} chains diverged (|x| blew past 10⁶; heavy-tailed noise "
+        if diverged[r]:
+            st.error(f"**{labels[r]}**: {diverged[r]} chains diverged (|x| blew past 10⁶; heavy-tailed noise "
                      f"with η = {eta:g} and {'no clipping' if c is None else f'c = {c:g}'})", icon=":material/error:")
     left, right = st.columns(2)
     x = live.x[:, 0].reshape(count, chains).numpy()

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts
+from app_pages import charts, keys
 from app_pages import playground_views as views
 from app_pages.controls import Control, Controls
+from app_pages.live import Live
 from app_pages.pins import Pins
 from app_pages.player import playback
 from app_pages.ui import device_caption, fmt, reproduce_expander
@@ -38,21 +37,6 @@ CONTROLS = [
     Control("x0", "start x", "float", -1.8, low=-4.0, high=4.0, step=0.1),
     Control("y0", "start y", "float", 1.2, low=-4.0, high=4.0, step=0.1),
 ]
-
-@dataclass
-class Live:
-    """The runs' current iterate, optimizer state, noise stream and history (numpy, for drawing)."""
-
-    x: torch.Tensor
-    state: object
-    generator: torch.Generator
-    t: int = 0
-    iterates: list = field(default_factory=list)  # [R, 2] per step
-    loss: list = field(default_factory=list)  # [R] per step
-    grad_norm: list = field(default_factory=list)  # [R] per step t >= 1 (the gradient used at t - 1)
-    clipped_norm: list = field(default_factory=list)
-    diverged_at: np.ndarray | None = None
-    configs_at_divergence: dict = field(default_factory=dict)
 
 
 def parse_pin(text: str) -> dash.RunConfig:
@@ -131,28 +115,18 @@ def main() -> None:
     x0 = torch.tensor([[v["x0"], v["y0"]]], dtype=torch.float64).repeat(len(configs), 1)
 
     def start() -> Live:
-        live = Live(x=x0.clone(), state=None, generator=make_generator(v["seed"]))
-        live.iterates.append(x0.numpy().copy())
-        live.loss.append(problem.loss(x0).numpy().copy())
-        live.diverged_at = np.full(len(configs), -1)
-        return live
+        return Live.at(x0, problem.loss(x0), generator=make_generator(v["seed"]))
+
+    def step(live: Live, k: int):
+        return run(problem, dash.overlay_transform(configs), live.x, k, generator=live.generator, state=live.state,
+                   seed=None)
 
     def advance(live: Live, k: int) -> Live:
-        transform = dash.overlay_transform(configs)
-        traj = run(problem, transform, live.x, k, generator=live.generator, state=live.state, seed=None)
-        live.x, live.state = traj.final, traj.state
-        for i in range(k):
-            live.iterates.append(traj.iterates[i + 1].numpy().copy())
-            live.loss.append(traj.loss[i + 1].numpy().copy())
-            live.grad_norm.append(traj.grad_norm[i].numpy().copy())
-            live.clipped_norm.append(traj.clipped_grad_norm[i].numpy().copy())
-        for r in range(len(configs)):
-            if live.diverged_at[r] < 0 <= int(traj.diverged_at[r]):
-                step = live.t + int(traj.diverged_at[r])
-                live.diverged_at[r] = step
-                last = live.iterates[max(step - 1, 0)][r]
-                live.configs_at_divergence[r] = dash.divergence_reason(problem, configs[r], torch.tensor(last))
-        live.t += k
+        before = live.history.diverged_at.clone()
+        live.advance(step, k)
+        for r in (before.lt(0) & live.history.diverged_at.ge(0)).nonzero().flatten().tolist():
+            last = live.history.iterates[max(int(live.history.diverged_at[r]) - 1, 0), r]
+            live.notes[r] = dash.divergence_reason(problem, configs[r], last)  # the bound at the time it diverged
         return live
 
     labels = [f"{'now' if i == 0 else f'pin {i}'}: {c.label()}" for i, c in enumerate(configs)]
@@ -173,49 +147,50 @@ def main() -> None:
     reproduce_expander(reproduce_code(v, current),
                        "They recompute the run from its start; changes made mid-run are not included.")
     live = player["live"]
-    st.session_state[f"_result.{PAGE}"] = {"t": live.t, "loss": float(live.loss[-1][0]),
-                                           "diverged_at": int(live.diverged_at[0])}
+    st.session_state[keys.result(PAGE)] = {"t": live.t, "loss": float(live.history.loss[-1, 0]),
+                                           "diverged_at": int(live.history.diverged_at[0])}
     ctl.finish(extra={"pins": pins.param()})
 
 
 def render(live: Live, state: dict, v: dict, problem, configs, labels) -> None:
     """The live part: readouts, path on the contour, eigenbasis errors, loss and gradient norms."""
-    t = live.t
+    t, history = live.t, live.history
+    iterates = history.iterates.numpy()  # [t + 1, R, 2]
+    loss = history.loss.numpy()  # [t + 1, R]
+    diverged_at = history.diverged_at.numpy()
     rows = []
     eigenvalues = problem.eigen_at_minimum()[0]
-    measured_rates = dash.measured_rates(np.stack(live.iterates), problem.minimizer, live.diverged_at).tolist()
+    measured_rates = dash.measured_rates(iterates, problem.minimizer, diverged_at).tolist()
     for r, label in enumerate(labels):
-        d = live.diverged_at[r]
+        d = diverged_at[r]
         config = configs[r]
         theory = (float(rates.heavy_ball_rate(config.eta, config.beta, eigenvalues)) if config.method != "nesterov"
                   else None)
         measured = measured_rates[r]
-        status = (f"diverged at step {d}: {live.configs_at_divergence.get(r, '')}" if d >= 0
+        status = (f"diverged at step {d}: {live.notes.get(r, '')}" if d >= 0
                   else "running" if t < v["steps"] else "finished")
-        rows.append({"run": label, "step": t, "loss": fmt(float(live.loss[-1][r])),
-                     "‖g‖ raw": fmt(float(live.grad_norm[-1][r])) if live.grad_norm else "–",
-                     "‖g‖ clipped": fmt(float(live.clipped_norm[-1][r])) if live.grad_norm else "–",
+        rows.append({"run": label, "step": t, "loss": fmt(float(loss[-1, r])),
+                     "‖g‖ raw": fmt(float(history.grad_norm[-1, r])) if t else "–",
+                     "‖g‖ clipped": fmt(float(history.clipped_grad_norm[-1, r])) if t else "–",
                      "rate/step measured": f"{measured:.4f}" if measured is not None and np.isfinite(measured)
                      else "–",
                      "rate/step theory": f"{theory:.4f}" if theory is not None else "–",
                      "status": status})
     for r, row in enumerate(rows):
-        if live.diverged_at[r] >= 0:
+        if diverged_at[r] >= 0:
             st.error(f"**{row['run']}** — {row['status']}", icon=":material/error:")
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
-    iterates = np.stack(live.iterates)  # [t + 1, R, 2]
-    loss = np.stack(live.loss)  # [t + 1, R]
     left, right = st.columns(2)
-    views.contour(problem, v, iterates, loss, live.diverged_at, labels, left)
-    views.eigen_errors(problem, iterates, live.diverged_at, labels, state["changes"], right)
+    views.contour(problem, v, iterates, loss, diverged_at, labels, left)
+    views.eigen_errors(problem, iterates, diverged_at, labels, state["changes"], right)
     c1, c2 = st.columns(2)
-    charts.series(charts.long_frame(loss, labels, diverged_at=live.diverged_at, column="loss"), "loss",
+    charts.series(charts.long_frame(loss, labels, diverged_at=diverged_at, column="loss"), "loss",
                   "loss f(x_t) (log scale)", labels, changes=state["changes"], container=c1)
-    if live.grad_norm:
+    if t:
         frames = []
-        for kind, values in (("raw", live.grad_norm), ("clipped", live.clipped_norm)):
-            frame = charts.long_frame(np.stack(values), labels, start_step=0, diverged_at=live.diverged_at,
+        for kind, values in (("raw", history.grad_norm), ("clipped", history.clipped_grad_norm)):
+            frame = charts.long_frame(values.numpy(), labels, start_step=0, diverged_at=diverged_at,
                                       column="norm")
             frame["kind"] = kind
             frames.append(frame)

@@ -3,19 +3,19 @@ unclipped step there throws the parameters far away, a clipped step does not (Pa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, specs
+from app_pages import charts, keys, specs
 from app_pages.controls import Control, Controls
+from app_pages.live import Live
 from app_pages.pins import Pins, step_clip_pins
 from app_pages.player import playback
 from app_pages.ui import device_caption, fmt, reproduce_expander
 from steplab.rnn.cliff import CliffProblem, cliff_surface, descend, valley_line, wall_line
+from steplab.trajectory import Trajectory
 
 PAGE = "rnn"
 BOX = (1.0, 8.0, -6.0, 1.0)  # w range, b range of the surface view
@@ -38,16 +38,6 @@ def run_labels(runs: list[tuple[float, float | None]]) -> list[str]:
     names = ["clipped:", "unclipped:"] + [f"pin {i}:" for i in range(1, len(runs) - 1)]
     return [f"{r + 1} · {name} η = {eta:g}" + ("" if c is None else f", c = {c:g}")
             for r, (name, (eta, c)) in enumerate(zip(names, runs, strict=True))]
-
-
-@dataclass
-class Live:
-    x: torch.Tensor  # [R, 2]: (w, b) of the clipped run, the unclipped run and the pinned runs
-    t: int = 0
-    iterates: list = field(default_factory=list)
-    loss: list = field(default_factory=list)
-    grad_norm: list = field(default_factory=list)
-    clipped_norm: list = field(default_factory=list)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -109,36 +99,30 @@ def main() -> None:
     start_point = torch.tensor([[v["w0"], v["b0"]]], dtype=torch.float64).repeat(len(runs), 1)
 
     def start() -> Live:
-        live = Live(x=start_point.clone())
-        live.iterates.append(start_point.numpy().copy())
-        live.loss.append(problem.loss(start_point).numpy().copy())
-        return live
+        return Live.at(start_point, problem.loss(start_point))
 
-    def advance(live: Live, k: int) -> Live:
+    def step(live: Live, k: int) -> Trajectory:
         """k steps of every run in one descend() call, with per-run step size and clip threshold tensors."""
         lr = torch.tensor([eta for eta, _ in runs], dtype=torch.float64)
         threshold = torch.tensor([NO_CLIP if c is None else c for _, c in runs], dtype=torch.float64)
-        traj = descend(live.x, lr=lr, clip_threshold=threshold, steps=k)
-        live.iterates += [row.numpy().copy() for row in traj.iterates[1:]]
-        live.loss += [row.numpy().copy() for row in traj.loss[1:]]
-        live.grad_norm += [row.numpy().copy() for row in traj.grad_norm]
-        live.clipped_norm += [row.numpy().copy() for row in traj.clipped_grad_norm]
-        live.x, live.t = traj.final, live.t + k
-        return live
+        return descend(live.x, lr=lr, clip_threshold=threshold, steps=k)
 
     player = playback(PAGE, steps=v["steps"], reset_key=(v["w0"], v["b0"], tuple(pins.values)),
-                      live_key=(v["eta"], v["c"], v["steps"]), start=start, advance=advance,
+                      live_key=(v["eta"], v["c"], v["steps"]), start=start,
+                      advance=lambda live, k: live.advance(step, k),
                       render=lambda live, state: render(live, state, v, labels))
     pins.buttons((v["eta"], v["c"]), what="setting (η, c)")
     reproduce_expander(reproduce_code(v), "Pinned runs: descend(start, lr=η, clip_threshold=c, ...) with their values.")
     live = player["live"]
-    st.session_state[f"_result.{PAGE}"] = {"t": live.t, "loss": live.loss[-1].tolist(), "final": live.x.tolist(),
-                                           "runs": runs, "labels": labels}
+    st.session_state[keys.result(PAGE)] = {"t": live.t, "loss": live.history.loss[-1].tolist(),
+                                           "final": live.x.tolist(), "runs": runs, "labels": labels}
     ctl.finish(extra={"pins": pins.param()})
 
 
 def render(live: Live, state: dict, v: dict, labels: list[str]) -> None:
-    iterates = np.stack(live.iterates)  # [t+1, R, 2]
+    history = live.history
+    iterates = history.iterates.numpy()  # [t+1, R, 2]
+    loss, grad_norm = history.loss.numpy(), history.grad_norm.numpy()
     jumps = np.linalg.norm(np.diff(iterates, axis=0), axis=-1) if live.t else np.zeros((1, len(labels)))
     rows = []
     for r, label in enumerate(labels):
@@ -150,18 +134,18 @@ def render(live: Live, state: dict, v: dict, labels: list[str]) -> None:
             first_out = int(np.argmax(~((iterates[:, r, 0] >= BOX[0]) & (iterates[:, r, 0] <= BOX[1])
                                          & (iterates[:, r, 1] >= BOX[2]) & (iterates[:, r, 1] <= BOX[3]))))
             status = (f"thrown off the cliff at step {first_out - 1}: ‖∇E‖ = "
-                      f"{fmt(float(live.grad_norm[first_out - 1][r]))}, step η‖∇E‖ = "
+                      f"{fmt(float(grad_norm[first_out - 1, r]))}, step η‖∇E‖ = "
                       f"{fmt(float(jumps[first_out - 1, r]))}; now at (w, b) = ({w:.3g}, {b:.3g})")
-        rows.append({"run": label, "step": live.t, "loss E": fmt(float(live.loss[-1][r])),
-                     "‖∇E‖ raw": fmt(float(live.grad_norm[-1][r])) if live.grad_norm else "–",
-                     "‖∇E‖ clipped": fmt(float(live.clipped_norm[-1][r])) if live.grad_norm else "–",
+        rows.append({"run": label, "step": live.t, "loss E": fmt(float(loss[-1, r])),
+                     "‖∇E‖ raw": fmt(float(grad_norm[-1, r])) if live.t else "–",
+                     "‖∇E‖ clipped": fmt(float(history.clipped_grad_norm[-1, r])) if live.t else "–",
                      "status": status})
     for row in rows:
         if row["status"].startswith("thrown"):
             st.error(f"**{row['run']}** — {row['status']}", icon=":material/error:")
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     left, right = st.columns([3, 2])
-    paths = charts.long_frame(np.stack(live.loss), labels, column="loss",
+    paths = charts.long_frame(loss, labels, column="loss",
                               extra={"w": iterates[..., 0], "b": iterates[..., 1]})
     start = pd.DataFrame({"w": [v["w0"]], "b": [v["b0"]], "what": ["start"]})
     event = charts.show(specs.surface_spec(BOX), {"cells": surface(), "guides": guide_lines(), "paths": paths,
@@ -171,15 +155,15 @@ def render(live: Live, state: dict, v: dict, labels: list[str]) -> None:
     if clicked and clicked != st.session_state.get(f"{PAGE}.last_click"):
         st.rerun()  # the chart lives in the playback fragment: rerun the whole page so the sliders move
     with right:
-        if live.grad_norm:
+        if live.t:
             frames = []
-            for kind, values in (("raw", live.grad_norm), ("clipped", live.clipped_norm)):
-                frame = charts.long_frame(np.stack(values), labels, column="norm")
+            for kind, values in (("raw", grad_norm), ("clipped", history.clipped_grad_norm.numpy())):
+                frame = charts.long_frame(values, labels, column="norm")
                 frame["kind"] = kind
                 frames.append(frame)
             charts.series(pd.concat(frames, ignore_index=True), "norm", "gradient norm per step (log)", labels,
                           dash="kind", height=160, changes=state["changes"])
-        charts.series(charts.long_frame(np.stack(live.loss), labels, column="loss"), "loss",
+        charts.series(charts.long_frame(loss, labels, column="loss"), "loss",
                       "loss E₅₀ per step (log)", labels, height=140)
 
 

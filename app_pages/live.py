@@ -1,0 +1,70 @@
+"""A run being played on a page: a :class:`~steplab.trajectory.Trajectory` of steps 0..t, grown a few
+steps at a time from where it stopped.
+
+The page supplies a *step function* ``step(live, k) -> Trajectory``: k more steps of every run from
+``live.x`` (with ``live.state`` and ``live.generator`` where the runs have them), computed in one
+batched call with the page's *current* settings. :meth:`Live.advance` calls it, keeps the resume point
+(``final``, ``state``, ``generator``) and appends the new steps to :attr:`Live.history` with
+:meth:`Trajectory.extend`, optionally summarised first (the clipping page keeps each setting's mean over
+its chains, not every chain).
+
+The player (:mod:`app_pages.player`) only needs ``live.t``; the page reads ``live.history``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from steplab.trajectory import Trajectory, run
+
+Tensor = torch.Tensor
+MAX_LOSS = inspect.signature(run).parameters["max_loss"].default  # the driver's divergence bound
+
+
+def start_of(x0: Tensor, loss0: Tensor, max_loss: float = MAX_LOSS) -> Trajectory:
+    """The zero-step trajectory at ``x0`` (``[R, *dims]``) with losses ``loss0`` (``[R]``), to be extended."""
+    runs = x0.shape[0]
+    empty = x0.new_empty(0, runs)
+    return Trajectory(iterates=x0[None].clone(), recorded_steps=torch.zeros(1, dtype=torch.long), loss=loss0[None],
+                      grad_norm=empty, clipped_grad_norm=empty.clone(),
+                      diverged_at=torch.full((runs,), -1, dtype=torch.long), final=x0.clone(), max_loss=max_loss)
+
+
+@dataclass
+class Live:
+    """Every run's resume point and its history so far.
+
+    x:         [R, *dims] the current iterates (what the step function continues from)
+    history:   steps 0..t, possibly summarised (see :meth:`advance`)
+    state:     the optimizer state after step t (``None`` for stateless updates)
+    generator: the runs' noise stream (``None`` for deterministic oracles)
+    notes:     what the page records as the runs go (e.g. why a run diverged, in the words of that moment)
+    """
+
+    x: Tensor
+    history: Trajectory
+    state: object = None
+    generator: torch.Generator | None = None
+    notes: dict = field(default_factory=dict)
+
+    @classmethod
+    def at(cls, x0: Tensor, loss0: Tensor, generator: torch.Generator | None = None,
+           history: Trajectory | None = None) -> Live:
+        """A fresh run at step 0 from ``x0`` (its history: ``start_of(x0, loss0)`` unless given)."""
+        return cls(x=x0.clone(), history=start_of(x0, loss0) if history is None else history, generator=generator)
+
+    @property
+    def t(self) -> int:
+        return self.history.steps
+
+    def advance(self, step: Callable[[Live, int], Trajectory], k: int,
+                summarise: Callable[[Trajectory], Trajectory] | None = None) -> Live:
+        """``k`` more steps by ``step(self, k)``; the history grows by ``summarise(new steps)`` (default: as is)."""
+        more = step(self, k)
+        self.x, self.state, self.generator = more.final, more.state, more.generator or self.generator
+        self.history = self.history.extend(more if summarise is None else summarise(more))
+        return self
