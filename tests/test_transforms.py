@@ -12,6 +12,7 @@ from steplab.transforms import (
     clip_per_sample,
     heavy_ball,
     identity,
+    momentum,
     nesterov,
     optimizer,
     scale,
@@ -124,6 +125,31 @@ def test_per_run_parameters_equal_separate_runs():
         alone = _steplab_path(chain(clip_coordinatewise(float(cs[r])), nesterov(float(betas[r])),
                                     scale(float(lrs[r]))), x0[r:r + 1], 10)
         torch.testing.assert_close(coord[:, r], alone[:, 0], rtol=0, atol=1e-14)
+
+
+def test_inf_threshold_is_no_clipping():
+    g = torch.randn(3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(6)) * 1e3
+    for make in (clip_by_norm, clip_coordinatewise):
+        assert torch.equal(make(float("inf")).update(g, (), None)[0], g)
+    mixed, _ = clip_by_norm(torch.tensor([float("inf"), 1.0, float("inf")], dtype=torch.float64)).update(g, (), None)
+    assert torch.equal(mixed[[0, 2]], g[[0, 2]]) and math.isclose(float(mixed[1].norm()), 1.0, rel_tol=1e-12)
+    per_sample, _ = clip_per_sample(float("inf")).update(g.reshape(3, 2, 2), (), None)
+    torch.testing.assert_close(per_sample, g.reshape(3, 2, 2).mean(1), rtol=0, atol=0)
+    for value in (float("nan"), float("-inf")):
+        with pytest.raises(ValueError, match="threshold"):
+            clip_by_norm(value)
+
+
+def test_momentum_per_run_mask_equals_heavy_ball_and_nesterov_bit_for_bit():
+    betas = torch.tensor([0.0, 0.5, 0.9, 0.3], dtype=torch.float64)
+    mask = torch.tensor([False, True, False, True])
+    x0 = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    mixed = _steplab_path(chain(momentum(betas, mask), scale(0.05)), x0, 30)
+    hb = _steplab_path(chain(heavy_ball(betas), scale(0.05)), x0, 30)
+    nt = _steplab_path(chain(nesterov(betas), scale(0.05)), x0, 30)
+    assert torch.equal(mixed[:, ~mask], hb[:, ~mask]) and torch.equal(mixed[:, mask], nt[:, mask])
+    with pytest.raises(ValueError, match="bool"):
+        momentum(0.5, torch.tensor([0, 1]))
 
 
 def test_per_run_length_mismatch_is_an_error():
