@@ -1,4 +1,4 @@
-"""Family 3: heavy-ball diffusion sampling (Wizadwongsa et al., ICLR 2024); brief hb_diffusion.md §4.1 claims 1–6."""
+"""Family 3: heavy-ball diffusion sampling (Wizadwongsa et al., ICLR 2024): samplers, stability, GMM claims."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import math
 import pytest
 import torch
 
-from steplab.diffusion import claims as diffusion_claims
-from steplab.diffusion import experiments, gmm, metrics, orders, samplers, schedule, stability
+from steplab.diffusion import experiments, gmm, metrics, orders, samplers, schedule, theory
 from steplab.diffusion.methods import VALID_NAMES, Method, method_name, parse_method
 
 
@@ -100,13 +99,13 @@ def test_gmm_jacobian_matches_autograd_and_is_amplified_by_guidance():
     ring = gmm.ring_gmm()
     x_T, ring_labels = gmm.noise(64, 2, seed=0), gmm.balanced_labels(64, 8)
     _, path = samplers.sample(ring, "ddim", 8, 15.0, x_T, ring_labels, return_path=True)
-    z_guided = stability.step_eigenvalues(ring, path, sigmas, ring_labels, 15.0)
+    z_guided = experiments.step_eigenvalues(ring, path, sigmas, ring_labels, 15.0)
     _, path = samplers.sample(ring, "ddim", 8, 0.0, x_T, return_path=True)
-    z_plain = stability.step_eigenvalues(ring, path, sigmas)
+    z_plain = experiments.step_eigenvalues(ring, path, sigmas)
     assert z_guided.shape == (8, 64, 2) and float(z_guided.max()) < 0
     assert float(z_guided.min()) < float(z_plain.min()) - 0.3  # guidance amplifies the eigenvalues (App. K)
     late = slice(4, 7)  # after the warm-up, guided steps leave PLMS4's real interval (-0.3, 0)
-    assert float(z_guided[late].amin(-1).median()) < stability.real_interval_closed_form("plms4")
+    assert float(z_guided[late].amin(-1).median()) < theory.real_interval_closed_form("plms4")
 
 
 def test_ddim_is_euler_in_sigma_and_dpm_first_order():
@@ -137,49 +136,94 @@ def test_sample_path_shape_and_start():
 
 
 def test_beta_one_identities():
-    """GHVB k.0 ≡ HB k.0 ≡ NT k.0 ≡ PLMS-k; DPM++HB(β=1) ≡ DPM++ (brief §6: relative 1e-12)."""
-    differences = diffusion_claims.beta_one_differences()
+    """GHVB k.0 ≡ HB k.0 ≡ NT k.0 ≡ PLMS-k; DPM++HB(β=1) ≡ DPM++ to a relative 1e-12 (not bit-for-bit: AB's
+    (3e − e')/2 and GHVB's ((2+β)e − (2−β)e')/2 round differently)."""
+    differences = experiments.beta_one_differences().differences
     assert len(differences) == 13
     assert max(differences.values()) <= 1e-12
+
+
+def _hand_momentum(method: str, grid: list[float], beta: float) -> float:
+    """The paper's β < 1 updates written out by hand (scalar floats) on x' = −x² + cos t, x_0 = 0.5, k = 2:
+    HB/NT Eq. 14/49 on AB2, GHVB-2 Eqs. 15–19, DPM-Solver++(2M) with HB on its bracket (last step first order)."""
+    def f(x, t):
+        return -x * x + math.cos(t)
+
+    x, v, previous, previous_d, previous_h = 0.5, None, None, None, None
+    for n in range(len(grid) - 1):
+        t, delta = grid[n], grid[n + 1] - grid[n]
+        e = f(x, t)
+        if method == "ghvb":
+            v_new = e if v is None else (1 - beta) * v + beta * e
+            m = beta * v_new if v is None else ((2 + beta) * v_new - (2 - beta) * v) / 2  # M_1, then M_2
+            x, v = x + delta / beta * m, v_new
+        elif method == "dpm++hb":
+            s, s_next = t, grid[n + 1]
+            d = x - s * e
+            h = math.log(s) - math.log(s_next)
+            bracket = d
+            if previous_d is not None and n < len(grid) - 2:
+                bracket = d + (d - previous_d) / (2 * (previous_h / h))
+                v = bracket if v is None else (1 - beta) * v + beta * bracket
+                bracket = v
+            x, previous_d, previous_h = math.exp(-h) * x + (1 - math.exp(-h)) * bracket, d, h
+        else:
+            p = e if previous is None else (3 * e - previous) / 2  # AB1, then AB2
+            v = p if v is None else (1 - beta) * v + beta * p
+            x = x + delta * (v if method == "hb" else (1 - beta) * v + beta * p)
+        previous = e
+    return x
+
+
+@pytest.mark.parametrize("method", ["hb1.6", "nt1.6", "ghvb1.6", "dpm++hb0.6"])
+def test_momentum_updates_match_a_hand_computation(method):
+    """β < 1 goes through the damped average (β = 1 short-circuits it): each sampler equals its formula by hand."""
+    grid = [3.0, 2.2, 1.5, 0.9, 0.6, 0.4] if method.startswith("dpm") else [0.0, 0.3, 0.5, 0.9, 1.0, 1.4]
+    family = parse_method(method).family
+    ours = samplers.integrate(lambda x, t: -x * x + torch.cos(t), torch.tensor([0.5], dtype=torch.float64),
+                              torch.tensor(grid, dtype=torch.float64), method)
+    assert float(ours[0]) == pytest.approx(_hand_momentum(family, grid, 0.6), rel=1e-12, abs=0)
+    assert float(ours[0]) != pytest.approx(_hand_momentum(family, grid, 1.0), rel=1e-6)  # β matters here
 
 
 # --- claim 1: stability -----------------------------------------------------------------------------------
 
 def test_stability_closed_forms_match_root_finding():
-    table = diffusion_claims.stability_table()
-    assert len(table) == 32  # 2 families x 4 orders x 4 betas (28 distinct entries of the brief's table)
-    for method, closed, roots in table:
+    table = experiments.stability_table()
+    assert len(table.methods) == 32  # 2 families x 4 orders x 4 betas (28 distinct: AB-k + HB at β = 1 is GHVB-k)
+    for method in table.methods:
+        closed, roots = table.closed_form[method], table.by_roots[method]
         assert abs(closed - roots) <= 1e-6 * abs(closed), method
-    closed = dict((m, c) for m, c, _ in table)
+    closed = table.closed_form
     assert closed["hb1.8"] == pytest.approx(-1.5) and closed["ghvb2.8"] == pytest.approx(-0.643, abs=5e-4)
     assert closed["hb3.5"] == pytest.approx(-0.9) and closed["ghvb3.5"] == pytest.approx(-0.429, abs=5e-4)
 
 
 def test_boundary_locus_geometry():
-    euler = stability.boundary_locus("ddim", 181)
+    euler = theory.boundary_locus("ddim", 181)
     assert torch.allclose((euler + 1).abs(), torch.ones(181, dtype=torch.float64))  # circle |z + 1| = 1
     for name in ("plms4", "hb3.8", "ghvb2.5", "nt1.8"):
-        locus = stability.boundary_locus(name, 721)
-        assert float(locus[0].real) == pytest.approx(stability.real_interval_closed_form(name), rel=1e-9)
-        assert float(stability.spectral_radius(name, locus[100:101].numpy())[0]) == pytest.approx(1.0, abs=1e-9)
+        locus = theory.boundary_locus(name, 721)
+        assert float(locus[0].real) == pytest.approx(theory.real_interval_closed_form(name), rel=1e-9)
+        assert float(theory.spectral_radius(name, locus[100:101].numpy())[0]) == pytest.approx(1.0, abs=1e-9)
     # HB enlarges the region along the real axis, higher AB order shrinks it
-    assert stability.real_interval_closed_form("hb3.8") < stability.real_interval_closed_form("plms4")
-    assert stability.real_interval_closed_form("plms2") < stability.real_interval_closed_form("plms3")
+    assert theory.real_interval_closed_form("hb3.8") < theory.real_interval_closed_form("plms4")
+    assert theory.real_interval_closed_form("plms2") < theory.real_interval_closed_form("plms3")
 
 
 def test_test_equation_growth_at_the_boundary():
-    for method in diffusion_claims.STABILITY_ROWS:
-        _, outside, inside = stability.growth_check(method)
-        assert outside > 1.0 > inside, method
+    for method in experiments.STABILITY_ROWS:
+        check = experiments.growth_check(method)
+        assert check.rate_outside > 1.0 > check.rate_inside, method
 
 
 # --- claim 2: App C toy -------------------------------------------------------------------------------------
 
 def test_app_c_toy_norms():
-    norms = stability.toy_norms(("plms2",) + diffusion_claims.TOY_STABLE)
+    norms = experiments.toy_norms(("plms2",) + experiments.TOY_STABLE).norms
     assert norms["exact"] == pytest.approx(0.0792, abs=1e-4)
     assert norms["plms2"] > 1.0
-    for method in diffusion_claims.TOY_STABLE:
+    for method in experiments.TOY_STABLE:
         assert norms[method] < 0.1, method
     assert norms["hb1.8"] == pytest.approx(0.073, abs=1e-3) and norms["ghvb1.8"] == pytest.approx(0.0795, abs=1e-3)
 
@@ -219,10 +263,10 @@ def test_ring_picture():
 # --- claim 5: orders ------------------------------------------------------------------------------------------
 
 def test_observed_orders():
-    table = diffusion_claims.order_table()
-    for method, order in diffusion_claims.ORDER_EXPECTED.items():
+    table = experiments.order_table().observed
+    for method, order in experiments.ORDER_EXPECTED.items():
         assert abs(table[method] - order) <= 0.1, (method, table[method])
-    for method, order in diffusion_claims.EXACT_START_EXPECTED.items():
+    for method, order in experiments.EXACT_START_EXPECTED.items():
         assert abs(table[method + " exact start"] - order) <= 0.1, method
 
 
@@ -235,7 +279,7 @@ def test_orders_reference_is_accurate():
 @pytest.mark.diffusers
 def test_diffusers_schedulers_agree():
     pytest.importorskip("diffusers")
-    differences = diffusion_claims.diffusers_differences()
+    differences = experiments.diffusers_differences().differences
     assert set(differences) == {"DDIMScheduler", "PNDMScheduler", "DPMSolverMultistepScheduler"}
     for name, difference in differences.items():
         assert difference <= 1e-5, name

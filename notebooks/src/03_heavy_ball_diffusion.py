@@ -25,9 +25,8 @@ import matplotlib.pyplot as plt
 import torch
 
 from steplab import claims, plots
-from steplab.diffusion import experiments, method_name, orders, ring_gmm, sample, schedule, stability
-from steplab.diffusion import claims as diffusion_claims
 from steplab.claims import within
+from steplab.diffusion import experiments, method_name, metrics, orders, ring_gmm, sample, theory
 from steplab.diffusion.crosscheck import diffusers_available
 from steplab.plots import diffusion as dplots
 
@@ -44,28 +43,31 @@ plots.use_style()
 
 # %%
 fig, axes = plots.subplots(3, width=4.6, height=4.0)
-dplots.stability_regions(axes[0, 0], ["plms1", "plms2", "plms3", "plms4"], xlim=(-2.4, 0.4), ylim=(-1.4, 1.4))
+dplots.stability_regions(axes[0, 0], theory.stability_regions(["plms1", "plms2", "plms3", "plms4"],
+                                                              xlim=(-2.4, 0.4), ylim=(-1.4, 1.4)))
 axes[0, 0].set_title("Adams–Bashforth 1–4 (PLMS)")
-dplots.stability_regions(axes[0, 1], ["plms4", "hb3.9", "hb3.8", "hb3.5"], xlim=(-1.0, 0.2), ylim=(-0.7, 0.7))
+dplots.stability_regions(axes[0, 1], theory.stability_regions(["plms4", "hb3.9", "hb3.8", "hb3.5"],
+                                                              xlim=(-1.0, 0.2), ylim=(-0.7, 0.7)))
 axes[0, 1].set_title("HB on PLMS4, β = 1, 0.9, 0.8, 0.5")
-dplots.stability_regions(axes[0, 2], ["plms4", "ghvb3.8", "ghvb3.5", "ghvb2.5"], xlim=(-1.0, 0.2), ylim=(-0.7, 0.7))
+dplots.stability_regions(axes[0, 2], theory.stability_regions(["plms4", "ghvb3.8", "ghvb3.5", "ghvb2.5"],
+                                                              xlim=(-1.0, 0.2), ylim=(-0.7, 0.7)))
 axes[0, 2].set_title("GHVB: 3.8, 3.5, 2.5")
 fig.tight_layout()
 
 # %% [markdown]
-# On the negative real axis the stable interval is $(z(\pi), 0)$. Closed forms (brief §2, derived from the loci):
-# AB-k + HB: $-c_k(2-\beta)/\beta$ with $c_k = 2, 1, 6/11, 0.3$; GHVB-2,3,4: $-(2-\beta)$, $-6(2-\beta)/(12-\beta)$,
-# $-3(2-\beta)/(11-\beta)$. The table compares them with root-finding on the characteristic polynomial.
+# On the negative real axis the stable interval is $(z(\pi), 0)$. Closed forms, from the locus at θ = π,
+# $z(\pi) = A(-1)/B(-1)$: AB-k + HB: $-c_k(2-\beta)/\beta$ with $c_k = 2, 1, 6/11, 0.3$; GHVB-2,3,4: $-(2-\beta)$,
+# $-6(2-\beta)/(12-\beta)$, $-3(2-\beta)/(11-\beta)$. The table compares them with root-finding on the characteristic polynomial.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-table = {m: (c, r) for m, c, r in diffusion_claims.stability_table()}
+intervals = experiments.stability_table()
 print(f"{'method':<22}" + "".join(f"{'β=' + b:>9}" for b in ("1", "0.9", "0.8", "0.5")))
 for family, label in (("hb", "AB{k} + HB"), ("ghvb", "GHVB{k}.β")):
     for k in (1, 2, 3, 4):
         names = [f"{family}{k}"] + [f"{family}{k - 1}{b}" for b in (".9", ".8", ".5")]
-        print(f"{label.format(k=k):<22}" + "".join(f"{table[n][0]:9.3f}" for n in names))
-worst = max(abs(c - r) / abs(c) for c, r in table.values())
+        print(f"{label.format(k=k):<22}" + "".join(f"{intervals.closed_form[n]:9.3f}" for n in names))
+worst = intervals.worst_relative_difference
 print(f"closed form vs root finding: max relative difference {within(worst, 1e-6)} (the claim's tolerance)")
 
 # %% [markdown]
@@ -75,8 +77,9 @@ print(f"closed form vs root finding: max relative difference {within(worst, 1e-6
 # %%
 # NBVAL_CHECK_OUTPUT
 for name in ("plms4", "hb3.8", "ghvb3.8", "hb1.5", "ghvb1.5"):
-    boundary, outside, inside = stability.growth_check(name)
-    print(f"{name:>8}: boundary {boundary:7.4f}   rate at 1.02x {outside:.4f} (> 1)   at 0.98x {inside:.4f} (< 1)")
+    check = experiments.growth_check(name)
+    print(f"{name:>8}: boundary {check.boundary:7.4f}   rate at 1.02x {check.rate_outside:.4f} (> 1)   "
+          f"at 0.98x {check.rate_inside:.4f} (< 1)")
 
 # %% [markdown]
 # ## 2 · The App. C toy: AB2 blows up, HB and GHVB do not
@@ -86,16 +89,17 @@ for name in ("plms4", "hb3.8", "ghvb3.8", "hb1.5", "ghvb1.5"):
 
 # %%
 fig, axes = plots.subplots(2, width=5.2, height=4.0)
-dplots.stability_regions(axes[0, 0], ["plms2", "hb1.8", "ghvb1.8"], xlim=(-1.7, 0.3), ylim=(-1.0, 1.0))
-dplots.eigen_points(axes[0, 0], stability.eigen_steps([-1.0, -9.0], 3 / 26))
+dplots.stability_regions(axes[0, 0], theory.stability_regions(["plms2", "hb1.8", "ghvb1.8"],
+                                                              xlim=(-1.7, 0.3), ylim=(-1.0, 1.0)))
+dplots.eigen_points(axes[0, 0], theory.eigen_steps([-1.0, -9.0], 3 / 26))
 axes[0, 0].set_title("δλ of the toy (δ = 3/26)")
-dplots.toy_norms_plot(axes[0, 1], ["ddim", "plms2", "hb1.9", "hb1.8", "ghvb1.8", "ghvb1.9"])
+dplots.toy_norms_plot(axes[0, 1], experiments.toy_paths(["ddim", "plms2", "hb1.9", "hb1.8", "ghvb1.8", "ghvb1.9"]))
 axes[0, 1].set_title("App. C toy, 26 steps")
 fig.tight_layout()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-norms = stability.toy_norms(("ddim", "plms2", "hb1.9", "hb1.8", "ghvb1.8", "ghvb1.9", "plms4"))
+norms = experiments.toy_norms(("ddim", "plms2", "hb1.9", "hb1.8", "ghvb1.8", "ghvb1.9", "plms4")).norms
 for name, value in norms.items():
     print(f"{name:>8}: |x(3)| = {value:.4g}")
 print("AB2 diverges:", norms["plms2"] > 1, "| Euler, HB, GHVB below 0.1:",
@@ -103,7 +107,7 @@ print("AB2 diverges:", norms["plms2"] > 1, "| Euler, HB, GHVB below 0.1:",
 
 # %% [markdown]
 # Note: ‖x_AB2(3)‖ > 1 relies on the official warm-up (one Euler step first); from exact starting values AB2 ends at
-# 0.319 (brief §6). The warm-up matters again in section 4.
+# 0.319 (our regression value). The warm-up matters again in section 4.
 #
 # ## 3 · Guided sampling on an analytic mixture (d = 64, 10 classes, w = 15)
 # Class $k$ is $N(\mu_k, 0.1^2 I)$ with random unit $\mu_k$. The exact $\bar\varepsilon$ uses log-sum-exp
@@ -139,7 +143,7 @@ print(f"N=30: err GHVB3.8/PLMS4 = {err['ghvb3.8'] / err['plms4']:.2f} (<= 1.15),
 # GHVB 3.8 (β close to 1) only helps partly. DDIM and DPM-Solver++ are stable (low order / exponential integrator).
 # At N = 30 nothing diverges and accuracy decides: **HB buys stability with accuracy** (first order, error 1.5× PLMS4),
 # **GHVB keeps the order** (error within 5% of PLMS4). The DPM++ with HB error here is a grid artefact (DPM++ on the
-# rounded linear-t grid converges erratically, brief §4.1) and is not claimed.
+# rounded linear-t grid converges erratically in our runs; see Exercise 4) and is not claimed.
 #
 # ## 4 · Convergence order on a smooth ODE
 # Theorem 1 (App. F): HB with β ≠ 1 on any multistep method is **first order**. Theorem 2: GHVB-r has **order r**.
@@ -159,11 +163,9 @@ fig.tight_layout()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-order_table = diffusion_claims.order_table()
-expected = diffusion_claims.ORDER_EXPECTED | {m + " exact start": p for m, p in
-                                              diffusion_claims.EXACT_START_EXPECTED.items()}
-for name, value in order_table.items():
-    print(f"{name:>18}: observed order {value:.2f} (expected {expected[name]})")
+observed_orders = experiments.order_table()
+for name, value in observed_orders.observed.items():
+    print(f"{name:>18}: observed order {value:.2f} (expected {observed_orders.expected[name]})")
 
 # %% [markdown]
 # **Why AB3, AB4, GHVB2.5 and GHVB3.5 show order 2, not 3 or 4.** The official code (and ours) starts every
@@ -185,7 +187,7 @@ for name, value in order_table.items():
 ring = experiments.ring_experiment()
 fig, axes = plots.subplots(3, 2, width=3.6, height=3.6)
 for ax, name in zip(axes.ravel(), ring.methods):
-    dplots.ring_scatter(ax, ring.samples[name, 8], ring.reference, title=f"{name}, N = 8")
+    dplots.ring_scatter(ax, ring.samples[name, 8], ring.diverged(name, 8), title=f"{name}, N = 8")
 fig.tight_layout()
 
 # %%
@@ -199,18 +201,13 @@ for name in ring.methods:
 # $z = \delta_n\lambda_i$. Without guidance the most negative point is set by the relative step size
 # $\delta_n/\sigma_n$ and sits a little outside PLMS4's interval $(-0.3, 0)$: errors grow mildly for a few steps, and
 # unguided PLMS4 does not diverge here. With w = 15 the late steps go much further left — guidance amplifies the
-# eigenvalues (App. K) — where PLMS4's per-step error amplification (`stability.spectral_radius`) is far larger than
+# eigenvalues (App. K) — where PLMS4's per-step error amplification (`theory.spectral_radius`) is far larger than
 # HB 0.6's. The first steps run at lower order (warm-up), whose intervals are wider. Linear analysis is a guide,
 # not a proof: the Jacobian changes from step to step.
 
 # %%
-ring_sigmas = schedule.sigma_grid(8)
-z_by_label = {}
-for label, w, lab in (("w = 0", 0.0, None), ("w = 15", 15.0, ring.labels)):
-    _, ddim_path = sample(ring_gmm(), "ddim", 8, w, experiments.gmm.noise(512, 2, seed=0), lab, return_path=True)
-    z_by_label[label] = stability.step_eigenvalues(ring_gmm(), ddim_path, ring_sigmas, lab, w)
 fig, axes = plots.subplots(1, width=6.0, height=4.2)
-dplots.step_eigenvalue_plot(axes[0, 0], z_by_label)
+dplots.step_eigenvalue_plot(axes[0, 0], experiments.ring_step_eigenvalues(guidances=(0.0, 15.0), steps=8))
 axes[0, 0].set_title("ring, DDIM path, N = 8: most negative δλ per step")
 fig.tight_layout()
 
@@ -224,7 +221,7 @@ fig.tight_layout()
 
 # %%
 if diffusers_available():
-    differences = diffusion_claims.diffusers_differences()
+    differences = experiments.diffusers_differences().differences
     for name, value in differences.items():
         print(f"{name:>28}: max |ours - diffusers| = {value:.1e}")
     assert max(differences.values()) <= 1e-5
@@ -233,7 +230,7 @@ else:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-identities = diffusion_claims.beta_one_differences()
+identities = experiments.beta_one_differences().differences
 for name, value in identities.items():
     print(f"{name:>18}: max relative difference {within(value, 1e-12)}")
 
@@ -251,7 +248,8 @@ def show_ring(family="hb", momentum=3.8, steps=8, guidance=15.0):
     samples = sample(ring_model, name, steps, guidance, ring_noise, ring_labels)
     reference = experiments.reference_samples(ring_model, guidance, ring_noise, ring_labels, steps=150)
     fig, axes = plots.subplots(1, width=4.5, height=4.5)
-    dplots.ring_scatter(axes[0, 0], samples, reference, title=f"{name}, N = {steps}, w = {guidance:g}")
+    dplots.ring_scatter(axes[0, 0], samples, metrics.diverged(samples, reference),
+                        title=f"{name}, N = {steps}, w = {guidance:g}")
     plt.show()
 
 
@@ -273,7 +271,7 @@ widgets.interact(show_ring,
 #
 # ## Exercises
 # 1. Derive the real-axis boundary of AB2 + HB, $-(2-\beta)/\beta$, from the boundary locus at θ = π and check it
-#    with `stability.real_interval_by_roots("hb1.7")`.
+#    with `theory.real_interval_by_roots("hb1.7")`.
 # 2. Nesterov momentum (`nt3.8`): plot its region next to HB 3.8. Which direction does it enlarge? Find its real
 #    boundary with `real_interval_closed_form` and check it by root finding.
 # 3. In the GMM sweep, find the smallest β for HB on PLMS4 at which nothing diverges at N = 10 (try `hb3.5`…`hb3.9`),

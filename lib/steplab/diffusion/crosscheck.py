@@ -1,4 +1,4 @@
-"""Cross-check our samplers against diffusers' schedulers driven by the same analytic ε (brief §4.3).
+"""Cross-check our samplers against diffusers' schedulers driven by the same analytic ε.
 
 diffusers works in x_t = √ᾱ_t x̄ with ε_θ(x_t, t) = ε̄(x_t/√ᾱ_t, σ_t). Matching conventions:
 * ``DDIMScheduler`` (η = 0, clip_sample=False, "leading" spacing, final ᾱ = 1) = our Euler/DDIM on the

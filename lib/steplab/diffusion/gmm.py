@@ -56,21 +56,21 @@ class GaussianMixture:
         """Σ_k γ_k(x̄) μ_k with γ = softmax_k(log π_k + (x̄·μ_k − ½‖μ_k‖²)/(s² + σ²))."""
         means, half_sq, log_w = self._params(x_bar)
         var = self.std**2 + _col(sigma, x_bar) ** 2
-        logits = log_w + (x_bar @ means.T - half_sq) / var
-        return torch.softmax(logits, dim=-1) @ means
+        logits = log_w + (x_bar @ means.T - half_sq) / var  # log π_k + (x̄·μ_k − ½‖μ_k‖²)/(s² + σ²)
+        return torch.softmax(logits, dim=-1) @ means  # Σ_k γ_k μ_k
 
     def epsilon(self, x_bar: torch.Tensor, sigma, labels: torch.Tensor | None = None,
                 guidance: float = 0.0) -> torch.Tensor:
         """Guided ε̂ = ε̄_u + w(ε̄_c − ε̄_u) at noise level σ (scalar or [batch]); ``labels=None``: unconditional."""
         sig = _col(sigma, x_bar)
-        scale = sig / (self.std**2 + sig * sig)
+        scale = sig / (self.std**2 + sig * sig)  # σ/(s² + σ²)
         mixture_mean = self.posterior_mean_of_class_means(x_bar, sigma)
         if labels is None or guidance == 0.0:
-            return scale * (x_bar - mixture_mean)
+            return scale * (x_bar - mixture_mean)  # ε̄_u = σ/(s²+σ²)·(x̄ − Σ_k γ_k μ_k)
         means = self._params(x_bar)[0]
         class_mean = means[labels]
         target = mixture_mean + guidance * (class_mean - mixture_mean)
-        return scale * (x_bar - target)
+        return scale * (x_bar - target)  # ε̂ = ε̄_u + w(ε̄_c − ε̄_u) = σ/(s²+σ²)·(x̄ − [m_u + w(μ_c − m_u)])
 
     def epsilon_jacobian(self, x_bar: torch.Tensor, sigma, labels: torch.Tensor | None = None,
                          guidance: float = 0.0) -> torch.Tensor:
@@ -92,21 +92,12 @@ class GaussianMixture:
         eye = torch.eye(self.dim, dtype=x_bar.dtype, device=x_bar.device)
         return (sig / var)[..., None] * (eye - (1.0 - w) * cov / var[..., None])
 
-    def denoise(self, x_bar: torch.Tensor, sigma, labels=None, guidance: float = 0.0) -> torch.Tensor:
-        """D = x̄ − σ ε̂ (the predicted clean sample)."""
-        return x_bar - _col(sigma, x_bar) * self.epsilon(x_bar, sigma, labels, guidance)
-
     def eps_fn(self, labels: torch.Tensor | None = None, guidance: float = 0.0) -> EpsFn:
         """The guided ε̄(x̄, σ) as a two-argument function, the form every sampler takes."""
         check_nonnegative("guidance", guidance)
         if labels is not None and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.classes):
             raise ValueError(f"labels must be in [0, {self.classes - 1}]")
         return lambda x_bar, sigma: self.epsilon(x_bar, sigma, labels, guidance)
-
-    def sample_data(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Exact draws x0 ~ N(μ_label, s²I), shape [len(labels), dim] (float64)."""
-        noise = torch.randn(len(labels), self.dim, generator=generator, dtype=torch.float32).to(EXACT_DTYPE)
-        return self.means[labels.cpu()] + self.std * noise
 
 
 def _col(sigma, like: torch.Tensor) -> torch.Tensor:

@@ -39,15 +39,6 @@ class Method:
             raise ValueError(f"order must be an integer in [1, {MAX_ORDER}], got {self.order!r}")
         check_range("beta", self.beta, 0.0, 1.0, low_inclusive=False)
 
-    @property
-    def momentum_number(self) -> float:
-        """m = (k − 1) + β."""
-        return self.order - 1 + self.beta
-
-    @property
-    def label(self) -> str:
-        return self.name or f"{self.family}{self.momentum_number:g}"
-
 
 def _momentum_number(text: str) -> tuple[int, float]:
     match = re.fullmatch(r"(\d+)(?:\.(\d*))?", text)

@@ -1,6 +1,6 @@
 """Observed convergence order on a smooth scalar ODE (Wizadwongsa et al. 2024, App. F, Theorems 1–2).
 
-Toy (brief §2, claim 5): x' = −x² + cos s, s ∈ [0, 2], x(0) = 0.5, uniform grid of N steps.
+Toy (our choice of a smooth ODE): x' = −x² + cos s, s ∈ [0, 2], x(0) = 0.5, uniform grid of N steps.
 Observed order between N and 2N: p = log2(err_N / err_2N), err = |x_N − x(2)| against RK4 with
 ``reference_steps`` steps. Theorem 1: HB with β ≠ 1 is first order; Theorem 2: GHVB-r has order r.
 With the official low-order warm-up (AB1 → AB2 → …, velocity started at e_0) the global order is

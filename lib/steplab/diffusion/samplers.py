@@ -13,6 +13,12 @@ All multistep methods solve the ε-form ODE dx̄/dσ = ε̄(x̄, σ) (their Eq. 
   x̄_{n+1} = e^{−h} x̄_n + (1 − e^{−h}) [D_n + (D_n − D_{n−1})/(2r)]; the first step (and the last when
   N < 15, or when σ_N = 0) is first order. DPM-Solver++ with HB replaces the bracket by
   v ← (1−β) v + β·bracket (v = bracket on the first second-order step); first-order steps carry no momentum.
+
+**Two heavy balls.** Every momentum here is the paper's *damped average* v ← (1−β) v + β p
+(:func:`damped_average`): β ∈ (0, 1] is a damping coefficient, β = 1 means no momentum. The optimizers'
+:func:`steplab.transforms.heavy_ball` is PyTorch's u ← μ u + g, x ← x − η u, where μ is a momentum
+(μ = 0 means none). They are the same recursion under u = v/β, μ = 1 − β, g = p, η = −βδ, except for the
+start: the paper sets v = p on the first step (u = p/β), PyTorch starts from u = 0 (u = g).
 """
 
 from __future__ import annotations
@@ -42,11 +48,16 @@ def _combine(coefficients: tuple[tuple[float, ...], float], buffer: list[torch.T
     return total.div_(denominator)
 
 
-def _average(velocity: torch.Tensor | None, value: torch.Tensor, beta: float) -> torch.Tensor:
-    """(1 − β) v + β value; v = value on the first call; β = 1 returns ``value`` (no 0·inf after divergence)."""
-    if velocity is None or beta == 1.0:
+def damped_average(velocity: torch.Tensor | None, value: torch.Tensor, damping: float) -> torch.Tensor:
+    """The paper's momentum velocity v ← (1 − β) v + β·value, β = ``damping`` (Wizadwongsa et al. 2024, Eq. 14).
+
+    ``velocity=None`` (the first step) returns ``value`` (v_1 = p_0, as in the official code); ``damping == 1``
+    returns ``value`` without computing 0·v (so a diverged, infinite v cannot turn the result into NaN).
+    Not :func:`steplab.transforms.heavy_ball`'s u ← μu + g: see the module docstring for the mapping.
+    """
+    if velocity is None or damping == 1.0:
         return value
-    return torch.add(velocity * (1.0 - beta), value, alpha=beta)
+    return torch.add(velocity * (1.0 - damping), value, alpha=damping)  # (1 − β) v + β value
 
 
 def integrate(f: OdeFn, x0: torch.Tensor, grid: torch.Tensor, method: str | Method, *, return_path: bool = False,
@@ -79,33 +90,38 @@ def integrate(f: OdeFn, x0: torch.Tensor, grid: torch.Tensor, method: str | Meth
 
 
 def _multistep(f, x, grid, deltas, method: Method, path, warmup, exact_start):
-    k, beta, family = method.order, method.beta, method.family
+    """PLMS-k, HB, Nesterov and GHVB (module docstring) from ``x`` along ``grid``; fills ``path`` if given."""
+    k, damping, family = method.order, method.beta, method.family
     if (warmup != "euler" or exact_start is not None) and family != "plms":
         raise ValueError("warmup='heun' and exact_start are implemented for plain PLMS only")
-    buffer: list[torch.Tensor] = []
+    buffer: list[torch.Tensor] = []  # newest last: e_{n−k+1..n} (PLMS/HB/NT) or v_{n−k+2..n+1} (GHVB)
     velocity = None
     n_exact = 0 if exact_start is None else len(exact_start)
     for n, delta in enumerate(deltas):
-        e = f(x, grid[n])
+        e = f(x, grid[n])  # e_n = ε̄(x̄_n, σ_n), the step's one NFE
         if n < n_exact:  # exact starting values: store the evaluation, jump to the exact state
             buffer.append(e)
             x = exact_start[n]
         elif family == "ghvb":
-            velocity = _average(velocity, e, beta)
+            velocity = damped_average(velocity, e, damping)  # v_{n+1} = (1 − β) v_n + β e_n
             buffer = (buffer + [velocity])[-k:]
-            x = torch.add(x, _combine(ghvb_coefficients(len(buffer), beta), buffer), alpha=delta / beta)
+            # x_{n+1} = x_n + (δ/β) M_j(β; v_{n+1}, v_n, …), j = min(k, stored velocities)
+            x = torch.add(x, _combine(ghvb_coefficients(len(buffer), damping), buffer), alpha=delta / damping)
         elif n == 0 and warmup == "heun":  # PNDM (diffusers) first step: Heun with 2 NFE
-            predictor = f(x + delta * e, grid[1])
+            predictor = f(x + delta * e, grid[1])  # ε̄ at the Euler predictor x_n + δ e_n
             buffer.append(e)
-            x = x + delta * ((predictor + e) / 2)
+            x = x + delta * ((predictor + e) / 2)  # x_{n+1} = x_n + δ (e_n + ε̄(predictor))/2
         else:
             buffer = (buffer + [e])[-k:]
-            p = _combine(ab_coefficients(len(buffer)), buffer)
+            p = _combine(ab_coefficients(len(buffer)), buffer)  # p_n = Σ_j b_j e_{n−j}, AB-j, j = min(k, stored)
             if family == "plms":
-                x = torch.add(x, p, alpha=delta)
+                x = torch.add(x, p, alpha=delta)  # x_{n+1} = x_n + δ p_n
             else:
-                velocity = _average(velocity, p, beta)
-                x = torch.add(x, velocity if family == "hb" else _average(velocity, p, beta), alpha=delta)
+                velocity = damped_average(velocity, p, damping)  # v_{n+1} = (1 − β) v_n + β p_n
+                if family == "hb":
+                    x = torch.add(x, velocity, alpha=delta)  # x_{n+1} = x_n + δ v_{n+1}
+                else:  # x_{n+1} = x_n + δ [(1 − β) v_{n+1} + β p_n]  (Nesterov, Eq. 49)
+                    x = torch.add(x, damped_average(velocity, p, damping), alpha=delta)
         buffer = buffer[-k:]
         if path is not None:
             path[n + 1] = x
@@ -113,7 +129,8 @@ def _multistep(f, x, grid, deltas, method: Method, path, warmup, exact_start):
 
 
 def _dpm_solver(f, x, sigmas, method: Method, path, lower_order_final: bool):
-    beta = method.beta
+    """DPM-Solver++(2M), with the damped average on its second-order bracket for ``dpm++hb`` (module docstring)."""
+    damping = method.beta
     sig = sigmas.tolist()
     if min(sig[:-1]) <= 0 or sig[-1] < 0:
         raise ValueError("DPM-Solver++ needs positive noise levels sigma (the last may be 0)")
@@ -121,20 +138,21 @@ def _dpm_solver(f, x, sigmas, method: Method, path, lower_order_final: bool):
     previous_d, previous_h, velocity = None, None, None
     for n in range(steps):
         s, s_next = sig[n], sig[n + 1]
-        d = x - s * f(x, sigmas[n])
+        d = x - s * f(x, sigmas[n])  # D_n = x̄_n − σ_n ε̄(x̄_n, σ_n), the predicted clean sample
         if s_next == 0.0:
-            x = d
+            x = d  # σ_{n+1} = 0: x̄_{n+1} = D_n
         else:
-            h = math.log(s) - math.log(s_next)
-            ratio = s_next / s  # e^{-h}
+            h = math.log(s) - math.log(s_next)  # h = λ_{n+1} − λ_n, λ = −log σ
+            ratio = s_next / s  # e^{−h}
             if previous_d is None or (lower_order_final and n == steps - 1):
-                bracket = d
+                bracket = d  # first order: D_n
             else:
+                # D_n + (D_n − D_{n−1})/(2r), r = h_{n−1}/h
                 bracket = d + (d - previous_d) / (2.0 * (previous_h / h))
                 if method.family == "dpm++hb":
-                    velocity = _average(velocity, bracket, beta)
+                    velocity = damped_average(velocity, bracket, damping)  # v ← (1 − β) v + β·bracket
                     bracket = velocity
-            x = ratio * x + (1.0 - ratio) * bracket
+            x = ratio * x + (1.0 - ratio) * bracket  # x̄_{n+1} = e^{−h} x̄_n + (1 − e^{−h})·bracket
             previous_h = h
         previous_d = d
         if path is not None:

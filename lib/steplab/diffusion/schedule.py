@@ -25,17 +25,12 @@ def alphas_cumprod(train_steps: int = TRAIN_STEPS, beta_start: float = BETA_STAR
     check_positive("beta_start", beta_start)
     check_positive("beta_end", beta_end)
     betas = torch.linspace(beta_start, beta_end, train_steps, dtype=dtype)
-    return torch.cumprod(1.0 - betas, dim=0)
+    return torch.cumprod(1.0 - betas, dim=0)  # ᾱ_t = Π_{s≤t} (1 − β_s)
 
 
 def sigma_from_alpha_bar(alpha_bar: torch.Tensor) -> torch.Tensor:
     """σ = √((1 − ᾱ)/ᾱ): the noise level of x̄ = x_t/√ᾱ_t (Wizadwongsa et al. 2024, Eq. 2)."""
-    return torch.sqrt((1.0 - alpha_bar) / alpha_bar)
-
-
-def alpha_bar_from_sigma(sigma: torch.Tensor) -> torch.Tensor:
-    """ᾱ = 1/(1 + σ²), the inverse of :func:`sigma_from_alpha_bar`."""
-    return 1.0 / (1.0 + sigma * sigma)
+    return torch.sqrt((1.0 - alpha_bar) / alpha_bar)  # σ = √((1 − ᾱ)/ᾱ)
 
 
 def lambda_from_sigma(sigma: torch.Tensor) -> torch.Tensor:
@@ -65,10 +60,10 @@ def sigma_grid(steps: int, spacing: str = "linear", alpha_bar: torch.Tensor | No
         return sigmas[linear_timesteps(steps, len(alpha_bar))]
     lam = torch.linspace(float(lambda_from_sigma(sigmas[-1])), float(lambda_from_sigma(sigmas[0])), steps + 1,
                          dtype=EXACT_DTYPE)
-    return torch.exp(-lam)
+    return torch.exp(-lam)  # σ = e^{−λ}
 
 
 def start_scale(sigma_max: torch.Tensor | float) -> torch.Tensor:
     """x̄_init = x_T/√ᾱ_{T−1} = x_T·√(1 + σ_max²): the ODE's start from pure noise x_T ~ N(0, I)."""
     sigma_max = torch.as_tensor(sigma_max, dtype=EXACT_DTYPE)
-    return torch.sqrt(1.0 + sigma_max * sigma_max)
+    return torch.sqrt(1.0 + sigma_max * sigma_max)  # 1/√ᾱ = √(1 + σ²)

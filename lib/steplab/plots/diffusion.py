@@ -1,30 +1,30 @@
-"""Figures for the heavy-ball diffusion notebook (Wizadwongsa et al. 2024): regions, toys, sweeps, rings."""
+"""Figures for the heavy-ball diffusion notebook (Wizadwongsa et al. 2024): regions, toys, sweeps, rings.
+
+Each function draws data computed elsewhere (:mod:`steplab.diffusion.theory`, :mod:`~steplab.diffusion.experiments`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from steplab.diffusion import stability
 from steplab.plots import COLORS, to_numpy
 
 
-def stability_regions(ax, methods, fill: bool = True, xlim=(-3.2, 0.6), ylim=(-1.8, 1.8), resolution: int = 220):
-    """Boundary loci z(θ) of ``methods`` (and a faint fill of each stable set) in the δλ plane."""
-    re = torch.linspace(*xlim, resolution, dtype=torch.float64)
-    im = torch.linspace(*ylim, resolution, dtype=torch.float64)
-    grid_re, grid_im = torch.meshgrid(re, im, indexing="xy")
-    for k, name in enumerate(methods):
+def stability_regions(ax, regions):
+    """Boundary loci z(θ) (and a faint fill of each stable set) of a
+    :class:`~steplab.diffusion.theory.StabilityRegions` in the δλ plane."""
+    for k, name in enumerate(regions.methods):
         color = COLORS[k % len(COLORS)]
-        if fill:
-            mask = stability.stable_mask(name, grid_re, grid_im).numpy().astype(float)
-            ax.contourf(to_numpy(grid_re), to_numpy(grid_im), mask, levels=[0.5, 1.5], colors=[color], alpha=0.08)
-        locus = stability.boundary_locus(name).numpy()
+        mask = regions.masks[name]
+        if mask is not None:
+            ax.contourf(to_numpy(regions.real), to_numpy(regions.imag), to_numpy(mask), levels=[0.5, 1.5],
+                        colors=[color], alpha=0.08)
+        locus = regions.loci[name].numpy()
         ax.plot(locus.real, locus.imag, color=color, lw=1.4, label=name)
     ax.axhline(0, color="k", lw=0.5)
     ax.axvline(0, color="k", lw=0.5)
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
+    ax.set_xlim(*regions.xlim)
+    ax.set_ylim(*regions.ylim)
     ax.set_aspect("equal")
     ax.set_xlabel(r"Re($\delta\lambda$)")
     ax.set_ylabel(r"Im($\delta\lambda$)")
@@ -40,17 +40,12 @@ def eigen_points(ax, z, label: str = r"$\delta\lambda$ of the problem", marker: 
     return ax
 
 
-def toy_norms_plot(ax, methods, steps: int = 26, t_end: float = 3.0):
-    """‖x(t)‖ along the App. C toy for each method (log scale), with the exact solution."""
-    t = np.linspace(0.0, t_end, steps + 1)
-    matrix = torch.tensor(stability.TOY_MATRIX, dtype=torch.float64)
-    fine = np.linspace(0.0, t_end, 200)
-    exact = [float((torch.linalg.matrix_exp(s * matrix) @ torch.tensor(stability.TOY_START,
-                                                                       dtype=torch.float64)).norm()) for s in fine]
-    ax.plot(fine, exact, color="k", lw=2, alpha=0.4, label="exact")
-    for k, name in enumerate(methods):
-        _, path = stability.toy_solution(name, steps, t_end, return_path=True)
-        ax.plot(t, to_numpy(path.norm(dim=-1)[:, 0]), "o-", ms=3, color=COLORS[k % len(COLORS)], label=name)
+def toy_norms_plot(ax, paths):
+    """‖x(t)‖ along the App. C toy for each method (log scale), with the exact solution
+    (a :class:`~steplab.diffusion.experiments.ToyPaths`)."""
+    ax.plot(to_numpy(paths.exact_times), to_numpy(paths.exact_norms), color="k", lw=2, alpha=0.4, label="exact")
+    for k, (name, norms) in enumerate(paths.norms.items()):
+        ax.plot(to_numpy(paths.times), to_numpy(norms), "o-", ms=3, color=COLORS[k % len(COLORS)], label=name)
     ax.set_yscale("log")
     ax.set_xlabel("time t")
     ax.set_ylabel(r"$\|x(t)\|$")
@@ -88,27 +83,26 @@ def order_lines(ax, errors: dict[str, list[float]], steps):
     return ax
 
 
-def step_eigenvalue_plot(ax, z_by_label: dict, methods=("ddim", "plms4", "hb3.8", "hb3.6")):
+def step_eigenvalue_plot(ax, eigenvalues):
     """Per step n: median over samples of min_i δ_n λ_i (the most negative test-equation point), one line per
-    label, with each method's real stability boundary as a dashed horizontal line."""
-    for k, (label, z) in enumerate(z_by_label.items()):
-        worst = to_numpy(z.amin(dim=-1).median(dim=-1).values)
+    label, with each method's real stability boundary as a dashed horizontal line
+    (a :class:`~steplab.diffusion.experiments.StepEigenvalues`)."""
+    for k, (label, worst) in enumerate(eigenvalues.worst.items()):
+        worst = to_numpy(worst)
         ax.plot(np.arange(len(worst)), worst, "o-", color="k" if k == 0 else COLORS[1], label=label, ms=4)
-    for k, name in enumerate(methods):
-        ax.axhline(stability.real_interval_closed_form(name), ls="--", lw=1, color=COLORS[(k + 2) % len(COLORS)],
-                   label=f"{name} boundary")
+    for k, (name, boundary) in enumerate(eigenvalues.boundaries.items()):
+        ax.axhline(boundary, ls="--", lw=1, color=COLORS[(k + 2) % len(COLORS)], label=f"{name} boundary")
     ax.set_xlabel("step n")
     ax.set_ylabel(r"median over samples of min$_i\ \delta_n\lambda_i$")
     ax.legend(ncol=2, fontsize=8)
     return ax
 
 
-def ring_scatter(ax, samples, reference=None, title: str = "", limit: float = 3.0):
-    """2-D samples (diverged ones in red) on the eight-class ring; points beyond ``limit`` are clipped."""
+def ring_scatter(ax, samples, diverged=None, title: str = "", limit: float = 3.0):
+    """2-D samples on the eight-class ring, ``diverged`` ones (boolean [batch]) in red; points beyond ``limit``
+    are drawn on the edge."""
     x = to_numpy(samples)
-    bad = np.zeros(len(x), dtype=bool)
-    if reference is not None:
-        bad = ~(np.linalg.norm(x - to_numpy(reference), axis=-1) <= 1.0)
+    bad = np.zeros(len(x), dtype=bool) if diverged is None else to_numpy(diverged).astype(bool)
     angle = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(angle), np.sin(angle), color="k", lw=0.5, alpha=0.4)
     shown = np.clip(np.nan_to_num(x, nan=limit, posinf=limit, neginf=-limit), -limit, limit)

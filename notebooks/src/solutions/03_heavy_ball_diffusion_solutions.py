@@ -7,7 +7,7 @@
 import torch
 
 from steplab import plots
-from steplab.diffusion import experiments, gmm, integrate, orders, sample, stability
+from steplab.diffusion import experiments, integrate, orders, sample, theory
 from steplab.diffusion.metrics import divergence_fraction, median_error, reference_samples
 from steplab.plots import diffusion as dplots
 
@@ -23,8 +23,8 @@ plots.use_style()
 # %%
 # NBVAL_CHECK_OUTPUT
 beta = 0.7
-print(f"closed form {-(2 - beta) / beta:.6f}, library {stability.real_interval_closed_form('hb1.7'):.6f}, "
-      f"root finding {stability.real_interval_by_roots('hb1.7'):.6f}")
+print(f"closed form {-(2 - beta) / beta:.6f}, library {theory.real_interval_closed_form('hb1.7'):.6f}, "
+      f"root finding {theory.real_interval_by_roots('hb1.7'):.6f}")
 
 # %% [markdown]
 # ## 2 · Nesterov momentum
@@ -36,7 +36,8 @@ print(f"closed form {-(2 - beta) / beta:.6f}, library {stability.real_interval_c
 
 # %%
 fig, axes = plots.subplots(1, width=5.0, height=4.2)
-dplots.stability_regions(axes[0, 0], ["plms4", "hb3.8", "nt3.8"], xlim=(-0.6, 0.2), ylim=(-0.7, 0.7))
+dplots.stability_regions(axes[0, 0], theory.stability_regions(["plms4", "hb3.8", "nt3.8"], xlim=(-0.6, 0.2),
+                                                              ylim=(-0.7, 0.7)))
 axes[0, 0].set_title("PLMS4, HB 3.8 and Nesterov 3.8")
 fig.tight_layout()
 
@@ -44,10 +45,10 @@ fig.tight_layout()
 # NBVAL_CHECK_OUTPUT
 imag = torch.linspace(0.0, 3.0, 3001, dtype=torch.float64)
 for name in ("plms4", "hb3.8", "nt3.8"):
-    unstable = ~stability.stable_mask(name, torch.full_like(imag, -0.02), imag)
+    unstable = ~theory.stable_mask(name, torch.full_like(imag, -0.02), imag)
     height = float(imag[unstable.nonzero()[0]])
-    print(f"{name:>6}: real boundary {stability.real_interval_closed_form(name):.4f} "
-          f"(roots {stability.real_interval_by_roots(name):.4f}), stable height at Re z = -0.02: {height:.3f}")
+    print(f"{name:>6}: real boundary {theory.real_interval_closed_form(name):.4f} "
+          f"(roots {theory.real_interval_by_roots(name):.4f}), stable height at Re z = -0.02: {height:.3f}")
 
 # %% [markdown]
 # ## 3 · How much HB damping does the GMM need at N = 10?
@@ -78,7 +79,7 @@ for name in ("dpm++", "dpm++hb0.8"):
 # %% [markdown]
 # DPM-Solver++ divides the error by ≈4 per doubling (second order); with HB β = 0.8 the ratio tends to 2 (first
 # order, as Theorem 1 predicts for any HB). On the rounded linear-t grid DPM-Solver++'s error is erratic in N
-# (brief §4.1), so a single N = 30 comparison there can favour either method by luck of the grid.
+# in our runs, so a single N = 30 comparison there can favour either method by luck of the grid.
 #
 # ## 5 · Exact starting values and the Euler warm-up
 
