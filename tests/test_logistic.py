@@ -1,4 +1,5 @@
-"""Family 2 (large-step logistic regression): checks C1-C8 of the brief through steplab.logistic."""
+"""Family 2 (large-step logistic regression): the experiments of notebook 02 (Tyurin 2025; Wu et al. 2024; Sao 2026)
+through steplab.logistic; test_cN names follow the notebook's order of experiments."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import pytest
 import torch
 
-from steplab.logistic import data, experiments, ghosts, metrics
+from steplab.logistic import data, experiments, ghosts, metrics, theory
 from steplab.logistic.algorithms import METHODS, run_gd, run_on
 
 torch.set_num_threads(1)
@@ -80,15 +81,15 @@ def test_run_gd_resumes_bit_for_bit(stop):
 
 def test_perceptron_counts_c2():
     times = experiments.perceptron_times("digits_3v8")
-    assert times["batch_perceptron"] == 86 and times["normalized_batch_perceptron"] == 49
-    assert times["perceptron"] > 0 and times["batch_perceptron"] <= times["bound_batch"]
+    assert times.batch_perceptron == 86 and times.normalized_batch_perceptron == 49
+    assert times.perceptron > 0 and times.batch_perceptron <= times.bound_batch
 
 
-# --- C1-C8 -----------------------------------------------------------------------------------------------------------
+# --- the experiments, C1-C8: Thm 4.1, Thm 3.2, Figs. 1-4, Table 1 (x2), Wu et al., capped GD, r-sweep ---------
 def test_c1_thm41_loss_unreliable():
     h = experiments.thm41()
     assert abs(float(h.loss[1, 0]) - 12.5) < 0.05
-    assert abs(float(h.loss[1, 0]) - float(experiments.thm41_first_loss(100.0))) < 1e-9
+    assert abs(float(h.loss[1, 0]) - float(theory.thm41_first_loss(100.0))) < 1e-9
     assert float(h.loss[2, 0]) < 1e-30
     assert h.accuracy[:, 0].tolist() == [0.0, 0.5, 1.0]
     assert 0.70 < float(h.grad_norm[1, 0]) < 0.71
@@ -107,7 +108,8 @@ def test_c2_reduction_exact_sign_patterns():
 
 
 def test_c3_loss_unreliable_digits():
-    lr, bp = experiments.digits_sweep("digits_3v8")
+    sweep = experiments.digits_sweep("digits_3v8")
+    lr, bp = sweep.lr_gd, sweep.perceptron
     sep = dict(zip(lr.step_sizes.tolist(), lr.separated_at.tolist()))
     loss10 = dict(zip(lr.step_sizes.tolist(), lr.loss[10].tolist()))
     assert [sep[g] for g in (0.1, 1.0, 10.0, 100.0, 1e4)] == [2779, 278, 82, 83, 87]
@@ -115,7 +117,8 @@ def test_c3_loss_unreliable_digits():
     assert sep[100.0] < sep[1.0] / 3
     assert loss10[100.0] > 50 * loss10[1.0]
     assert sep[1e-3] == -1 and int(bp.separated_at[0]) == 86
-    lr49, bp49 = experiments.digits_sweep("digits_4v9")
+    sweep49 = experiments.digits_sweep("digits_4v9")
+    lr49, bp49 = sweep49.lr_gd, sweep49.perceptron
     sep49 = dict(zip(lr49.step_sizes.tolist(), lr49.separated_at.tolist()))
     assert int(bp49.separated_at[0]) == 18
     for gamma, expected in ((1.0, 281), (10.0, 28), (100.0, 17), (1e4, 18)):
@@ -162,8 +165,8 @@ def test_c7_capped_gd():
 
 
 def test_c8_one_step_r_sweep():
-    _, _, train_loss, test_acc = experiments.trained_softmax()
-    assert train_loss < 5e-3 and test_acc > 0.97
+    trained = experiments.trained_softmax()
+    assert trained.train_loss < 5e-3 and trained.test_accuracy > 0.97
     sweep = experiments.one_step_r_sweep()
     r = sweep.r_values.tolist()
     small = torch.tensor([v <= 1 for v in r])

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from steplab import claims, plots
-from steplab.logistic import data, experiments, metrics, run_on
+from steplab.logistic import data, experiments, metrics, run_on, theory
 from steplab.plots import logistic as lplots
 
 torch.set_default_dtype(torch.float64)
@@ -57,7 +57,7 @@ plots.use_style()
 # NBVAL_CHECK_OUTPUT
 h41 = experiments.thm41()
 print(f"f(theta_0) = {float(h41.loss[0, 0]):.4f}, f(theta_1) = {float(h41.loss[1, 0]):.3f} "
-      f"(closed form {float(experiments.thm41_first_loss(100.0)):.3f}), f(theta_2) = {float(h41.loss[2, 0]):.1e}")
+      f"(closed form {float(theory.thm41_first_loss(100.0)):.3f}), f(theta_2) = {float(h41.loss[2, 0]):.1e}")
 print("accuracy t=0,1,2:", [round(float(a), 2) for a in h41.accuracy[:, 0]])
 print(f"||grad f(theta_1)|| = {float(h41.grad_norm[1, 0]):.4f} (limit sqrt(2)/2 = {math.sqrt(2) / 2:.4f})")
 
@@ -90,8 +90,8 @@ lplots.close(fig)
 grid = tuple(10.0**k for k in range(0, 9))
 red = experiments.reduction("digits_3v8", grid)
 times = experiments.perceptron_times("digits_3v8")
-print(f"Batch Perceptron separates at t = {times['batch_perceptron']}, "
-      f"Normalized Batch Perceptron at t = {times['normalized_batch_perceptron']}")
+print(f"Batch Perceptron separates at t = {times.batch_perceptron}, "
+      f"Normalized Batch Perceptron at t = {times.normalized_batch_perceptron}")
 print(f"smallest |margin| on the perceptron path: {red.smallest_abs_margin:.1e}")
 for gamma, mismatch, distance, t_sep in zip(grid, red.first_mismatch, red.max_distance, red.lr_gd.separated_at):
     if gamma >= 1e4:
@@ -125,12 +125,14 @@ lplots.close(fig)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-lr38, bp38 = experiments.digits_sweep("digits_3v8")
+sweep38 = experiments.digits_sweep("digits_3v8")
+lr38, bp38 = sweep38.lr_gd, sweep38.perceptron
 print(" gamma | separated at | loss at t=10")
 for gamma, t_sep, loss10 in zip(lr38.step_sizes, lr38.separated_at, lr38.loss[10]):
     print(f"{float(gamma):6g} | {int(t_sep) if t_sep >= 0 else 'not in 3000':>12} | {float(loss10):.3g}")
 print(f"Batch Perceptron: separated at t = {int(bp38.separated_at[0])}")
-lr49, bp49 = experiments.digits_sweep("digits_4v9")
+sweep49 = experiments.digits_sweep("digits_4v9")
+lr49, bp49 = sweep49.lr_gd, sweep49.perceptron
 print("digits 4 vs 9: Batch Perceptron", int(bp49.separated_at[0]), "| LR+GD gamma=1/10/100/1e4:",
       [int(t) for t in lr49.separated_at[3:]])
 
@@ -242,9 +244,9 @@ lplots.close(fig)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-_, _, train_loss, test_acc = experiments.trained_softmax()
+trained = experiments.trained_softmax()
 sweep = experiments.one_step_r_sweep()
-print(f"trained: train loss {train_loss:.1e}, test accuracy {test_acc:.3f}")
+print(f"trained: train loss {trained.train_loss:.1e}, test accuracy {trained.test_accuracy:.3f}")
 print("r            :", "  ".join(f"{float(r):>7g}" for r in sweep.r_values))
 for k in range(sweep.loss_ratio.shape[0]):
     name = "-grad f     " if k == 0 else f"random dir {k}"

@@ -3,13 +3,15 @@
 Tyurin (AAAI 2025) "From Logistic Regression to the Perceptron Algorithm"; Wu, Bartlett, Telgarsky, Yu
 (COLT 2024) "Large Stepsize GD for Logistic Loss"; Sao (2026) "Ghosts of Softmax".
 
-Modules: ``data`` (toys, digits pairs, margin mu and radius R), ``metrics`` (loss, accuracy, separation
-time), ``algorithms`` (the batched runs), ``ghosts`` (convergence radius rho_a, normalized step r),
-``softmax`` (10-class softmax regression for the one-step r-sweep), ``experiments`` (the brief's checks
-C1-C8), ``claims`` (their registration).
+Modules, in the family template: ``theory`` (closed forms: the Thm 4.1 loss, the iteration bounds),
+``ghosts`` (Sao's convergence radius rho_a and normalized step r), ``data`` (toys, digits pairs, margin mu and
+radius R), ``metrics`` (loss, accuracy, separation time), ``algorithms`` (the engine: every method batched over
+step sizes, resumable from ``History.state``), ``softmax`` (10-class softmax regression for the one-step
+r-sweep), ``experiments`` (notebook 02's experiments, each returning a dataclass), ``claims`` (their
+registration with the thresholds checked).
 """
 
-from steplab.logistic.algorithms import METHODS, History, iterations_to_separate, run_gd, run_on
+from steplab.logistic.algorithms import METHODS, GDState, History, iterations_to_separate, run_gd, run_on
 from steplab.logistic.data import (
     DATASETS,
     Dataset,
@@ -25,7 +27,7 @@ from steplab.logistic.data import (
 )
 
 __all__ = [
-    "DATASETS", "METHODS", "Dataset", "History", "digits_pair", "gaussian_separable", "imbalanced_digits",
+    "DATASETS", "METHODS", "Dataset", "GDState", "History", "digits_pair", "gaussian_separable", "imbalanced_digits",
     "iterations_to_separate", "load", "max_margin", "run_gd", "run_on", "thm41_toy", "thm51_worst_case", "toy",
     "wu_toy",
 ]

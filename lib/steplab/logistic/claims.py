@@ -1,176 +1,167 @@
-"""The large-step logistic regression claims (brief ../research/large_step_lr.md, checks C1-C8).
+"""The large-step logistic regression claims (Tyurin 2025; Wu et al. 2024; Sao 2026), one per experiment.
 
-Importing this module registers them; ``python -m steplab.verify logistic`` prints the table.
+Importing this module registers them; ``python -m steplab.verify logistic`` prints the table. Every claim calls
+one function of :mod:`steplab.logistic.experiments` and states its thresholds once, through the
+:mod:`steplab.claims` helpers. Counts on sklearn digits, and the Wu et al. toy's counts, are our regression
+values (the papers run other data); Table 1's 2/2/16/157 and 308 are Tyurin's.
 """
 
 from __future__ import annotations
 
 import math
 
-import torch
-
-from steplab.claims import Result, register
+from steplab.claims import Check, Result, between, close, combine, count_between, register
 from steplab.logistic import experiments as ex
-from steplab.logistic.data import thm51_worst_case, wu_toy
+from steplab.logistic import theory
 
 TYURIN = "Tyurin, AAAI 2025 (arXiv 2412.08424)"
 WU = "Wu, Bartlett, Telgarsky, Yu, COLT 2024"
 SAO = "Sao 2026, Ghosts of Softmax (arXiv 2603.13552)"
 
 
-def _ints(values) -> str:
-    return "/".join(str(int(v)) for v in values)
+def _matches(label: str, values, targets, tolerance: float = 0, fmt: str = "d") -> Check:
+    """Every value within ``tolerance`` of its target (exactly equal when 0), e.g. separation times."""
+    values, targets = list(values), list(targets)
+    passed = len(values) == len(targets) and all(abs(v - t) <= tolerance for v, t in zip(values, targets))
+    spread = f" ± {tolerance:g}" if tolerance else ""
+    return Check(f"{label} = {'/'.join(format(t, fmt) for t in targets)}{spread}",
+                 f"{label} = {'/'.join(format(v, fmt) for v in values)}", passed)
 
 
 @register("logistic.margin_radius", paper=TYURIN, source="Assumption 1.1, Thm 5.1; Thm 3.3",
           statement="Thm 5.1 set (n=1000): mu=0.5, R=sqrt(1.25); Batch Perceptron needs 301 << nR^2/mu^2=5000")
 def _margin_radius() -> Result:
-    worst = thm51_worst_case(1000)
-    mm = worst.margin()
-    times = ex.table1_worst_case(1000)
-    bound = worst.n * worst.radius**2 / mm.mu**2
-    wu = wu_toy().margin()
-    ok = (abs(mm.mu - 0.5) < 1e-9 and abs(worst.radius - math.sqrt(1.25)) < 1e-12 and times.perceptron == 301
-          and abs(bound - 5000) < 1e-3 and abs(wu.mu - 0.2) < 1e-9 and float(wu.direction[1]) > 1 - 1e-9)
-    return Result("mu=0.5, R=1.118, BP 301 <= 5000; Wu toy mu=0.2 along e2",
-                  f"mu={mm.mu:.4f}, R={worst.radius:.3f}, BP {times.perceptron} <= {bound:.0f}; Wu mu={wu.mu:.4f}", ok)
+    m = ex.margins_and_radii(1000)
+    return combine(close("mu", m.worst_case_mu, 0.5, 1e-9, ".4f"),
+                   close("R", m.worst_case_radius, math.sqrt(1.25), 1e-12, ".4f"),
+                   _matches("BP", [m.worst_case_perceptron], [301]),
+                   close("n R^2/mu^2", m.worst_case_bound, 5000, 1e-3, ".0f"),
+                   close("Wu mu", m.wu_mu, 0.2, 1e-9, ".4f"),
+                   between("Wu direction . e2", float(m.wu_direction[1]), low=1 - 1e-9, fmt=".9f", show_value=False))
 
 
-@register("logistic.thm41_loss_unreliable", paper=TYURIN, source="Thm 4.1 (C1)",
+@register("logistic.thm41_loss_unreliable", paper=TYURIN, source="Thm 4.1",
           statement="gamma=100 on the Thm 4.1 toy: f(theta_1)=12.5 explodes, theta_2 separates with f < 1e-30")
 def _thm41() -> Result:
     h = ex.thm41()
-    f1, f2, g1 = float(h.loss[1, 0]), float(h.loss[2, 0]), float(h.grad_norm[1, 0])
-    closed = float(ex.thm41_first_loss(100.0))
-    acc = [float(a) for a in h.accuracy[:, 0]]
-    ok = abs(f1 - closed) < 1e-9 and abs(f1 - 12.5) < 0.05 and f2 < 1e-30 and acc == [0.0, 0.5, 1.0]
-    ok = ok and 0.70 < g1 < 0.71
-    return Result("f1=12.5, f2<1e-30, acc 0->0.5->1, |grad f1| in (0.70, 0.71)",
-                  f"f1={f1:.3f}, f2={f2:.1e}, acc {acc[0]:.0f}->{acc[1]:.1f}->{acc[2]:.0f}, |grad f1|={g1:.4f}", ok)
+    f1 = float(h.loss[1, 0])
+    return combine(close("f1 - closed form", f1 - float(theory.thm41_first_loss(100.0)), 0, 1e-9, ".1g",
+                         show_value=False),
+                   close("f1", f1, 12.5, 0.05, ".3f"),
+                   between("f2", float(h.loss[2, 0]), high=1e-30, fmt=".1e"),
+                   _matches("acc t=0/1/2", h.accuracy[:, 0].tolist(), [0.0, 0.5, 1.0], fmt="g"),
+                   between("|grad f1|", float(h.grad_norm[1, 0]), 0.70, 0.71, fmt=".4g"))
 
 
-@register("logistic.reduction_batch_perceptron", paper=TYURIN, source="Thm 3.2 (C2), digits 3 vs 8",
+@register("logistic.reduction_batch_perceptron", paper=TYURIN, source="Thm 3.2, digits 3 vs 8",
           statement="LR+GD at gamma=1e8 has Batch Perceptron's sign pattern at all 86 iterates; "
-                    "mismatch at 73 (1e6), 42 (1e4)")
+                    "mismatch at 73 (1e6), 42 (1e4) (our regression values)")
 def _reduction() -> Result:
-    red = ex.reduction()
+    red = ex.reduction()  # gammas 1e2, 1e4, 1e6, 1e8
     times = ex.perceptron_times()
-    mismatch = [int(v) for v in red.first_mismatch]  # gammas 1e2, 1e4, 1e6, 1e8
-    t_sep = int(red.lr_gd.separated_at[3])
-    ok = (times["batch_perceptron"] == 86 and times["normalized_batch_perceptron"] == 49 and mismatch[3] == -1
-          and t_sep == 86 and mismatch[2] == 73 and mismatch[1] == 42 and 5e-6 < red.smallest_abs_margin < 6e-6)
-    return Result("BP 86, NBP 49; 1e8: no mismatch, sep 86; mismatch 73 (1e6), 42 (1e4); min|m| 5.5e-6",
-                  f"BP {times['batch_perceptron']}, NBP {times['normalized_batch_perceptron']}; 1e8: "
-                  f"{'no mismatch' if mismatch[3] < 0 else mismatch[3]}, sep {t_sep}; mismatch {mismatch[2]} (1e6), "
-                  f"{mismatch[1]} (1e4); min|m| {red.smallest_abs_margin:.1e}", ok)
+    return combine(_matches("BP/NBP", [times.batch_perceptron, times.normalized_batch_perceptron], [86, 49]),
+                   _matches("first mismatch 1e4/1e6/1e8 (-1: none)", red.first_mismatch[1:].tolist(), [42, 73, -1]),
+                   _matches("sep(1e8)", [int(red.lr_gd.separated_at[3])], [86]),
+                   between("min|m|", red.smallest_abs_margin, 5e-6, 6e-6, fmt=".2g"))
 
 
-@register("logistic.reduction_gaussian", paper=TYURIN, source="Thm 3.2 (C2), Gaussian data n=200, d=10",
+@register("logistic.reduction_gaussian", paper=TYURIN, source="Thm 3.2, Gaussian data n=200, d=10",
           statement="On separable Gaussian data max_t ||theta_t/gamma - hat theta_t|| <= 1e-15 already at gamma=1e6")
 def _reduction_gaussian() -> Result:
     red = ex.reduction("gaussian", (1e2, 1e4, 1e6))
-    distance = float(red.max_distance[2])
-    return Result("<= 1e-15 at gamma=1e6", f"{distance:.1e} (1e2: {float(red.max_distance[0]):.1e})",
-                  distance <= 1e-15)
+    return combine(close("max_t distance at 1e6", float(red.max_distance[2]), 0, 1e-15, show_value=False))
 
 
-def _c3(name: str):
-    lr, bp = ex.digits_sweep(name)
-    gammas = [float(g) for g in lr.step_sizes]
-    sep = {g: int(t) for g, t in zip(gammas, lr.separated_at)}
-    loss10 = {g: float(v) for g, v in zip(gammas, lr.loss[10])}
-    return sep, loss10, int(bp.separated_at[0])
-
-
-@register("logistic.loss_unreliable_digits", paper=TYURIN, source="Figs. 1, 4 analogue (C3), digits 3 vs 8",
-          statement="Larger gamma separates sooner (2779/278/82/83/87 for 0.1..1e4) while the loss at t=10 is worse")
+@register("logistic.loss_unreliable_digits", paper=TYURIN, source="Figs. 1, 4 analogue, digits 3 vs 8",
+          statement="Larger gamma separates sooner (2779/278/82/83/87 for 0.1..1e4, our regression values) while "
+                    "the loss at t=10 is worse")
 def _loss_unreliable() -> Result:
-    sep, loss10, _ = _c3("digits_3v8")
-    ratio = sep[0.1] / sep[1.0]
-    ok = 9.5 <= ratio <= 10.5 and sep[100.0] < sep[1.0] / 3 and loss10[100.0] > 50 * loss10[1.0]
-    return Result("t_sep(0.1)/t_sep(1) in [9.5,10.5]; t_sep(100) < t_sep(1)/3; L10(100) > 50 L10(1)",
-                  f"t_sep {_ints(sep[g] for g in (0.1, 1.0, 10.0, 100.0, 1e4))}; ratio {ratio:.2f}; "
-                  f"L10(100)/L10(1) = {loss10[100.0] / loss10[1.0]:.0f}", ok)
+    sweep = ex.digits_sweep("digits_3v8")
+    sep, loss10 = sweep.separation_times(), sweep.loss_at(10)
+    return combine(_matches("t_sep 0.1/1/10/100/1e4", [sep[g] for g in (0.1, 1.0, 10.0, 100.0, 1e4)],
+                            [2779, 278, 82, 83, 87]),
+                   close("t_sep(0.1)/t_sep(1)", sep[0.1] / sep[1.0], 10.0, 0.5, ".2f"),
+                   between("t_sep(1)/t_sep(100)", sep[1.0] / sep[100.0], low=3, fmt=".3g"),
+                   between("L10(100)/L10(1)", loss10[100.0] / loss10[1.0], low=50, fmt=".0f"))
 
 
-@register("logistic.digits_4v9", paper=TYURIN, source="Figs. 2-3 analogue (C3), digits 4 vs 9",
-          statement="Digits 4 vs 9: Batch Perceptron separates at 18; LR+GD at gamma=1/10/100/1e4 at 281/28/17/18")
+@register("logistic.digits_4v9", paper=TYURIN, source="Figs. 2-3 analogue, digits 4 vs 9",
+          statement="Digits 4 vs 9: Batch Perceptron separates at 18; LR+GD at gamma=1/10/100/1e4 at 281/28/17/18 "
+                    "(our regression values)")
 def _digits_4v9() -> Result:
-    sep, _, bp = _c3("digits_4v9")
-    measured = [sep[g] for g in (1.0, 10.0, 100.0, 1e4)]
-    ok = bp == 18 and all(abs(m - e) <= 2 for m, e in zip(measured, (281, 28, 17, 18)))
-    return Result("BP 18; 281/28/17/18 (+-2)", f"BP {bp}; {_ints(measured)}", ok)
+    sweep = ex.digits_sweep("digits_4v9")
+    sep = sweep.separation_times()
+    return combine(_matches("BP", [int(sweep.perceptron.separated_at[0])], [18]),
+                   _matches("t_sep 1/10/100/1e4", [sep[g] for g in (1.0, 10.0, 100.0, 1e4)], [281, 28, 17, 18],
+                            tolerance=2))
 
 
-@register("logistic.table1_worst_case", paper=TYURIN, source="Table 1, Thm 5.1 row (C4), n = 1000",
+@register("logistic.table1_worst_case", paper=TYURIN, source="Table 1, Thm 5.1 row, n = 1000",
           statement="Thm 5.1 set: Normalized LR+GD separates in 2/2/16/157 steps (gamma=100/10/1/0.1), "
                     "LR+GD(100) in 308")
 def _table1() -> Result:
     table = ex.table1_worst_case(1000)
-    normalized = [int(v) for v in table.normalized]
-    lr100 = int(table.lr_gd[0])
-    ok = normalized == [2, 2, 16, 157] and lr100 == 308
-    return Result("2/2/16/157 and 308 (exact)", f"{_ints(normalized)} and {lr100}", ok)
+    return combine(_matches("Normalized", table.normalized.tolist(), [2, 2, 16, 157]),
+                   _matches("LR+GD(100)", [int(table.lr_gd[0])], [308]))
 
 
-@register("logistic.imbalanced_digits", paper=TYURIN, source="Table 1, imbalanced row analogue (C5)",
+@register("logistic.imbalanced_digits", paper=TYURIN, source="Table 1, imbalanced row analogue",
           statement="Imbalanced digits (183 threes, 17 eights): Normalized LR+GD separates sooner than LR+GD "
                     "for gamma<=1")
 def _imbalanced() -> Result:
-    table = ex.table1_imbalanced()
-    lr = [int(v) for v in table.lr_gd]  # gammas 100, 10, 1, 0.1
-    nm = [int(v) for v in table.normalized]
-    ok = all(t > 0 for t in lr + nm) and nm[2] < lr[2] and nm[3] < lr[3]
-    return Result("Normalized wins at gamma = 1, 0.1 (mixed at 10, 100)",
-                  f"gamma 100/10/1/0.1: LR+GD {_ints(lr)}, Normalized {_ints(nm)}", ok)
+    table = ex.table1_imbalanced()  # gammas 100, 10, 1, 0.1
+    lr, nm = table.lr_gd.tolist(), table.normalized.tolist()
+    return combine(count_between("runs separated", sum(t > 0 for t in lr + nm), len(lr + nm), low=len(lr + nm)),
+                   between("LR+GD/Normalized t_sep at gamma=1", lr[2] / nm[2], low=1, fmt=".3g"),
+                   between("at gamma=0.1", lr[3] / nm[3], low=1, fmt=".3g"))
 
 
-@register("logistic.wu_two_phases", paper=WU, source="Thm (EoS + stable phase); 4-point toy of Bao et al. Fig. 1 (C6)",
+@register("logistic.wu_two_phases", paper=WU, source="Thm (EoS + stable phase); 4-point toy of Bao et al. Fig. 1",
           statement="eta<=4 monotone; eta>=10: 9 loss increases by t<=14, then monotone; "
-                    "eta L(T)=2.5e-3 for eta=1,4,10")
+                    "eta L(T)=2.5e-3 for eta=1,4,10 (our regression values)")
 def _wu() -> Result:
     wu = ex.wu_phases()
-    etas = [float(e) for e in wu.etas]
-    inc = {e: int(v) for e, v in zip(etas, wu.increases)}
-    last = {e: int(v) for e, v in zip(etas, wu.last_increase)}
-    sep = {e: int(v) for e, v in zip(etas, wu.history.separated_at)}
-    eta_loss = {e: float(v) for e, v in zip(etas, wu.eta_final_loss)}
-    angle = {e: float(v) for e, v in zip(etas, wu.angle)}
-    ok = all(inc[e] == 0 for e in (0.1, 1.0, 4.0))
-    ok = ok and all(inc[e] == 9 and last[e] <= 14 and 0 < sep[e] <= 14 for e in (10.0, 30.0, 100.0))
-    ok = ok and all(abs(eta_loss[e] / 2.5e-3 - 1) <= 0.02 for e in (1.0, 4.0, 10.0))
-    ok = ok and all(angle[e] < 1.0 for e in etas if e <= 10) and 3.0 < angle[100.0] < 4.0
-    return Result("0 incr. for eta<=4; 9 by t<=14 for eta>=10; eta*L(T)=2.5e-3+-2%; angle <1 deg (eta<=10), 3.5 (100)",
-                  f"incr. {_ints(inc.values())}; last {_ints(last[e] for e in (10.0, 30.0, 100.0))}; "
-                  f"eta*L(T) {', '.join(f'{eta_loss[e]:.2e}' for e in (1.0, 4.0, 10.0))}; "
-                  f"angle(100) {angle[100.0]:.1f} deg", ok)
+    k = {float(e): i for i, e in enumerate(wu.etas)}
+    large = [k[e] for e in (10.0, 30.0, 100.0)]
+    separated = sum(0 < int(wu.history.separated_at[i]) <= 14 for i in large)
+    return combine(_matches("increases eta 0.1/1/4", [int(wu.increases[k[e]]) for e in (0.1, 1.0, 4.0)], [0, 0, 0]),
+                   _matches("increases eta 10/30/100", [int(wu.increases[i]) for i in large], [9, 9, 9]),
+                   between("last increase, eta>=10", max(int(wu.last_increase[i]) for i in large), high=15, fmt="d"),
+                   count_between("eta>=10 separated in 1..14", separated, len(large), low=len(large)),
+                   _matches("eta*L(T)/2.5e-3 eta 1/4/10",
+                            [float(wu.eta_final_loss[k[e]]) / 2.5e-3 for e in (1.0, 4.0, 10.0)], [1, 1, 1],
+                            tolerance=0.02, fmt=".2f"),
+                   between("max angle eta<=10 (deg)", max(float(wu.angle[k[e]]) for e in k if e <= 10), high=1.0,
+                           fmt=".2f"),
+                   between("angle eta=100 (deg)", float(wu.angle[k[100.0]]), 3.0, 4.0, fmt=".1f"))
 
 
-@register("logistic.ghosts_capped_gd", paper=SAO, source="Def. 5.1, Prop. 5.2 on LR+GD (C7), digits 3 vs 8",
+@register("logistic.ghosts_capped_gd", paper=SAO, source="Def. 5.1, Prop. 5.2 on LR+GD, digits 3 vs 8",
           statement="Plain gamma=100 takes r_t up to 243 and loss 142, separates at 83; "
-                    "rho_a-capped GD separates at 40, loss <= ln 2")
+                    "rho_a-capped GD separates at 40, loss <= ln 2 (our regression values)")
 def _capped() -> Result:
     c = ex.capped_vs_plain()
-    t_plain, t_capped = int(c.plain.separated_at[0]), int(c.capped.separated_at[0])
-    capped_max = float(c.capped.loss[:, 0].max())
-    ok = (abs(c.plain_r_max - 243) < 2 and abs(c.plain_r_median - 0.77) < 0.01 and abs(c.plain_loss_max - 142) < 1
-          and t_plain == 83 and t_capped == 40 and capped_max <= ex.LN2 + 1e-12 and c.capped_increases == 19)
-    return Result("r max 243, median 0.77, loss max 142, sep 83; capped: sep 40, max loss ln2, 19 small increases",
-                  f"r max {c.plain_r_max:.0f}, median {c.plain_r_median:.2f}, loss max {c.plain_loss_max:.0f}, sep "
-                  f"{t_plain}; capped: sep {t_capped}, max loss {capped_max:.4f}, {c.capped_increases} increases", ok)
+    return combine(between("r max", c.plain_r_max, 241, 245, fmt=".0f"),
+                   between("median r", c.plain_r_median, 0.76, 0.78, fmt=".2f"),
+                   between("loss max", c.plain_loss_max, 141, 143, fmt=".0f"),
+                   _matches("sep plain/capped", [int(c.plain.separated_at[0]), int(c.capped.separated_at[0])],
+                            [83, 40]),
+                   between("capped max loss - ln 2", c.capped_loss_max - theory.LOSS_AT_ZERO, high=1e-12, fmt=".0e",
+                           show_value=False),
+                   _matches("capped increases", [c.capped_increases], [19]))
 
 
-@register("logistic.ghosts_r_sweep", paper=SAO, source="Figs. 1, 7, 8 analogue (C8), 10-class softmax regression",
+@register("logistic.ghosts_r_sweep", paper=SAO, source="Figs. 1, 7, 8 analogue, 10-class softmax regression",
           statement="One step of length r*rho_a: loss ratio <= 1 along -grad for r <= 1, <= 2.5 on random "
                     "directions, > 5 at r=10")
 def _r_sweep() -> Result:
-    _, _, train_loss, test_acc = ex.trained_softmax()
+    trained = ex.trained_softmax()
     sweep = ex.one_step_r_sweep()
-    r = [float(v) for v in sweep.r_values]
-    small = torch.tensor([v <= 1 for v in r])
+    r = sweep.r_values.tolist()
+    small = [i for i, v in enumerate(r) if v <= 1]
     grad_row, random_rows = sweep.loss_ratio[0], sweep.loss_ratio[1:]
-    ok = bool((grad_row[small] <= 1).all()) and bool((random_rows[:, small] <= 2.5).all())
-    ok = ok and float(grad_row[r.index(10.0)]) > 5
-    return Result("-grad: ratio <= 1 (r<=1), > 5 (r=10); random: <= 2.5 (r<=1)",
-                  f"train loss {train_loss:.1e}, test acc {test_acc:.3f}; -grad r=1: {float(grad_row[1]):.2f}, r=10: "
-                  f"{float(grad_row[r.index(10.0)]):.1f}; random r=1: max {float(random_rows[:, 1].max()):.2f}", ok)
+    return combine(between("train loss", trained.train_loss, high=5e-3, fmt=".1e"),
+                   between("test acc", trained.test_accuracy, low=0.97, fmt=".3f"),
+                   between("-grad ratio max r<=1", float(grad_row[small].max()), high=1, fmt=".2f"),
+                   between("-grad ratio r=10", float(grad_row[r.index(10.0)]), low=5, fmt=".1f"),
+                   between("random ratio max r<=1", float(random_rows[:, small].max()), high=2.5, fmt=".2f"))

@@ -1,31 +1,33 @@
-"""The brief's experiments C1-C8 as library functions: claims, tests and the notebook call these.
+"""The experiments of notebook 02 as library functions: the claims, the tests and the notebook call these.
 
-Each function returns a small dataclass of tensors; the expensive ones are cached per process
-(``functools.lru_cache``), so a notebook, its claims table and the tests share one computation.
-Treat the returned tensors as read-only.
+Tyurin (2025) Thms 3.2, 4.1, Table 1 and Figs. 1-4 (analogues on sklearn digits), the two phases of Wu et al.
+(2024) on their 4-point toy, and Sao (2026): rho_a-capped GD and the one-step r-sweep (Figs. 1, 7, 8 analogue).
+Each function returns a dataclass (of :class:`~steplab.logistic.algorithms.History` objects and tensors); the
+expensive ones are cached per process (``functools.lru_cache``), so a notebook, its claims table and the tests
+share one computation. Treat the returned tensors as read-only.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
 
-from steplab.logistic import metrics, softmax
+from steplab.logistic import metrics, softmax, theory
 from steplab.logistic.algorithms import History, run_on
 from steplab.logistic.data import (
     digits_pair,
     gaussian_separable,
     imbalanced_digits,
+    load,
     thm41_toy,
     thm51_worst_case,
     wu_toy,
 )
 
 Tensor = torch.Tensor
-C3_GAMMAS = (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0, 1e4)
+DIGITS_GAMMAS = (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0, 1e4)
 TABLE1_GAMMAS = (100.0, 10.0, 1.0, 0.1)
 WU_ETAS = (0.1, 1.0, 4.0, 10.0, 30.0, 100.0)
 R_VALUES = (0.5, 1.0, 2.0, 5.0, 10.0, 100.0)
@@ -35,21 +37,17 @@ def _tensor(values) -> Tensor:
     return torch.tensor(values, dtype=torch.float64)
 
 
-# --- C1: Tyurin Thm 4.1 --------------------------------------------------------------------------------------------
-def thm41_first_loss(gamma) -> Tensor:
-    """Closed form f(theta_1) = 1/2 [log(1 + e^{gamma/4}) + log(1 + e^{-7 gamma/2})] (Tyurin 2025, Thm 4.1)."""
-    g = torch.as_tensor(gamma, dtype=torch.float64)
-    return 0.5 * (torch.nn.functional.softplus(g / 4) + torch.nn.functional.softplus(-3.5 * g))
-
-
+# --- Tyurin Thm 4.1: one huge step ---------------------------------------------------------------------------
 def thm41(gammas=(100.0,), steps: int = 2) -> History:
     """LR+GD on the Thm 4.1 toy: the loss explodes at t = 1 while t = 2 separates."""
     return run_on(thm41_toy(), _tensor(gammas), steps)
 
 
-# --- C2: the reduction theta_t / gamma -> hat theta_t ------------------------------------------------------------
+# --- Tyurin Thm 3.2: the reduction theta_t / gamma -> hat theta_t ------------------------------------------------
 @dataclass
 class Reduction:
+    """LR+GD at every gamma against the Batch Perceptron path hat theta_t (Tyurin 2025, Thm 3.2)."""
+
     gammas: Tensor              # [R]
     perceptron: History         # Batch Perceptron at scale 1 (hat theta_t)
     lr_gd: History              # LR+GD for every gamma
@@ -82,17 +80,35 @@ def _pair(name: str) -> tuple[int, int]:
     return int(digits[0]), int(digits[1])
 
 
-# --- C3: loss is unreliable on digits ----------------------------------------------------------------------------
+# --- Tyurin Figs. 1-4 analogue: the loss is unreliable on digits --------------------------------------------------
+@dataclass
+class DigitsSweep:
+    """LR+GD for every gamma and the Batch Perceptron (gamma = 1) on one digits pair."""
+
+    lr_gd: History
+    perceptron: History
+
+    def separation_times(self) -> dict[float, int]:
+        """gamma -> iterations LR+GD needs to separate (-1: not within the run)."""
+        return dict(zip(self.lr_gd.step_sizes.tolist(), self.lr_gd.separated_at.tolist()))
+
+    def loss_at(self, t: int) -> dict[float, float]:
+        """gamma -> f(theta_t) of LR+GD."""
+        return dict(zip(self.lr_gd.step_sizes.tolist(), self.lr_gd.loss[t].tolist()))
+
+
 @lru_cache(maxsize=4)
-def digits_sweep(dataset_name: str = "digits_3v8", gammas: tuple = C3_GAMMAS, steps: int = 3000):
-    """LR+GD for every gamma and Batch Perceptron (gamma = 1) on a digits pair: (lr_gd History, perceptron History)."""
+def digits_sweep(dataset_name: str = "digits_3v8", gammas: tuple = DIGITS_GAMMAS, steps: int = 3000) -> DigitsSweep:
+    """LR+GD for every gamma (one batched run) and Batch Perceptron (gamma = 1) on a digits pair."""
     dataset = digits_pair(*_pair(dataset_name))
-    return run_on(dataset, _tensor(gammas), steps), run_on(dataset, [1.0], steps, "batch_perceptron")
+    return DigitsSweep(run_on(dataset, _tensor(gammas), steps), run_on(dataset, [1.0], steps, "batch_perceptron"))
 
 
-# --- C4 / C5: Table 1 ----------------------------------------------------------------------------------------------
+# --- Tyurin Table 1 ------------------------------------------------------------------------------------------------
 @dataclass
 class SeparationTable:
+    """Iterations to separate per gamma (Tyurin 2025, Table 1 layout)."""
+
     gammas: Tensor
     lr_gd: Tensor          # [R] iterations to separate (-1: not within max_steps)
     normalized: Tensor     # [R]
@@ -124,9 +140,11 @@ def table1_imbalanced(seed: int = 0) -> SeparationTable:
     return separation_table(imbalanced_digits(seed=seed), TABLE1_GAMMAS, max_steps=6000)
 
 
-# --- C6: Wu et al. two phases ----------------------------------------------------------------------------------------
+# --- Wu et al. (2024): two phases -----------------------------------------------------------------------------------
 @dataclass
 class WuPhases:
+    """Constant-step GD on the Wu et al. 4-point toy, one run per eta."""
+
     etas: Tensor
     history: History        # weights recorded every step
     increases: Tensor       # [R] number of loss increases
@@ -147,14 +165,17 @@ def wu_phases(etas: tuple = WU_ETAS, steps: int = 10_000) -> WuPhases:
                     metrics.angle_degrees(history.weights[-1], direction), direction)
 
 
-# --- C7: rho_a-capped GD -------------------------------------------------------------------------------------------
+# --- Sao (2026) Prop. 5.2: rho_a-capped GD ---------------------------------------------------------------------------
 @dataclass
 class Capped:
+    """Plain LR+GD against rho_a-capped GD on digits 3 vs 8."""
+
     plain: History
     capped: History
     plain_r_max: float
     plain_r_median: float  # over the steps before separation
     plain_loss_max: float
+    capped_loss_max: float
     capped_increases: int  # loss increases up to separation
 
 
@@ -168,44 +189,86 @@ def capped_vs_plain(gamma_plain: float = 100.0, gamma_capped: float = 1e4, steps
     t_capped = int(capped.require_separation()[0])
     r = plain.normalized_step[:t_plain, 0]
     increases = int(metrics.count_increases(capped.loss, until=torch.tensor([t_capped]))[0])
-    return Capped(plain, capped, float(r.max()), float(r.median()), float(plain.loss[:, 0].max()), increases)
+    return Capped(plain, capped, float(r.max()), float(r.median()), float(plain.loss[:, 0].max()),
+                  float(capped.loss[:, 0].max()), increases)
 
 
-# --- C8: one-step r-sweep --------------------------------------------------------------------------------------------
+# --- Sao (2026) Figs. 1, 7, 8 analogue: one step of length r rho_a ------------------------------------------------
+@dataclass
+class TrainedSoftmax:
+    """10-class softmax regression on digits, trained by full-batch Adam."""
+
+    split: softmax.DigitsSplit
+    params: Tensor  # [650]
+    train_loss: float
+    test_accuracy: float
+
+
 @lru_cache(maxsize=1)
-def trained_softmax(steps: int = 2000, lr: float = 0.05):
-    """(split, params, train loss, test accuracy) of 10-class softmax regression trained by Adam."""
+def trained_softmax(steps: int = 2000, lr: float = 0.05) -> TrainedSoftmax:
+    """Softmax regression trained by Adam (``softmax.train``) with its train loss and test accuracy."""
     split = softmax.digits_split()
     params = softmax.train(split, steps, lr)
-    return (split, params, float(softmax.cross_entropy(params, split.train_x, split.train_y)),
-            float(softmax.accuracy(params, split.test_x, split.test_y)))
+    return TrainedSoftmax(split, params, float(softmax.cross_entropy(params, split.train_x, split.train_y)),
+                          float(softmax.accuracy(params, split.test_x, split.test_y)))
 
 
 @lru_cache(maxsize=2)
 def one_step_r_sweep(r_values: tuple = R_VALUES, random_directions: int = 3, seed: int = 0) -> softmax.RSweep:
     """Loss ratio and kept test accuracy after one step r rho_a along -grad f (row 0) and random directions."""
-    split, params, _, _ = trained_softmax()
-    directions = softmax.sweep_directions(params, split, random_directions, seed)
-    return softmax.r_sweep(params, split, directions, r_values)
+    trained = trained_softmax()
+    directions = softmax.sweep_directions(trained.params, trained.split, random_directions, seed)
+    return softmax.r_sweep(trained.params, trained.split, directions, r_values)
 
 
-LN2 = math.log(2.0)
+# --- Tyurin Thms 3.3, 5.2, 5.3: perceptron counts against their bounds --------------------------------------------
+@dataclass
+class PerceptronTimes:
+    """Separation times of the three perceptrons (gamma = 1) and the bounds of :mod:`steplab.logistic.theory`."""
+
+    batch_perceptron: int
+    normalized_batch_perceptron: int
+    perceptron: int
+    bound_batch: float       # n R^2 / mu^2 (Thm 3.3)
+    bound_normalized: float  # R^2 / mu^2 (Thms 5.2, 5.3)
+    mu: float
+    radius: float
 
 
 @lru_cache(maxsize=4)
-def perceptron_times(dataset_name: str = "digits_3v8", max_steps: int = 2000) -> dict:
+def perceptron_times(dataset_name: str = "digits_3v8", max_steps: int = 2000) -> PerceptronTimes:
     """Separation times of Batch Perceptron, Normalized Batch Perceptron and the classic Perceptron (first
-    misclassified point each step), with the Novikoff-type bounds n R^2/mu^2 and R^2/mu^2 (Tyurin 2025, Thms 3.3,
-    5.2, 5.3)."""
-    from steplab.logistic.data import load
-
+    misclassified point each step), with the bounds n R^2/mu^2 and R^2/mu^2 (Tyurin 2025, Thms 3.3, 5.2, 5.3)."""
     dataset = load(dataset_name)
-    times = {}
-    for method in ("batch_perceptron", "normalized_batch_perceptron", "perceptron"):
+
+    def separation(method: str) -> int:
         history = run_on(dataset, [1.0], max_steps, method, stop_at_separation=True, record_weights=False)
-        times[method] = int(history.separated_at[0])
+        return int(history.separated_at[0])
+
     mu, radius = dataset.margin().mu, dataset.radius
-    times["bound_batch"] = dataset.n * radius**2 / mu**2
-    times["bound_normalized"] = radius**2 / mu**2
-    times["mu"], times["radius"] = mu, radius
-    return times
+    return PerceptronTimes(separation("batch_perceptron"), separation("normalized_batch_perceptron"),
+                           separation("perceptron"), theory.batch_perceptron_bound(dataset.n, radius, mu),
+                           theory.perceptron_bound(radius, mu), mu, radius)
+
+
+# --- Tyurin Assumption 1.1: margin and radius of the toys -----------------------------------------------------------
+@dataclass
+class MarginsAndRadii:
+    """mu and R of the Thm 5.1 set (with Batch Perceptron's count and bound) and mu of the Wu et al. toy."""
+
+    worst_case_n: int
+    worst_case_mu: float
+    worst_case_radius: float
+    worst_case_perceptron: int  # Batch Perceptron's separation time
+    worst_case_bound: float     # n R^2 / mu^2 (Thm 3.3)
+    wu_mu: float
+    wu_direction: Tensor        # the unit max-margin direction of the Wu et al. toy
+
+
+def margins_and_radii(n: int = 1000) -> MarginsAndRadii:
+    """Margin and radius (Tyurin 2025, Assumption 1.1) of the Thm 5.1 set and of the Wu et al. toy."""
+    worst = thm51_worst_case(n)
+    mu = worst.margin().mu
+    wu = wu_toy().margin()
+    return MarginsAndRadii(n, mu, worst.radius, table1_worst_case(n).perceptron,
+                           theory.batch_perceptron_bound(worst.n, worst.radius, mu), wu.mu, wu.direction)

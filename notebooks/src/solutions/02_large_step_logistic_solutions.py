@@ -4,12 +4,10 @@
 # tensor program); loops only run over *data sets*, which differ in size.
 
 # %%
-import math
-
 import torch
 
 from steplab import plots
-from steplab.logistic import data, experiments, metrics, run_on
+from steplab.logistic import data, experiments, metrics, run_on, theory
 
 torch.set_default_dtype(torch.float64)
 torch.set_num_threads(1)
@@ -23,12 +21,12 @@ plots.use_style()
 # %%
 # NBVAL_CHECK_OUTPUT
 times = experiments.perceptron_times("digits_3v8")
-print(f"mu = {times['mu']:.4f}, R = {times['radius']:.3f}")
-print(f"Perceptron (first misclassified point): {times['perceptron']} updates, bound R^2/mu^2 = "
-      f"{times['bound_normalized']:.0f}")
-print(f"Batch Perceptron: {times['batch_perceptron']} iterations, bound n R^2/mu^2 = {times['bound_batch']:.0f}")
-print(f"Normalized Batch Perceptron: {times['normalized_batch_perceptron']} iterations, bound R^2/mu^2 = "
-      f"{times['bound_normalized']:.0f}")
+print(f"mu = {times.mu:.4f}, R = {times.radius:.3f}")
+print(f"Perceptron (first misclassified point): {times.perceptron} updates, bound R^2/mu^2 = "
+      f"{times.bound_normalized:.0f}")
+print(f"Batch Perceptron: {times.batch_perceptron} iterations, bound n R^2/mu^2 = {times.bound_batch:.0f}")
+print(f"Normalized Batch Perceptron: {times.normalized_batch_perceptron} iterations, bound R^2/mu^2 = "
+      f"{times.bound_normalized:.0f}")
 
 # %% [markdown]
 # The bounds are loose by factors of about 5 (Perceptron) and 2000 (Batch Perceptron): they are worst-case
@@ -58,7 +56,7 @@ worst = data.thm51_worst_case(1000)
 mu, radius = worst.margin().mu, worst.radius
 table = experiments.table1_worst_case(1000)
 for gamma, measured in zip(table.gammas.tolist(), table.normalized.tolist()):
-    bound = radius**2 / mu**2 + 2 * math.log(2 * worst.n - 1) / (gamma * mu**2)
+    bound = theory.normalized_lr_gd_bound(worst.n, radius, mu, gamma)  # R^2/mu^2 + 2 log(2n - 1)/(gamma mu^2)
     print(f"gamma = {gamma:6g}: measured {measured:4d} <= bound {bound:7.1f}")
 
 # %% [markdown]
