@@ -1,4 +1,6 @@
-"""Clipping family: the brief's checkable numbers (E1-E6) through steplab.clipping, seeded and float64."""
+"""Clipping family: the checkable numbers of experiments E1-E6 through steplab.clipping, seeded and float64.
+
+Closed forms are derived in steplab.clipping.theory; counts of runs (e.g. [96, 38, 23]) are our regression values."""
 
 import math
 
@@ -9,9 +11,9 @@ from steplab import claims
 from steplab.clipping import experiments as ex
 from steplab.clipping import theory
 from steplab.clipping.deterministic import hitting_times
-from steplab.clipping.median import median_tracker, weiszfeld
-from steplab.clipping.simulate import simulate_bias
-from steplab.problems import CauchyNoise, ExpNoise, GaussianNoise, Quadratic, TwoPointNoise
+from steplab.clipping.median import contaminated_gradients, median_tracker, track, weiszfeld
+from steplab.clipping.simulate import measured_bias, simulate_bias, tail_window
+from steplab.problems import CauchyNoise, Cosh, ExpNoise, GaussianNoise, Quadratic, TwoPointNoise
 from steplab.trajectory import run
 from steplab.transforms import chain, clip_by_norm, scale
 
@@ -25,12 +27,12 @@ def within(measured, predicted, relative=0.05, absolute=0.003):
 
 # ----------------------------------------------------------------------------- E1, E2 (deterministic)
 
-def test_e1_closed_form_matches_the_brief_table_and_the_run():
+def test_e1_closed_form_matches_the_table_and_the_run():
     r = ex.e1_offset()
-    brief = torch.tensor([[404, 424], [205, 225], [106, 126], [47, 67], [28, 48], [14, 34]])
-    assert torch.equal(r["formula"], brief)
-    assert bool(((r["measured"] - r["formula"]).abs() <= 1).all())
-    assert r["tail"].tolist() == [20] * 6  # the eps-dependent part does not depend on c
+    table = torch.tensor([[404, 424], [205, 225], [106, 126], [47, 67], [28, 48], [14, 34]])  # T(c, 1e-2), T(c, 1e-8)
+    assert torch.equal(r.formula, table)
+    assert bool(((r.measured - r.formula).abs() <= 1).all())
+    assert r.tail.tolist() == [20] * 6  # the eps-dependent part does not depend on c
 
 
 def test_e1_tail_is_19_or_20_for_general_thresholds():
@@ -50,11 +52,11 @@ def test_e1_closed_form_agrees_with_the_trajectory_driver():
 
 def test_e2_cosh_clipped_converges_plain_diverges():
     r = ex.e2_cosh()
-    assert 0 <= int(r["iterations"][1, 1]) <= 50  # c = 1, |f'| <= 1e-6
-    assert r["iterations"][:3, 1].tolist() == [96, 38, 23]
-    assert r["iterations"][:3, 0].tolist() == [83, 25, 10] and r["iterations"][:3, 2].tolist() == [103, 45, 30]
-    assert int(r["diverged_at"][3]) >= 0 and bool((r["diverged_at"][:3] < 0).all())
-    assert bool(((r["tail"][:3] - 20).abs() <= 1).all())
+    assert 0 <= int(r.iterations[1, 1]) <= 50  # c = 1, |f'| <= 1e-6
+    assert r.iterations[:3, 1].tolist() == [96, 38, 23]
+    assert r.iterations[:3, 0].tolist() == [83, 25, 10] and r.iterations[:3, 2].tolist() == [103, 45, 30]
+    assert int(r.diverged_at[3]) >= 0 and bool((r.diverged_at[:3] < 0).all())
+    assert bool(((r.tail[:3] - 20).abs() <= 1).all())
 
 
 def test_hitting_times_reports_divergence_and_nan_after_it():
@@ -82,62 +84,62 @@ def test_closed_form_equals_the_exact_root_of_the_mean_field():
 
 def test_e3_bias_vs_threshold_matches_3_minus_c_over_9():
     r = ex.e3_threshold_sweep()
-    assert torch.allclose(r["theory"], (3 - r["clip_threshold"]).clamp(min=0) / 9)
-    assert within(r["measured"], r["theory"])
+    assert torch.allclose(r.theory, (3 - r.clip_threshold).clamp(min=0) / 9)
+    assert within(r.measured, r.theory)
 
 
 def test_e3_worst_case_family_and_upper_bound():
     r = ex.e3_worst_case()
-    scaled = r["measured"] * r["clip_threshold"]
+    scaled = r.measured * r.clip_threshold
     assert bool(((scaled >= 0.2375) & (scaled <= 0.2625)).all())
-    assert torch.allclose(r["upper_bound"], torch.tensor([0.5, 0.13397, 0.06351, 0.03137], dtype=torch.float64),
+    assert torch.allclose(r.upper_bound, torch.tensor([0.5, 0.13397, 0.06351, 0.03137], dtype=torch.float64),
                           atol=1e-5)
-    assert bool((r["theory"] <= r["upper_bound"]).all()) and bool((r["upper_bound"] <= r["envelope"]).all())
-    exact = theory.two_point_root(r["clip_threshold"], 1.0, theory.worst_case_p(r["clip_threshold"]))
-    assert torch.allclose(exact, r["theory"], atol=1e-12)  # the worst law attains sigma^2/(4c) exactly
+    assert bool((r.theory <= r.upper_bound).all()) and bool((r.upper_bound <= r.envelope).all())
+    exact = theory.two_point_root(r.clip_threshold, 1.0, theory.worst_case_p(r.clip_threshold))
+    assert torch.allclose(exact, r.theory, atol=1e-12)  # the worst law attains sigma^2/(4c) exactly
 
 
 def test_e3_bias_does_not_vanish_as_the_step_size_shrinks():
     r = ex.e3_step_sizes()
-    assert within(r["measured"][:3], torch.full((3,), 2 / 9, dtype=torch.float64))
-    assert float(r["measured"][3]) <= 0.003  # unclipped SGD is unbiased
+    assert within(r.measured[:3], torch.full((3,), 2 / 9, dtype=torch.float64))
+    assert float(r.measured[3]) <= 0.003  # unclipped SGD is unbiased
 
 
 def test_e3_batch_size_table():
     r = ex.e3_batch()
-    assert within(r["per_sample"], torch.full((5,), 2 / 9, dtype=torch.float64))
-    assert torch.allclose(r["batch_theory"], torch.tensor([0.2222, 0.0988, 0.0217, 0.0019, 0.0001],
+    assert within(r.per_sample, torch.full((5,), 2 / 9, dtype=torch.float64))
+    assert torch.allclose(r.batch_theory, torch.tensor([0.2222, 0.0988, 0.0217, 0.0019, 0.0001],
                                                           dtype=torch.float64), atol=1e-4)
-    assert within(r["batch"], r["batch_theory"])
-    assert bool((r["batch"][1:] < r["per_sample"][1:] / 2).all())
+    assert within(r.batch, r.batch_theory)
+    assert bool((r.batch[1:] < r.per_sample[1:] / 2).all())
 
 
 # ----------------------------------------------------------------------------- E4, E5, E6
 
 def test_e4_exp_noise_interpolates_mean_and_median():
     r = ex.e4_exp()
-    assert torch.allclose(r["theory"], torch.tensor([0.3064, 0.2965, 0.2655, 0.1586, 0.0525, 0.0068],
+    assert torch.allclose(r.theory, torch.tensor([0.3064, 0.2965, 0.2655, 0.1586, 0.0525, 0.0068],
                                                     dtype=torch.float64), atol=1e-4)
-    assert bool(((r["measured"] - r["theory"]).abs() <= 0.003).all())
+    assert bool(((r.measured - r.theory).abs() <= 0.003).all())
     assert float(theory.exp_stationary_gradient(1e-6)) == pytest.approx(1 - math.log(2), abs=1e-6)
     assert float(theory.exp_stationary_gradient(50.0)) == pytest.approx(0.0, abs=1e-12)
-    assert bool((r["theory"] <= r["envelope"]).all())  # the KHS envelope is an upper bound here
+    assert bool((r.theory <= r.envelope).all())  # the KHS envelope is an upper bound here
     scaled = theory.exp_stationary_gradient(2.0, sigma=2.0)  # s (1 - m(c/s))
     assert float(scaled) == pytest.approx(2 * float(theory.exp_stationary_gradient(1.0)), rel=1e-12)
 
 
 def test_e5_cauchy_clipped_settles_plain_wanders():
     r = ex.e5_cauchy()
-    assert float(r["mean_abs_tail_average"][0]) < 0.05
-    assert float(r["max_abs_iterate"][1]) > 50
+    assert float(r.mean_abs_tail_average[0]) < 0.05
+    assert float(r.max_abs_iterate[1]) > 50
 
 
 def test_e6_spp_tracker_finds_the_geometric_median():
     r = ex.e6_sgsg()
-    assert torch.allclose(r["geometric_median"], torch.tensor([1.12, 0.13], dtype=torch.float64), atol=0.02)
-    assert float(r["median_error"].mean()) < 0.1 and float(r["median_error"].max()) < 0.25
-    assert float(r["averaged_median_error"]) < 0.03
-    assert float(r["mean_error"].mean()) < 0.1 and float(r["mean_to_median"].min()) > 2.0
+    assert torch.allclose(r.geometric_median, torch.tensor([1.12, 0.13], dtype=torch.float64), atol=0.02)
+    assert float(r.median_error.mean()) < 0.1 and float(r.median_error.max()) < 0.25
+    assert float(r.averaged_median_error) < 0.03
+    assert float(r.mean_error.mean()) < 0.1 and float(r.mean_to_median.min()) > 2.0
 
 
 def test_weiszfeld_and_median_tracker_transform():
@@ -163,6 +165,49 @@ def test_simulator_per_config_noise_float32_and_theory_dispatch():
     assert theory.bias_theory(1.0, GaussianNoise(1.0)).item() == 0.0
     assert theory.bias_theory(1.0, CauchyNoise(1.0)).item() == 0.0
     assert math.isnan(theory.bias_theory(1.0, ExpNoise(1.0), 4, per_sample=False).item())
+
+
+def test_simulate_bias_resumes_bit_for_bit_from_its_state():
+    kwargs = dict(chains=8, burn_in=300, seed=5, record_every=64)
+    c = torch.tensor([0.5, 1.0, INF], dtype=torch.float64)
+    whole = simulate_bias(c, 0.05, TwoPointNoise(1.0, 0.1), steps=1024, **kwargs)
+    first = simulate_bias(c, 0.05, TwoPointNoise(1.0, 0.1), steps=512, **kwargs)
+    second = simulate_bias(c, 0.05, TwoPointNoise(1.0, 0.1), steps=1024, state=first.state, **kwargs)
+    assert torch.equal(second.tail_average, whole.tail_average) and torch.equal(second.bias, whole.bias)
+    assert torch.equal(second.state.x, whole.state.x) and torch.equal(second.max_abs_iterate, whole.max_abs_iterate)
+    again = simulate_bias(c, 0.05, TwoPointNoise(1.0, 0.1), steps=1024, state=first.state, **kwargs)
+    assert torch.equal(again.state.x, second.state.x)  # the state is not consumed
+    assert torch.equal(second.mean_path, whole.mean_path[-second.mean_path.shape[0]:])
+    with pytest.raises(ValueError, match="burn_in"):
+        simulate_bias(c, 0.05, TwoPointNoise(1.0, 0.1), steps=1024, state=first.state, chains=8, burn_in=10)
+
+
+def test_measured_bias_uses_the_simulators_tail_window():
+    path = torch.arange(11, dtype=torch.float64).reshape(11, 1) - 20.0  # x_t = t - 20, t = 0..10
+    assert list(tail_window(10)) == [5, 6, 7, 8, 9] and list(tail_window(10, 2)) == list(range(2, 10))
+    assert measured_bias(path).item() == pytest.approx(13.0)  # |mean of x_5..x_9| = |7 - 20|
+    assert measured_bias(path, burn_in=8, smoothness=2.0).item() == pytest.approx(2 * 11.5)
+    result = simulate_bias(1.0, 0.1, ExpNoise(1.0), chains=4, steps=40, record_every=1, seed=2)
+    chain_mean = result.mean_path[:, 0, 0]  # rows t = 0..40
+    assert measured_bias(chain_mean).item() == pytest.approx(result.bias.item(), rel=1e-12)
+
+
+def test_hitting_times_and_tracker_resume_where_they_stopped():
+    x0 = torch.full((3, 1), 10.0, dtype=torch.float64)
+    c = torch.tensor([1.0, 2.0, INF], dtype=torch.float64)
+    whole = hitting_times(Cosh(), x0, 0.01, c, (1e-2,), max_steps=3000, chunk=100)
+    assert whole.iterations[:, 0].tolist() == [1352, 907, -1] and whole.diverged_at.tolist() == [-1, -1, 2]
+    part = hitting_times(Cosh(), x0, 0.01, c, (1e-2,), max_steps=850, chunk=100)
+    assert bool((part.iterations < 0).all()) and part.steps == 851  # not there yet
+    rest = hitting_times(Cosh(), x0, 0.01, c, (1e-2,), max_steps=3000, chunk=100, resume=part)
+    assert torch.equal(rest.iterations, whole.iterations) and torch.equal(rest.diverged_at, whole.diverged_at)
+    n = min(rest.steps, whole.steps)
+    assert torch.allclose(rest.grad_norm[:n], whole.grad_norm[:n], rtol=0, atol=0, equal_nan=True)
+    stream = contaminated_gradients(300, runs=3, seed=1)
+    one = track(stream, record_every=10)
+    two = track(stream[200:], record_every=10, resume=track(stream[:200], record_every=10))
+    assert torch.equal(two.final_median, one.final_median) and torch.equal(two.final_mean, one.final_mean)
+    assert two.steps.tolist() == [200, 210, 220, 230, 240, 250, 260, 270, 280, 290, 300]
 
 
 def test_coordinatewise_equals_norm_clipping_in_one_dimension():

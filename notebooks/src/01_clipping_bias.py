@@ -47,14 +47,14 @@ torch.set_default_dtype(torch.float64)
 # NBVAL_CHECK_OUTPUT
 e1 = ex.e1_offset()
 print("    c   T(1e-2) run/formula   T(1e-8) run/formula   difference")
-for c, run, formula, tail in zip(e1["clip_threshold"].tolist(), e1["measured"].tolist(), e1["formula"].tolist(),
-                                 e1["tail"].tolist()):
+for c, run, formula, tail in zip(e1.clip_threshold.tolist(), e1.measured.tolist(), e1.formula.tolist(),
+                                 e1.tail.tolist()):
     print(f"{c:5g}   {run[0]:5d} / {formula[0]:<5d}         {run[1]:5d} / {formula[1]:<5d}         {tail}")
 
 # %%
 fig, axes = plots.subplots(2)
-cplots.gradient_norm_curves(axes[0, 0], e1["grad_norm"], e1["clip_threshold"], title="clipped GD on a quadratic")
-cplots.iterations_vs_threshold(axes[0, 1], e1)
+cplots.gradient_norm_curves(axes[0, 0], e1.grad_norm, e1.clip_threshold, title="clipped GD on a quadratic")
+cplots.iterations_vs_threshold(axes[0, 1], e1, theory.clipped_gd_iterations)
 fig.tight_layout()
 
 # %% [markdown]
@@ -66,20 +66,20 @@ fig.tight_layout()
 # %%
 # NBVAL_CHECK_OUTPUT
 e2, safe = ex.e2_cosh(), ex.e2_safe_step()
-for k, c in enumerate(e2["clip_threshold"].tolist()):
+for k, c in enumerate(e2.clip_threshold.tolist()):
     if math.isinf(c):
-        print(f"plain GD, eta = 0.5: diverged at step {int(e2['diverged_at'][k])}")
+        print(f"plain GD, eta = 0.5: diverged at step {int(e2.diverged_at[k])}")
     else:
-        its = e2["iterations"][k].tolist()
+        its = e2.iterations[k].tolist()
         print(f"clipped GD, eta = 0.5, c = {c:4g}: |f'| <= 1e-6 after {its[1]:3d} its; "
               f"1e-2 -> 1e-8 takes {its[2] - its[0]} its")
-print(f"plain GD, eta = 2/cosh(10) = {safe['step_size']:.3g}: {safe['iterations']} its")
+print(f"plain GD, eta = 2/cosh(10) = {safe.step_size:.3g}: {safe.iterations} its")
 
 # %%
 fig, axes = plots.subplots(2)
-cplots.gradient_norm_curves(axes[0, 0], e2["grad_norm"][:120, :3], e2["clip_threshold"][:3], tolerances=(1e-6,),
+cplots.gradient_norm_curves(axes[0, 0], e2.grad_norm[:120, :3], e2.clip_threshold[:3], tolerances=(1e-6,),
                             title="cosh: clipped GD, η = 0.5")
-axes[0, 1].plot(safe["grad_norm"].numpy(), color=plots.COLORS[3])
+axes[0, 1].plot(safe.grad_norm.numpy(), color=plots.COLORS[3])
 axes[0, 1].set(yscale="log", xlabel="iteration t", ylabel=r"$|f'(x_t)|$", title="plain GD with η = 2/cosh(10)")
 fig.tight_layout()
 
@@ -97,7 +97,7 @@ fig.tight_layout()
 e3 = ex.e3_threshold_sweep()
 print(f"estimator bias at x*, c = 1:  E clip(g) = {float(theory.two_point_estimator_bias(1.0, 1.0, 0.1)):+.4f}")
 print("    c   measured   theory (3-c)+/9")
-for c, m, t in zip(e3["clip_threshold"].tolist(), e3["measured"].tolist(), e3["theory"].tolist()):
+for c, m, t in zip(e3.clip_threshold.tolist(), e3.measured.tolist(), e3.theory.tolist()):
     print(f"{c:5g}    {m:.4f}     {t:.4f}")
 
 # %% [markdown]
@@ -109,16 +109,16 @@ for c, m, t in zip(e3["clip_threshold"].tolist(), e3["measured"].tolist(), e3["t
 # NBVAL_CHECK_OUTPUT
 worst = ex.e3_worst_case()
 print("    c   measured   sigma^2/(4c)   upper bound   KHS envelope")
-for c, m, t, u, e in zip(*(worst[k].tolist() for k in ("clip_threshold", "measured", "theory", "upper_bound",
-                                                        "envelope"))):
+for c, m, t, u, e in zip(*(getattr(worst, k).tolist() for k in ("clip_threshold", "measured", "theory",
+                                                                "upper_bound", "envelope"))):
     print(f"{c:5g}    {m:.4f}     {t:.4f}         {u:.4f}        {e:.4f}")
 
 # %%
 fig, axes = plots.subplots(2)
-cplots.bias_vs_threshold(axes[0, 0], e3["clip_threshold"], e3["measured"],
+cplots.bias_vs_threshold(axes[0, 0], e3.clip_threshold, e3.measured,
                          lambda c: theory.two_point_stationary_gradient(c, 1.0, 0.1), c_range=(0.1, 6),
-                         title="two-point noise, σ = 1, p = 0.1", errors=e3["result"].standard_error)
-cplots.bias_vs_threshold(axes[0, 1], worst["clip_threshold"], worst["measured"], theory.worst_case_bias,
+                         title="two-point noise, σ = 1, p = 0.1", errors=e3.result.standard_error)
+cplots.bias_vs_threshold(axes[0, 1], worst.clip_threshold, worst.measured, theory.worst_case_bias,
                          c_range=(0.6, 12), curves={"upper bound": theory.bias_upper_bound,
                                                      "KHS envelope min(σ, σ²/c)": theory.khs_envelope},
                          title="worst case A = 2c")
@@ -133,15 +133,15 @@ fig.tight_layout()
 # %%
 # NBVAL_CHECK_OUTPUT
 steps_run = ex.e3_step_sizes()
-for eta, c, m in zip(steps_run["step_size"].tolist(), steps_run["clip_threshold"].tolist(),
-                     steps_run["measured"].tolist()):
-    print(f"eta = {eta:<6g} {cplots._label_c(c):12s} bias = {m:.4f}")
+for eta, c, m in zip(steps_run.step_size.tolist(), steps_run.clip_threshold.tolist(),
+                     steps_run.measured.tolist()):
+    print(f"eta = {eta:<6g} {cplots.label_c(c):12s} bias = {m:.4f}")
 
 # %%
 fig, axes = plots.subplots(1, width=6.5)
-labels = [f"η = {e:g}, {cplots._label_c(c)}" for e, c in zip(steps_run["step_size"].tolist(),
-                                                             steps_run["clip_threshold"].tolist())]
-cplots.chain_mean_paths(axes[0, 0], steps_run["result"], labels, predicted=steps_run["theory"],
+labels = [f"η = {e:g}, {cplots.label_c(c)}" for e, c in zip(steps_run.step_size.tolist(),
+                                                             steps_run.clip_threshold.tolist())]
+cplots.chain_mean_paths(axes[0, 0], steps_run.result, labels, predicted=steps_run.theory,
                         title="the chains' mean gradient settles at 2/9 for every η");
 
 # %% [markdown]
@@ -154,8 +154,8 @@ cplots.chain_mean_paths(axes[0, 0], steps_run["result"], labels, predicted=steps
 # NBVAL_CHECK_OUTPUT
 e3b = ex.e3_batch()
 print(" b   per-sample (sim / theory)   batch (sim / theory)")
-for b, ps, pst, bt, btt in zip(*(e3b[k].tolist() for k in ("batch_size", "per_sample", "per_sample_theory",
-                                                           "batch", "batch_theory"))):
+for b, ps, pst, bt, btt in zip(*(getattr(e3b, k).tolist() for k in ("batch_size", "per_sample",
+                                                                   "per_sample_theory", "batch", "batch_theory"))):
     print(f"{b:2d}       {ps:.4f} / {pst:.4f}           {bt:.4f} / {btt:.4f}")
 
 # %%
@@ -173,18 +173,18 @@ cplots.bias_vs_batch_size(axes[0, 0], e3b);
 # %%
 # NBVAL_CHECK_OUTPUT
 e4 = ex.e4_exp()
-print(f"median limit 1 - ln 2 = {e4['median_limit']:.4f}")
+print(f"median limit 1 - ln 2 = {e4.median_limit:.4f}")
 print("    c   measured   theory 1 - m(c)   KHS envelope")
-for c, m, t, e in zip(*(e4[k].tolist() for k in ("clip_threshold", "measured", "theory", "envelope"))):
+for c, m, t, e in zip(*(getattr(e4, k).tolist() for k in ("clip_threshold", "measured", "theory", "envelope"))):
     print(f"{c:5g}    {m:.4f}     {t:.4f}            {e:.4f}")
 
 # %%
 fig, axes = plots.subplots(1, width=6.0)
-cplots.bias_vs_threshold(axes[0, 0], e4["clip_threshold"], e4["measured"], theory.exp_stationary_gradient,
+cplots.bias_vs_threshold(axes[0, 0], e4.clip_threshold, e4.measured, theory.exp_stationary_gradient,
                          c_range=(0.02, 8), curves={"KHS envelope min(σ, σ²/c)": theory.khs_envelope},
                          title="Exp(1) − 1 noise: from the median (small c) to the mean (large c)")
-axes[0, 0].axhline(e4["median_limit"], color="grey", ls=":", lw=1)
-axes[0, 0].text(0.025, e4["median_limit"] + 0.01, "−median(ξ) = 1 − ln 2", fontsize=8)
+axes[0, 0].axhline(e4.median_limit, color="grey", ls=":", lw=1)
+axes[0, 0].text(0.025, e4.median_limit + 0.01, "−median(ξ) = 1 − ln 2", fontsize=8)
 axes[0, 0].set_ylim(0, 0.45);
 
 # %% [markdown]
@@ -195,12 +195,12 @@ axes[0, 0].set_ylim(0, 0.45);
 # %%
 # NBVAL_CHECK_OUTPUT
 e5 = ex.e5_cauchy()
-print(f"clipped (c = 1): mean over chains of |tail average| = {float(e5['mean_abs_tail_average'][0]):.3f}")
-print(f"plain SGD: max_t |x_t| over chains > 50: {float(e5['max_abs_iterate'][1]) > 50}")
+print(f"clipped (c = 1): mean over chains of |tail average| = {float(e5.mean_abs_tail_average[0]):.3f}")
+print(f"plain SGD: max_t |x_t| over chains > 50: {float(e5.max_abs_iterate[1]) > 50}")
 
 # %%
 fig, axes = plots.subplots(1, width=6.0)
-cplots.heavy_tail_paths(axes[0, 0], e5["result"]);
+cplots.heavy_tail_paths(axes[0, 0], e5.result);
 
 # %% [markdown]
 # ## 4 · SGSG: clipping as a median tracker
@@ -213,11 +213,11 @@ cplots.heavy_tail_paths(axes[0, 0], e5["result"]);
 # %%
 # NBVAL_CHECK_OUTPUT
 e6 = ex.e6_sgsg()
-print("geometric median (Weiszfeld):", [round(v, 2) for v in e6["geometric_median"].tolist()],
-      "  mean:", [round(v, 2) for v in e6["mean"].tolist()])
-print(f"SPP tracker distance to the geometric median: {float(e6['median_error'].mean()):.2f} (mean over chains)")
-print(f"running mean distance to the mean: {float(e6['mean_error'].mean()):.2f}; "
-      f"to the geometric median: {float(e6['mean_to_median'].mean()):.1f}")
+print("geometric median (Weiszfeld):", [round(v, 2) for v in e6.geometric_median.tolist()],
+      "  mean:", [round(v, 2) for v in e6.mean.tolist()])
+print(f"SPP tracker distance to the geometric median: {float(e6.median_error.mean()):.2f} (mean over chains)")
+print(f"running mean distance to the mean: {float(e6.mean_error.mean()):.2f}; "
+      f"to the geometric median: {float(e6.mean_to_median.mean()):.1f}")
 
 # %%
 fig, axes = plots.subplots(2, width=5.0, height=4.8)

@@ -1,13 +1,17 @@
-"""Simulators for clipped (S)GD: the stationary-bias simulator and deterministic hitting times.
+"""The stationary-bias simulator: K configurations x C chains of clipped SGD on a quadratic, one tensor program.
 
-``simulate_bias`` runs K configurations x ``chains`` independent chains of 1-D (or d-D) clipped SGD on
-f(x) = (L/2)||x||^2 with additive noise, in one tensor program (no loop over configurations), and
-tail-averages the iterates: the measured stationary gradient is L * (mean over chains of each chain's
-average of x_t over the last ``steps - burn_in`` steps) (clipping brief, Secs. 5 and 8).
+``simulate_bias`` runs 1-D (or d-D) clipped SGD on f(x) = (L/2)||x||^2 with additive noise for every
+configuration and chain at once (no loop over configurations) and tail-averages the iterates. The
+*measured bias* is ||L * (mean over chains of each chain's average of x_t over the tail window)||, the
+window being :func:`tail_window` (burn_in <= t < T, burn_in = T // 2 by default); the clipping page of
+the dashboard measures its live runs with the same window through :func:`measured_bias`.
 
-The 20k-step loop is hand-fused instead of going through ``steplab.trajectory.run``: the driver records
-losses and norms at every step, which the bias measurement does not need. The clipping itself reuses
-``steplab.transforms.clip_factor``.
+Why not ``steplab.trajectory.run``: the driver computes the loss, both gradient norms and a divergence
+check at every step and keeps iterates to be averaged afterwards; this loop only draws the noise (in
+blocks of up to 256 steps), clips and accumulates the tail sum. The same 5 x 256-chain, 4000-step sweep
+written on ``run`` took 4.9x as long (0.64 s vs 0.13 s, one torch thread, measured side by side with
+``.venv/bin/python benchmarks/bench_clipping_driver.py``). The clipping itself reuses
+``steplab.transforms.clip_factor``. A result's ``state`` resumes the chains (:class:`BiasState`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,41 @@ from steplab.validation import check_int, check_positive
 Tensor = torch.Tensor
 
 
+def tail_window(steps: int, burn_in: int | None = None) -> range:
+    """The steps t whose iterates x_t the measured bias averages: burn_in <= t < steps (burn_in = steps // 2)."""
+    check_int("steps", steps, 1)
+    burn_in = steps // 2 if burn_in is None else check_int("burn_in", burn_in, 0)
+    if burn_in >= steps:
+        raise ValueError(f"burn_in must be < steps = {steps}, got {burn_in}")
+    return range(burn_in, steps)
+
+
+def measured_bias(chain_mean: Tensor, burn_in: int | None = None, smoothness: float = 1.0) -> Tensor:
+    """|L * average of the chain-mean path over :func:`tail_window`| per configuration, from a recorded path.
+
+    ``chain_mean`` is [T + 1, ...]: row t is the mean over chains of x_t for t = 0..T (so x_T, outside the
+    window, is not averaged). Returns the trailing shape ``[...]`` (1-D problems: one value per configuration).
+    """
+    window = tail_window(chain_mean.shape[0] - 1, burn_in)
+    return (smoothness * chain_mean[window.start:window.stop].mean(0)).abs()  # |L mean_{t in window} x_t|
+
+
+@dataclass
+class BiasState:
+    """Where :func:`simulate_bias` stopped; pass it back as ``state=`` (with ``steps`` > ``step``) to go on.
+
+    x: [K, C, d] the chains at step ``step``; tail_sum: [K, C, d] sum of x_t over the window so far;
+    max_abs: [K, C] max_t ||x_t||_inf so far; generator_state: the noise generator's state (copied, so one
+    state can be resumed twice with the same draws)."""
+
+    x: Tensor
+    tail_sum: Tensor
+    max_abs: Tensor
+    step: int
+    burn_in: int
+    generator_state: Tensor
+
+
 @dataclass
 class BiasResult:
     """Output of :func:`simulate_bias`. K = configurations, C = chains, d = dimension, n = recorded steps.
@@ -36,9 +75,10 @@ class BiasResult:
     standard_error:      [K]        std over chains of ||L * tail average|| / sqrt(C) (a rough error bar)
     tail_average:        [K, C, d]  each chain's average of x_t over t in [burn_in, steps)
     max_abs_iterate:     [K, C]     max_t ||x_t||_inf (how far plain SGD wanders under heavy tails)
-    trace_steps:         [n]        steps at which ``mean_path``/``paths`` were recorded
+    trace_steps:         [n]        steps at which ``mean_path``/``paths`` were recorded (this call's)
     mean_path:           [n, K, d]  mean over chains of x_t
     paths:               [n, K, P, d]  the first P chains' x_t
+    state:                          :class:`BiasState` to resume the chains from step ``steps``
     """
 
     clip_threshold: Tensor
@@ -56,6 +96,7 @@ class BiasResult:
     steps: int
     burn_in: int
     smoothness: float
+    state: BiasState | None = None
 
 
 def _per_config(value, name: str, dtype) -> Tensor:
@@ -93,6 +134,7 @@ def simulate_bias(
     record_every: int | None = None,
     n_paths: int = 4,
     threads: int | None = 1,
+    state: BiasState | None = None,
 ) -> BiasResult:
     """Clipped SGD x <- x - eta d_t on f = (L/2)||x||^2 with g_i = L x + xi_i, for K configs x C chains.
 
@@ -112,6 +154,10 @@ def simulate_bias(
         record_every: keep the chain-mean path and ``n_paths`` chains every k steps (default ~200 points).
         dtype: float64 for asserted numbers, float32 for live pictures.
         threads: CPU threads for the loop (see :func:`cpu_threads`); ignored on CUDA.
+        state: a previous result's ``state`` (same configurations, chains and dim): the chains go on from
+            its step to ``steps`` with its noise stream and tail sum, ``burn_in`` defaults to its own, and
+            ``seed``/``x0`` are not used. Bit-identical to one long call when the previous ``steps`` was a
+            multiple of the noise block (256 steps unless K * C * b * d > 8192); otherwise the same law.
     """
     check_threshold(clip_threshold)
     check_positive("step_size", step_size)
@@ -119,9 +165,14 @@ def simulate_bias(
     check_int("chains", chains, 1)
     check_int("steps", steps, 1)
     check_int("dim", dim, 1)
-    burn_in = steps // 2 if burn_in is None else check_int("burn_in", burn_in, 0)
-    if burn_in >= steps:
-        raise ValueError(f"burn_in must be < steps = {steps}, got {burn_in}")
+    if state is not None:
+        if burn_in not in (None, state.burn_in):
+            raise ValueError(f"burn_in must be the resumed state's {state.burn_in}, got {burn_in}")
+        burn_in = state.burn_in
+        if not state.step < steps:
+            raise ValueError(f"steps must exceed the resumed state's step {state.step}, got {steps}")
+    window = tail_window(steps, burn_in)
+    burn_in = window.start
     b_values = torch.as_tensor(batch_size)
     if b_values.is_floating_point() or bool((b_values < 1).any()):
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
@@ -143,8 +194,7 @@ def simulate_bias(
     sample = batched_sampler(noise, k, dtype, device)
     b_max = int(cfg["batch_size"].max())
 
-    c = cfg["clip_threshold"].to(device, dtype)
-    c = torch.where(torch.isinf(c), torch.full_like(c, torch.finfo(dtype).max), c)  # inf: no clipping
+    c = cfg["clip_threshold"].to(device, dtype)  # inf: no clipping (min(1, inf/||g||) = 1, clamp to +-inf)
     eta = cfg["step_size"].to(device, dtype).reshape(k, 1, 1)
     b = cfg["batch_size"].to(device)
     weights = (torch.arange(b_max, device=device) < b.unsqueeze(1)).to(dtype) / b.unsqueeze(1).to(dtype)
@@ -153,11 +203,18 @@ def simulate_bias(
     modes = {bool(v) for v in per_sample_mask.tolist()} if b_max > 1 else {True}
 
     generator = make_generator(seed, device)
-    x = torch.full((k, chains, dim), float(x0), dtype=dtype, device=device)
-    tail_sum = torch.zeros_like(x)
-    max_abs = x.abs().amax(-1)
+    if state is None:
+        begin = 0
+        x = torch.full((k, chains, dim), float(x0), dtype=dtype, device=device)
+        tail_sum = torch.zeros_like(x)
+        max_abs = x.abs().amax(-1)
+    else:
+        if tuple(state.x.shape) != (k, chains, dim):
+            raise ValueError(f"state has chains of shape {tuple(state.x.shape)}, expected {(k, chains, dim)}")
+        begin, x, tail_sum, max_abs = state.step, state.x.clone(), state.tail_sum.clone(), state.max_abs.clone()
+        generator.set_state(state.generator_state)
     n_paths = min(n_paths, chains)
-    trace_steps, mean_path, paths = [0], [x.mean(1)], [x[:, :n_paths].clone()]
+    trace_steps, mean_path, paths = [begin], [x.mean(1)], [x[:, :n_paths].clone()]
 
     low = -c.reshape(k, 1, 1, 1)
     high = c.reshape(k, 1, 1, 1)
@@ -165,16 +222,16 @@ def simulate_bias(
     def clip(g: Tensor) -> Tensor:
         """clip_c of every vector along the last dim of g ([K, C, b, d] or [K, C, 1, d])."""
         if coordinatewise or dim == 1:  # in 1-D norm clipping is clamp(g, -c, c)
-            return torch.clamp(g, low, high)
+            return torch.clamp(g, low, high)  # clip_c(g)_j = min(max(g_j, -c), c)
         norms = run_norm(g, start_dim=3)
-        return g * clip_factor(norms, high[..., 0]).unsqueeze(-1)
+        return g * clip_factor(norms, high[..., 0]).unsqueeze(-1)  # clip_c(g) = min(1, c/||g||) g
 
     def direction(g: Tensor) -> Tensor:
         """The clipped step direction d_t [K, C, d] from per-sample gradients g [K, C, b, d]."""
         if b_max == 1:
             return clip(g)[:, :, 0]
-        per_sample_step = (clip(g) * weights).sum(2) if True in modes else None
-        batch_step = clip((g * weights).sum(2, keepdim=True))[:, :, 0] if False in modes else None
+        per_sample_step = (clip(g) * weights).sum(2) if True in modes else None  # (1/b) sum_i clip_c(g_i)
+        batch_step = clip((g * weights).sum(2, keepdim=True))[:, :, 0] if False in modes else None  # clip_c(mean g_i)
         if per_sample_step is None or batch_step is None:
             return per_sample_step if batch_step is None else batch_step
         return torch.where(per_sample_mask.reshape(k, 1, 1), per_sample_step, batch_step)
@@ -184,12 +241,12 @@ def simulate_bias(
     minus_eta = -eta
     x_max, x_min = x.clone(), x.clone()
     with cpu_threads(threads if device.type == "cpu" else None):
-        for start in range(0, steps, chunk):
+        for start in range(begin, steps, chunk):
             count = min(chunk, steps - start)
             noise_block = sample((k, chains, b_max * count, dim), generator).reshape(k, chains, count, b_max, dim)
             for i in range(count):
                 t = start + i
-                if t >= burn_in:  # tail average of x_t over t = burn_in .. steps - 1
+                if t >= burn_in:  # tail sum of x_t over the window burn_in <= t < steps
                     tail_sum += x
                 g = torch.add(noise_block[:, :, i], x.unsqueeze(2), alpha=smoothness)  # g_i = L x + xi_i
                 x = torch.addcmul(x, minus_eta, direction(g))  # x <- x - eta d_t
@@ -200,7 +257,7 @@ def simulate_bias(
                     paths.append(x[:, :n_paths].clone())
     max_abs = torch.maximum(max_abs, torch.maximum(x_max.abs(), x_min.abs()).amax(-1))
 
-    tail_average = tail_sum / (steps - burn_in)
+    tail_average = tail_sum / len(window)  # x_bar = (1/|window|) sum_{t in window} x_t
     gradient = smoothness * tail_average  # [K, C, d]
     stationary = gradient.mean(1)
     spread = torch.linalg.vector_norm(gradient, dim=-1).std(1) / math.sqrt(chains) if chains > 1 else \
@@ -211,4 +268,5 @@ def simulate_bias(
         bias=torch.linalg.vector_norm(stationary, dim=-1), standard_error=spread, tail_average=tail_average,
         max_abs_iterate=max_abs, trace_steps=torch.tensor(trace_steps), mean_path=torch.stack(mean_path),
         paths=torch.stack(paths), steps=steps, burn_in=burn_in, smoothness=float(smoothness),
+        state=BiasState(x, tail_sum, max_abs, steps, burn_in, generator.get_state()),
     )

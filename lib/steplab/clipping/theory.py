@@ -1,11 +1,14 @@
 """Closed forms for gradient clipping: deterministic iteration counts and the stochastic bias floor.
 
-Notation (clipping brief, Secs. 2-3): clip_c(g) = min(1, c/||g||) g, noise xi with E xi = 0 and
+Notation (KHS eqs. 2-3 for the clipping): clip_c(g) = min(1, c/||g||) g, noise xi with E xi = 0 and
 E xi^2 = sigma^2, f(x) = (L/2) x^2 in 1-D.  The *stationary gradient* is grad f(x_bar) = L x_bar at
 the root x_bar of the mean field h(x) = E clip_c(L x + xi); clipped SGD with any small step size
 settles there (Koloskova, Hendrikx, Stich 2023, "KHS", Sec. 4: the bias does not vanish as eta -> 0).
 Its absolute value is what the notebook calls *the bias*.  The *estimator bias* at the optimum,
-h(0) = E clip_c(xi), is a different number (-0.2 vs 0.2222 in the brief's E3).
+h(0) = E clip_c(xi), is a different number (-0.2 vs 0.2222 for experiment E3's two-point law at c = 1).
+
+The two-point, worst-case, upper-bound and Exp(1) formulas are our derivations, stated in each docstring
+(the papers give the rate min(sigma, sigma^2/c), not these constructions); the simulations check them.
 
 Every function takes Python numbers or tensors (broadcast together) and returns float64 tensors.
 """
@@ -42,7 +45,7 @@ def _check_p(p):
 
 def clipped_gd_iterations(clip_threshold, tolerance, initial_grad_norm: float = 100.0, step_size: float = 0.25,
                           smoothness: float = 2.0) -> Tensor:
-    """T(c, eps): iterations of clipped GD on f = (L/2)||x||^2 until ||grad f(x_t)|| <= eps (brief E1).
+    """T(c, eps): iterations of clipped GD on f = (L/2)||x||^2 until ||grad f(x_t)|| <= eps (experiment E1).
 
     With G_t = ||grad f(x_t)||: G_{t+1} = G_t - eta L c while G_t > c, then G_{t+1} = (1 - eta L) G_t, so
 
@@ -83,7 +86,8 @@ def two_point_values(sigma, p) -> tuple[Tensor, Tensor]:
 
 
 def two_point_estimator_bias(clip_threshold, sigma, p) -> Tensor:
-    """h(0) = E clip_c(xi) = p min(A, c) - (1 - p) min(B, c), exact over the two outcomes (brief Sec. 2.3)."""
+    """h(0) = E clip_c(xi) = p min(A, c) - (1 - p) min(B, c), exact over the two outcomes (1-D clip_c(u) =
+    sign(u) min(|u|, c) at u = +A w.p. p and u = -B w.p. 1 - p)."""
     check_threshold(clip_threshold)
     outlier, inlier = two_point_values(sigma, p)
     c, p = _t(clip_threshold), _t(p)
@@ -91,7 +95,10 @@ def two_point_estimator_bias(clip_threshold, sigma, p) -> Tensor:
 
 
 def two_point_stationary_gradient(clip_threshold, sigma, p) -> Tensor:
-    """grad f(x_bar) = q (A - c)_+ = (sigma sqrt(q) - c q)_+ for p < 1/2 (brief Sec. 2.3), independent of eta.
+    """grad f(x_bar) = q (A - c)_+ = (sigma sqrt(q) - c q)_+ for p < 1/2, independent of eta.
+
+    Derivation: near the root y = L x_bar the outlier y + A is clipped to c and the inlier y - B is not, so
+    h = p c + (1 - p)(y - B) = 0 gives y = B - q c = q (A - c), for c < A (for c >= A nothing is clipped: 0).
 
     For p > 1/2 the outlier is the negative value and the answer is mirrored, -(1/q)(B - c)_+.
     At p = 1/2 and c < sigma the mean field is flat on |grad f| <= sigma - c (iterates random-walk);
@@ -170,7 +177,10 @@ def worst_case_p(clip_threshold, sigma=1.0) -> Tensor:
 
 
 def worst_case_bias(clip_threshold, sigma=1.0) -> Tensor:
-    """max over two-point laws of grad f(x_bar): sigma^2/(4c) if c >= sigma/2, else sigma - c (brief Sec. 2.3).
+    """max over two-point laws of grad f(x_bar): sigma^2/(4c) if c >= sigma/2, else sigma - c.
+
+    Maximising sigma sqrt(q) - c q over q <= 1 gives q = sigma^2/(4c^2) (outlier A = 2c) and sigma^2/(4c);
+    for c < sigma/2 the maximiser is q = 1 (p = 1/2), giving sigma - c.
 
     This is Theta(min(sigma, sigma^2/c)), the KHS (2023) lower-bound rate.
     """
@@ -183,8 +193,9 @@ def worst_case_bias(clip_threshold, sigma=1.0) -> Tensor:
 def bias_upper_bound(clip_threshold, sigma=1.0) -> Tensor:
     """Upper bound on ||grad f|| at any root of E clip_c(g) = 0: (c - sqrt(c^2 - sigma^2))/2 for c >= sigma.
 
-    From ||grad f|| <= E(||xi|| - (c - ||grad f||))_+ <= sigma^2 / (4 (c - ||grad f||)) (brief Sec. 2.3);
-    = sigma^2/(4c) + O(sigma^4/c^3), so the worst case is tight to leading order.  NaN for c < sigma.
+    From ||grad f|| = ||E(g - clip_c g)|| <= E(||xi|| - (c - ||grad f||))_+ <= sigma^2 / (4 (c - ||grad f||))
+    (using (u - a)_+ <= u^2/(4a)). The smaller root of G (c - G) = sigma^2/4 bounds G = ||grad f||, and it is
+    sigma^2/(4c) + O(sigma^4/c^3), so the worst case is tight to leading order.  NaN for c < sigma.
     """
     check_threshold(clip_threshold)
     check_positive("sigma", sigma)
@@ -197,7 +208,8 @@ def bias_upper_bound(clip_threshold, sigma=1.0) -> Tensor:
 def khs_envelope(clip_threshold, sigma=1.0) -> Tensor:
     """min(sigma, sigma^2/c): order of the irreducible neighbourhood of clipped SGD (KHS 2023, abstract).
 
-    The theorem number was not checked against the paper (brief Sec. 2.2).
+    The theorem number was not checked against the paper; the lower bound Omega(min(sigma, sigma^2/c)) is
+    attained by :func:`worst_case_bias`.
     """
     check_threshold(clip_threshold)
     check_positive("sigma", sigma)
@@ -208,7 +220,7 @@ def khs_envelope(clip_threshold, sigma=1.0) -> Tensor:
 # ----------------------------------------------------------------------------- E4: Exp(1) - 1 noise
 
 def huber_location_exp(clip_threshold, iterations: int = 200) -> Tensor:
-    """Huber location m(c) of Exp(1): the root of E clip_c(E - m) = 0 (brief E4).
+    """Huber location m(c) of Exp(1): the root of E clip_c(E - m) = 0 (experiment E4).
 
     m = ln(2 sinh(c)/c) when 1 - e^{-2c} >= c (both clip sides active), else m solves m = 1 - e^{-(m + c)}.
     m -> ln 2 (the median) as c -> 0 and m -> 1 (the mean) as c -> inf.
@@ -228,7 +240,8 @@ def huber_location_exp(clip_threshold, iterations: int = 200) -> Tensor:
 
 
 def exp_stationary_gradient(clip_threshold, sigma=1.0) -> Tensor:
-    """grad f(x_bar) for xi = sigma (Exp(1) - 1): sigma (1 - m(c/sigma)) (brief E4 and Sec. 8).
+    """grad f(x_bar) for xi = sigma (Exp(1) - 1): sigma (1 - m(c/sigma)) (experiment E4; the root scales with
+    sigma because clip_c(s u) = s clip_{c/s}(u)).
 
     Interpolates between 0 (c -> inf, the mean) and sigma (1 - ln 2) = -median(xi) (c -> 0).
     """

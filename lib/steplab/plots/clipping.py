@@ -1,5 +1,8 @@
-"""Figures of the clipping family (notebook 01): each takes an ``ax`` and the dict of an experiment
-from ``steplab.clipping.experiments`` (or a :class:`~steplab.clipping.simulate.BiasResult`)."""
+"""Figures of the clipping family (notebook 01): each takes an ``ax`` and arrays, or the result of an
+experiment of ``steplab.clipping.experiments`` (or a :class:`~steplab.clipping.simulate.BiasResult`), and draws.
+
+Theory curves are passed in as functions of c (``predicted_fn``, ``curves``) and evaluated on the plotted
+grid; no plot runs a simulation."""
 
 from __future__ import annotations
 
@@ -8,11 +11,11 @@ import math
 import numpy as np
 import torch
 
-from steplab.clipping import theory
 from steplab.plots import COLORS, to_numpy
 
 
-def _label_c(c: float) -> str:
+def label_c(c: float) -> str:
+    """A legend label for threshold c: ``'c = 0.5'``, or ``'no clipping'`` for c = inf."""
     return "no clipping" if math.isinf(c) else f"c = {c:g}"
 
 
@@ -23,7 +26,7 @@ def gradient_norm_curves(ax, grad_norm, thresholds, tolerances=(1e-2, 1e-8), tit
         y = values[:, r]
         reached = np.flatnonzero(y <= min(tolerances))
         y = y[: reached[0] + 1] if reached.size else y  # stop each run at the smallest tolerance
-        ax.plot(np.arange(len(y)), np.where(y > 0, y, np.nan), color=COLORS[r % len(COLORS)], label=_label_c(c))
+        ax.plot(np.arange(len(y)), np.where(y > 0, y, np.nan), color=COLORS[r % len(COLORS)], label=label_c(c))
     for eps in tolerances:
         ax.axhline(eps, color="grey", ls="--", lw=0.8)
     ax.set_yscale("log")
@@ -34,15 +37,16 @@ def gradient_norm_curves(ax, grad_norm, thresholds, tolerances=(1e-2, 1e-8), tit
     return ax
 
 
-def iterations_vs_threshold(ax, e1: dict):
-    """E1: T(c, 1e-2) and T(c, 1e-8) against c: two parallel curves, 20 iterations apart."""
-    c = to_numpy(e1["clip_threshold"])
+def iterations_vs_threshold(ax, e1, formula):
+    """E1 (an ``experiments.Offset``): T(c, 1e-2) and T(c, 1e-8) against c, ``formula(c, eps)`` on a dense
+    grid of c (lines) and the runs (markers): two parallel curves, 20 iterations apart."""
+    c = to_numpy(e1.clip_threshold)
     finite = np.isfinite(c)
     dense = torch.logspace(math.log10(0.4), math.log10(12), 200, dtype=torch.float64)
     for j, eps in enumerate((1e-2, 1e-8)):
-        ax.plot(to_numpy(dense), to_numpy(theory.clipped_gd_iterations(dense, eps)), color=COLORS[j],
+        ax.plot(to_numpy(dense), to_numpy(formula(dense, eps)), color=COLORS[j],
                 label=f"formula, ε = {eps:g}")
-        ax.plot(c[finite], to_numpy(e1["measured"][:, j])[finite], "o", color=COLORS[j], label=f"run, ε = {eps:g}")
+        ax.plot(c[finite], to_numpy(e1.measured[:, j])[finite], "o", color=COLORS[j], label=f"run, ε = {eps:g}")
     ax.set_xscale("log")
     ax.set_xlabel("clipping threshold c")
     ax.set_ylabel("iterations T(c, ε)")
@@ -85,13 +89,14 @@ def chain_mean_paths(ax, result, labels, predicted=None, title: str = ""):
     return ax
 
 
-def bias_vs_batch_size(ax, e3b: dict):
-    """E3: per-sample clipping's bias is flat in b, batch clipping's falls like O(sigma^2/(b c))."""
-    b = to_numpy(e3b["batch_size"])
-    ax.plot(b, to_numpy(e3b["per_sample_theory"]), color=COLORS[0], label="per-sample, theory")
-    ax.plot(b, to_numpy(e3b["per_sample"]), "o", color=COLORS[0], label="per-sample, simulation")
-    ax.plot(b, to_numpy(e3b["batch_theory"]), color=COLORS[1], label="batch, theory (binomial root)")
-    ax.plot(b, np.maximum(to_numpy(e3b["batch"]), 1e-5), "s", color=COLORS[1], label="batch, simulation")
+def bias_vs_batch_size(ax, e3b):
+    """E3 (an ``experiments.BatchSizes``): per-sample clipping's bias is flat in b, batch clipping's falls
+    like O(sigma^2/(b c)); measured values below 1e-5 are drawn at 1e-5 (log axis)."""
+    b = to_numpy(e3b.batch_size)
+    ax.plot(b, to_numpy(e3b.per_sample_theory), color=COLORS[0], label="per-sample, theory")
+    ax.plot(b, to_numpy(e3b.per_sample), "o", color=COLORS[0], label="per-sample, simulation")
+    ax.plot(b, to_numpy(e3b.batch_theory), color=COLORS[1], label="batch, theory (binomial root)")
+    ax.plot(b, np.maximum(to_numpy(e3b.batch), 1e-5), "s", color=COLORS[1], label="batch, simulation")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("batch size b")
@@ -106,7 +111,7 @@ def heavy_tail_paths(ax, result, chain: int = 0):
     steps = to_numpy(result.trace_steps)
     paths = to_numpy(result.paths)
     for k, c in enumerate(to_numpy(result.clip_threshold)):
-        ax.plot(steps, paths[:, k, chain, 0], color=COLORS[k], label=_label_c(float(c)))
+        ax.plot(steps, paths[:, k, chain, 0], color=COLORS[k], label=label_c(float(c)))
     ax.set_yscale("symlog", linthresh=1.0)
     ax.set_xlabel("step t")
     ax.set_ylabel(r"$x_t$ (symlog)")
@@ -115,14 +120,15 @@ def heavy_tail_paths(ax, result, chain: int = 0):
     return ax
 
 
-def median_tracker_picture(axes, e6: dict, chain: int = 0, shown: int = 3000, zoom=((-0.5, 4.0), (-1.0, 3.0))):
-    """E6: gradient samples, the SPP median tracker's and the running mean's paths for one chain.
+def median_tracker_picture(axes, e6, chain: int = 0, shown: int = 3000, zoom=((-0.5, 4.0), (-1.0, 3.0))):
+    """E6 (an ``experiments.MedianTracking``): the first ``shown`` gradient samples, the SPP median tracker's
+    and the running mean's paths for one chain.
 
     ``axes`` is a pair: the whole sample, and a zoom (``zoom`` = (xlim, ylim)) around the two limits."""
-    stream = to_numpy(e6["stream"][:shown, chain])
-    median = to_numpy(e6["paths"].median[:, chain])
-    mean = to_numpy(e6["paths"].mean[:, chain])
-    gm, mu = to_numpy(e6["geometric_median"]), to_numpy(e6["mean"])
+    stream = to_numpy(e6.stream[:shown, chain])
+    median = to_numpy(e6.paths.median[:, chain])
+    mean = to_numpy(e6.paths.mean[:, chain])
+    gm, mu = to_numpy(e6.geometric_median), to_numpy(e6.mean)
     for k, ax in enumerate(axes):
         ax.scatter(stream[:, 0], stream[:, 1], s=2, color="grey", alpha=0.3, label="gradient samples")
         ax.plot(median[:, 0], median[:, 1], color=COLORS[0], lw=1.2, label="SPP median tracker")
