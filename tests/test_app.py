@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import torch
 
@@ -85,10 +87,53 @@ def clear_pins(at: AppTest, page: str) -> AppTest:
 # ----------------------------------------------------------------------------- every page
 
 
+def charts_drawn(at: AppTest) -> list[tuple[str, dict]]:
+    """Every Vega-Lite chart on the page: its title and its named data sets (as data frames)."""
+    drawn = []
+    for chart in at.get("vega_lite_chart"):
+        title = json.loads(chart.proto.spec).get("title", "")
+        frames = {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets}
+        drawn.append((title if isinstance(title, str) else str(title), frames))
+    return drawn
+
+
+def finite_rows(frame) -> int:
+    """Rows whose numbers are all finite (a page whose compute returns NaN draws none)."""
+    numbers = frame.select_dtypes("number").to_numpy(dtype=float)
+    return int(np.isfinite(numbers).all(axis=1).sum()) if len(frame) else 0
+
+
+# page -> the main charts (a fragment of the title, or "" for any chart) and a data set each must draw rows of
+MAIN_CHARTS = {
+    "app_pages/playground.py": [("path on the loss landscape", "path"), ("path on the loss landscape", "cells"),
+                                ("error along each eigen-direction", "series"), ("loss f(x_t)", "series"),
+                                ("gradient norm ‖g_t‖", "series"), ("", "stable"), ("", "here")],
+    "app_pages/clipping.py": [("where the chains are now", "bins"), ("mean over chains of x_t", "series"),
+                              ("measured bias vs theory", "theory"), ("measured bias vs theory", "now")],
+    "app_pages/logistic.py": [("decision boundaries", "points"), ("decision boundaries", "lines"),
+                              ("loss f(θ_t)", "series"), ("training accuracy", "series"),
+                              ("gradient norm ‖∇f(θ_t)‖", "series"), ("normalized step r_t", "series")],
+    "app_pages/diffusion.py": [("samples now", "points"), ("stability region", "locus"), ("stability region", "z"),
+                               ("δλ per step so far", "series")],
+    "app_pages/rnn.py": [("loss surface", "cells"), ("loss surface", "paths"), ("gradient norm per step", "series"),
+                         ("loss E₅₀ per step", "series")],
+    "app_pages/about.py": [],
+}
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_loads_without_exception(page):
     at = open_app(page)
     assert at.title, f"{page} shows no title"
+    drawn = charts_drawn(at)
+    t = at.session_state[f"_result.{Path(page).stem}"]["t"] if MAIN_CHARTS[page] else 0
+    assert t >= 1 or page == "app_pages/about.py"
+    for title, dataset in MAIN_CHARTS[page]:  # a page whose compute breaks (raises, or returns NaN) fails here
+        frames = [frames[dataset] for shown, frames in drawn if title in shown and dataset in frames]
+        assert any(finite_rows(frame) > 0 for frame in frames), (page, title, dataset, [s for s, _ in drawn])
+        for frame in frames:  # a per-step series reaches the last step shown (t, or t - 1 for per-update values)
+            if "step" in frame and dataset == "series":
+                assert frame["step"][np.isfinite(frame.select_dtypes("number")).all(axis=1)].max() >= t - 1, title
 
 
 # ----------------------------------------------------------------------------- playground
