@@ -19,11 +19,10 @@ from dataclasses import dataclass
 
 import torch
 
-from steplab.clipping.theory import check_threshold
 from steplab.device import cpu_threads
 from steplab.problems import Cosh, Quadratic
 from steplab.transforms import clip_factor, run_norm
-from steplab.validation import check_int, check_positive
+from steplab.validation import check_int, check_positive, check_threshold
 
 Tensor = torch.Tensor
 
@@ -65,7 +64,7 @@ def hitting_times(problem, x0: Tensor, step_size, clip_threshold, tolerances=(1e
     may have stopped up to ``chunk`` steps earlier or later.
     """
     check_positive("step_size", step_size)
-    check_threshold(clip_threshold)
+    check_threshold("clip_threshold", clip_threshold)
     check_int("max_steps", max_steps, 1)
     check_int("chunk", chunk, 1)
     tolerances = torch.as_tensor(tolerances, dtype=torch.float64).reshape(-1)

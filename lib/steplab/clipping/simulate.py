@@ -23,10 +23,9 @@ from dataclasses import dataclass
 import torch
 
 from steplab.clipping.noise import batched_sampler
-from steplab.clipping.theory import check_threshold
 from steplab.device import cpu_threads, make_generator
 from steplab.transforms import clip_factor, run_norm
-from steplab.validation import check_int, check_positive
+from steplab.validation import check_int, check_positive, check_threshold
 
 Tensor = torch.Tensor
 
@@ -159,7 +158,7 @@ def simulate_bias(
             ``seed``/``x0`` are not used. Bit-identical to one long call when the previous ``steps`` was a
             multiple of the noise block (256 steps unless K * C * b * d > 8192); otherwise the same law.
     """
-    check_threshold(clip_threshold)
+    check_threshold("clip_threshold", clip_threshold)
     check_positive("step_size", step_size)
     check_positive("smoothness", smoothness)
     check_int("chains", chains, 1)

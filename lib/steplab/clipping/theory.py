@@ -19,22 +19,13 @@ import math
 
 import torch
 
-from steplab.validation import check_int, check_positive, check_range
+from steplab.validation import check_int, check_positive, check_range, check_threshold
 
 Tensor = torch.Tensor
 
 
 def _t(x) -> Tensor:
     return torch.as_tensor(x, dtype=torch.float64)
-
-
-def check_threshold(clip_threshold, name: str = "clip_threshold"):
-    """A clipping threshold: every entry > 0; ``inf`` is allowed and means "no clipping"."""
-    values = _t(clip_threshold)
-    if bool(torch.isnan(values).any()) or bool((values <= 0).any()):
-        bad = values[torch.isnan(values) | (values <= 0)].flatten()[0]
-        raise ValueError(f"{name} must be in (0, inf], got {float(bad):g}")
-    return clip_threshold
 
 
 def _check_p(p):
@@ -55,7 +46,7 @@ def clipped_gd_iterations(clip_threshold, tolerance, initial_grad_norm: float = 
     eps-independent offset (KHS 2023, Thm 2.3: the threshold only enters higher-order terms).
     ``clip_threshold = inf`` is plain GD.  Needs 0 < eta L < 1.
     """
-    check_threshold(clip_threshold)
+    check_threshold("clip_threshold", clip_threshold)
     check_positive("tolerance", tolerance)
     check_positive("initial_grad_norm", initial_grad_norm)
     check_positive("smoothness", smoothness)
@@ -88,7 +79,7 @@ def two_point_values(sigma, p) -> tuple[Tensor, Tensor]:
 def two_point_estimator_bias(clip_threshold, sigma, p) -> Tensor:
     """h(0) = E clip_c(xi) = p min(A, c) - (1 - p) min(B, c), exact over the two outcomes (1-D clip_c(u) =
     sign(u) min(|u|, c) at u = +A w.p. p and u = -B w.p. 1 - p)."""
-    check_threshold(clip_threshold)
+    check_threshold("clip_threshold", clip_threshold)
     outlier, inlier = two_point_values(sigma, p)
     c, p = _t(clip_threshold), _t(p)
     return p * torch.minimum(outlier, c) - (1 - p) * torch.minimum(inlier, c)
@@ -104,7 +95,7 @@ def two_point_stationary_gradient(clip_threshold, sigma, p) -> Tensor:
     At p = 1/2 and c < sigma the mean field is flat on |grad f| <= sigma - c (iterates random-walk);
     0 is returned there.
     """
-    check_threshold(clip_threshold)
+    check_threshold("clip_threshold", clip_threshold)
     outlier, inlier = two_point_values(sigma, p)
     c, p = _t(clip_threshold), _t(p)
     q = p / (1 - p)
@@ -120,7 +111,7 @@ def discrete_mean_field_root(values: Tensor, weights: Tensor, clip_threshold, it
     h is non-decreasing and h(y) -> +-c, so the root is bracketed by [-max|v| - c, max|v| + c].
     Where h is flat at 0 the midpoint of the flat piece's bracket is returned.
     """
-    check_threshold(clip_threshold)
+    check_threshold("clip_threshold", clip_threshold)
     check_int("iterations", iterations, 1)
     values, weights = _t(values), _t(weights)
     c = _t(clip_threshold).unsqueeze(-1)
@@ -145,7 +136,7 @@ def two_point_root(clip_threshold, sigma, p, batch_size=1, per_sample: bool = Tr
       outliers giving (k A - (b - k) B)/b, so the root shrinks like O(sigma^2/(b c)).
     ``batch_size`` may be an int or a tensor broadcast with the other arguments.
     """
-    check_threshold(clip_threshold)
+    check_threshold("clip_threshold", clip_threshold)
     outlier, inlier = two_point_values(sigma, p)
     b_values = _t(batch_size)
     if bool((b_values < 1).any()) or bool((b_values != torch.round(b_values)).any()):
@@ -170,7 +161,7 @@ def worst_case_p(clip_threshold, sigma=1.0) -> Tensor:
 
     Defined for c >= sigma/2 (q <= 1); below that the worst case is p = 1/2.
     """
-    check_threshold(clip_threshold)
+    check_threshold("clip_threshold", clip_threshold)
     check_positive("sigma", sigma)
     q = torch.clamp(_t(sigma) ** 2 / (4 * _t(clip_threshold) ** 2), max=1.0)
     return q / (1 + q)
@@ -184,7 +175,7 @@ def worst_case_bias(clip_threshold, sigma=1.0) -> Tensor:
 
     This is Theta(min(sigma, sigma^2/c)), the KHS (2023) lower-bound rate.
     """
-    check_threshold(clip_threshold)
+    check_threshold("clip_threshold", clip_threshold)
     check_positive("sigma", sigma)
     c, s = _t(clip_threshold), _t(sigma)
     return torch.where(c >= s / 2, s**2 / (4 * c), s - c)
@@ -197,7 +188,7 @@ def bias_upper_bound(clip_threshold, sigma=1.0) -> Tensor:
     (using (u - a)_+ <= u^2/(4a)). The smaller root of G (c - G) = sigma^2/4 bounds G = ||grad f||, and it is
     sigma^2/(4c) + O(sigma^4/c^3), so the worst case is tight to leading order.  NaN for c < sigma.
     """
-    check_threshold(clip_threshold)
+    check_threshold("clip_threshold", clip_threshold)
     check_positive("sigma", sigma)
     c, s = _t(clip_threshold), _t(sigma)
     inside = c**2 - s**2
@@ -211,7 +202,7 @@ def khs_envelope(clip_threshold, sigma=1.0) -> Tensor:
     The theorem number was not checked against the paper; the lower bound Omega(min(sigma, sigma^2/c)) is
     attained by :func:`worst_case_bias`.
     """
-    check_threshold(clip_threshold)
+    check_threshold("clip_threshold", clip_threshold)
     check_positive("sigma", sigma)
     c, s = _t(clip_threshold), _t(sigma)
     return torch.minimum(s.expand_as(c) if c.ndim else s, s**2 / c)
@@ -225,7 +216,7 @@ def huber_location_exp(clip_threshold, iterations: int = 200) -> Tensor:
     m = ln(2 sinh(c)/c) when 1 - e^{-2c} >= c (both clip sides active), else m solves m = 1 - e^{-(m + c)}.
     m -> ln 2 (the median) as c -> 0 and m -> 1 (the mean) as c -> inf.
     """
-    check_threshold(clip_threshold)
+    check_threshold("clip_threshold", clip_threshold)
     c = _t(clip_threshold)
     both_sides = (1 - torch.exp(-2 * c)) >= c
     safe_c = torch.where(both_sides, c, torch.ones_like(c))
@@ -245,7 +236,7 @@ def exp_stationary_gradient(clip_threshold, sigma=1.0) -> Tensor:
 
     Interpolates between 0 (c -> inf, the mean) and sigma (1 - ln 2) = -median(xi) (c -> 0).
     """
-    check_threshold(clip_threshold)
+    check_threshold("clip_threshold", clip_threshold)
     check_positive("sigma", sigma)
     s = _t(sigma)
     return s * (1 - huber_location_exp(_t(clip_threshold) / s))
