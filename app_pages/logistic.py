@@ -4,18 +4,19 @@ Perceptron (Tyurin 2025); the loss can spike while the classifier keeps improvin
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, specs
+from app_pages import charts, keys, specs
 from app_pages.controls import Control, Controls
+from app_pages.live import MAX_LOSS, Live
 from app_pages.player import playback
 from app_pages.ui import device_caption, fmt, reproduce_expander
 from steplab.logistic import algorithms, data
+from steplab.trajectory import Trajectory
 
 PAGE = "logistic"
 DATASETS = {"wu4": "Wu et al. 4-point toy", "thm41": "Tyurin Thm 4.1 (2 points)",
@@ -47,31 +48,33 @@ def sweep(v: dict) -> list[float]:
     return [float(f"{g:.4g}") for g in np.geomspace(low, high, v["runs"])]
 
 
-@dataclass
-class Live:
-    """theta_t of every run (the sweep, then the Batch Perceptron at gamma = 1 if overlaid)."""
+def as_trajectory(histories: list[algorithms.History]) -> Trajectory:
+    """The method groups' histories side by side as one :class:`Trajectory` (theta_t, f, ||grad f|| per step).
 
-    weights: list = field(default_factory=list)  # [R, 2] per step
-    t: int = 0
+    ``grad_norm`` is ||grad f(theta_t)|| at the steps t that were updated (the last row belongs to the next call);
+    a run has diverged where its loss overflows (above the driver's bound)."""
+    weights = torch.cat([h.weights for h in histories], dim=1)
+    loss = torch.cat([h.loss for h in histories], dim=1)
+    grad_norm = torch.cat([h.grad_norm[:-1] for h in histories], dim=1)
+    bad = ~(loss <= MAX_LOSS)
+    diverged_at = torch.where(bad.any(0), bad.to(torch.int8).argmax(0), -1)
+    return Trajectory(iterates=weights, recorded_steps=torch.arange(len(weights)), loss=loss, grad_norm=grad_norm,
+                      clipped_grad_norm=grad_norm, diverged_at=diverged_at, final=weights[-1], max_loss=MAX_LOSS)
 
 
-def advance_weights(live: Live, dataset: data.Dataset, groups: list[tuple[str, torch.Tensor]], r_max: float,
-                    k: int) -> Live:
-    """k more steps of each method group from the current theta (the library's own update rule)."""
-    signed = dataset.signed
-    theta = torch.as_tensor(live.weights[-1])
-    for _ in range(k):
-        parts, start = [], 0
-        for method, gamma in groups:
-            block = theta[start:start + len(gamma)]
-            margin = algorithms.metrics.margins(block, signed)
-            step = algorithms.displacement(method, block, margin, signed, gamma, live.t, torch.tensor(r_max))
-            parts.append(block + step)
-            start += len(gamma)
-        theta = torch.cat(parts)
-        live.weights.append(theta.numpy().copy())
-        live.t += 1
-    return live
+def advance_runs(live: Live, dataset: data.Dataset, groups: list[tuple[str, torch.Tensor]], r_max: float,
+                 k: int) -> Live:
+    """k more steps of each method group from the current theta: ``run_gd`` resumed from a state at step t
+    (the library's own update rules; a mid-run change of method or γ continues from the same theta)."""
+
+    def step(live: Live, k: int) -> Trajectory:
+        blocks = live.x.split([len(gamma) for _, gamma in groups])
+        return as_trajectory([
+            algorithms.run_on(dataset, gamma, k, method, r_max=r_max,
+                              state=algorithms.GDState(theta, live.t, torch.full((len(gamma),), -1)))
+            for (method, gamma), theta in zip(groups, blocks, strict=True)])
+
+    return live.advance(step, k)
 
 
 def reproduce_code(v: dict, gammas: list[float]) -> str:
@@ -109,23 +112,24 @@ def main() -> None:
         labels.append(f"{len(labels) + 1} · Batch Perceptron")
 
     def start() -> Live:
-        return Live(weights=[np.zeros((sum(len(g) for _, g in groups), 2))])
+        theta0 = torch.zeros(sum(len(g) for _, g in groups), 2, dtype=torch.float64)  # theta_0 = 0 for every method
+        return Live.at(theta0, torch.full((len(theta0),), math.log(2.0), dtype=torch.float64))  # f(0) = log 2
 
     player = playback(PAGE, steps=v["steps"], reset_key=(v["data"], v["perceptron"], len(gammas)),
                       live_key=(v["method"], tuple(gammas), v["r_max"], v["steps"]), start=start,
-                      advance=lambda live, k: advance_weights(live, dataset, groups, v["r_max"], k),
+                      advance=lambda live, k: advance_runs(live, dataset, groups, v["r_max"], k),
                       render=lambda live, state: render(live, state, dataset, labels, len(gammas)))
     reproduce_expander(reproduce_code(v, gammas),
                        "The Batch Perceptron overlay is `run_on(dataset, [1.0], steps, method=\"batch_perceptron\")`.")
     live = player["live"]
     loss = summaries(live, dataset)[0]
-    st.session_state[f"_result.{PAGE}"] = {"t": live.t, "loss": loss[-1, : len(gammas)].tolist()}
+    st.session_state[keys.result(PAGE)] = {"t": live.t, "loss": loss[-1, : len(gammas)].tolist()}
     ctl.finish()
 
 
 def summaries(live: Live, dataset: data.Dataset):
     """loss, accuracy, ||grad f|| [T+1, R] and r_t [T, R] of the recorded weights (library metrics)."""
-    weights = torch.as_tensor(np.stack(live.weights))
+    weights = live.history.iterates
     loss, accuracy, grad_norm, _, r = algorithms.summaries(weights, dataset.signed)
     return loss.numpy(), accuracy.numpy(), grad_norm.numpy(), r.numpy()
 
@@ -147,7 +151,7 @@ def render(live: Live, state: dict, dataset: data.Dataset, labels: list[str], sw
     box = float(np.abs(features).max() * 1.25)
     points = pd.DataFrame({"x": features[:, 0], "y": features[:, 1],
                            "label": np.where(dataset.labels.numpy() > 0, "y = +1", "y = −1")}).drop_duplicates()
-    theta = live.weights[-1]
+    theta = live.x.numpy()
     lines = []
     for i, label in enumerate(labels):
         norm = np.linalg.norm(theta[i])

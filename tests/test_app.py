@@ -371,10 +371,10 @@ def test_logistic_page_matches_run_on_and_continues_mid_run():
     click(at, "logistic.reset")
     click(at, "logistic.step")
     click(at, "logistic.step")
-    theta2 = player(at, "logistic")["live"].weights[2].copy()
+    theta2 = player(at, "logistic")["live"].history.iterates[2].numpy().copy()
     widget(at, "logistic.gamma_max").set_value(10.0).run()
     live = player(at, "logistic")["live"]
-    assert live.t == 2 and np.array_equal(live.weights[2], theta2)
+    assert live.t == 2 and np.array_equal(live.history.iterates[2], theta2)
 
 
 # ----------------------------------------------------------------------------- diffusion
