@@ -177,10 +177,11 @@ def main() -> None:
     pins.buttons((v["c"], v["eta"]), what="setting (c, η)")
 
     st.subheader("The bias floor across thresholds")
-    sweep = st.session_state.get(f"{PAGE}.sweep_for") == (v["noise"], v["sigma"], v["p"], v["eta"], v["seed"])
-    if st.button("Measure the whole curve (12 thresholds × 256 chains, one batched run)", key=f"{PAGE}.sweep",
-                 icon=":material/query_stats:"):
-        st.session_state[f"{PAGE}.sweep_for"] = (v["noise"], v["sigma"], v["p"], v["eta"], v["seed"])
+    sweep_for = (v["noise"], v["sigma"], v["p"], v["eta"], v["seed"])
+    sweep = st.session_state.get(keys.widget(PAGE, "sweep_for")) == sweep_for
+    if st.button("Measure the whole curve (12 thresholds × 256 chains, one batched run)",
+                 key=keys.widget(PAGE, "sweep"), icon=":material/query_stats:"):
+        st.session_state[keys.widget(PAGE, "sweep_for")] = sweep_for
         sweep = True
     live = player["live"]
     biases = tail_bias(live.history.iterates[:, :, 0].numpy())

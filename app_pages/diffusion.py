@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, specs
+from app_pages import charts, keys, specs
 from app_pages.controls import Control, Controls
 from app_pages.pins import Pins
 from app_pages.player import playback
@@ -50,7 +50,14 @@ FAR = 5.0  # a sample this far from the origin (data scale; the ring has radius 
 
 
 @dataclass
-class Live:
+class SamplerPath:
+    """The samples' whole path, computed ahead, and how far playback has shown it (``t``).
+
+    Not the shared :class:`app_pages.live.Live`: a sampler is no optimizer run resumed step by step (its
+    multistep history of ε evaluations stays inside ``sample``/``integrate``), so the page integrates the
+    whole σ grid at once and plays a cursor along it; a mid-run change re-integrates from x̄_t.
+    """
+
     path: torch.Tensor  # [N+1, B, 2] x̄ along the σ grid (computed ahead with the sampler in ``plan``)
     plan: tuple  # (method, guidance) the steps after t were computed with
     t: int = 0
@@ -138,11 +145,11 @@ def main() -> None:
         (f"pin {i}: {m}", m) for i, m in enumerate(pins.values, start=1)]  # (label, sampler) on the same x_T
     other = {label: sampler_path(m, v["steps"], v["guidance"], v["samples"], v["seed"]) for label, m in others}
 
-    def start() -> Live:
+    def start() -> SamplerPath:
         _, path = sample(model, method, v["steps"], v["guidance"], x_t, labels, return_path=True)
-        return Live(path=path, plan=(method, v["guidance"]))
+        return SamplerPath(path=path, plan=(method, v["guidance"]))
 
-    def advance(live: Live, k: int) -> Live:
+    def advance(live: SamplerPath, k: int) -> SamplerPath:
         if live.plan != (method, v["guidance"]):  # changed mid-run: keep x̄_t, integrate the rest anew
             _, tail = integrate(eps, live.path[live.t], grid[live.t:], method, return_path=True)
             live.path, live.plan = torch.cat([live.path[: live.t], tail]), (method, v["guidance"])
@@ -171,13 +178,13 @@ def main() -> None:
                      column_config={"diverged at the end": st.column_config.NumberColumn(format="percent")})
     reproduce_expander(reproduce_code(v, method), "Changes made mid-run are not included. For the comparison or "
                        "a pinned sampler, put its name in sample(model, ...).")
-    st.session_state[f"_result.{PAGE}"] = {"t": live.t, "divergence": fraction, "final": final,
+    st.session_state[keys.result(PAGE)] = {"t": live.t, "divergence": fraction, "final": final,
                                            "runs": {row["run"]: row["diverged at the end"] for row in rows},
                                            "finals": {label: path[-1] for label, path in other.items()}}
     ctl.finish(extra={"pins": pins.param()})
 
 
-def render(live: Live, v: dict, method: str, model, eps, grid: torch.Tensor, labels: torch.Tensor,
+def render(live: SamplerPath, v: dict, method: str, model, eps, grid: torch.Tensor, labels: torch.Tensor,
            other: dict[str, np.ndarray]) -> None:
     t = live.t
     sigmas = grid.numpy()

@@ -22,6 +22,7 @@ from typing import Any
 
 import streamlit as st
 
+from app_pages import keys
 from app_pages.ui import compute_threads
 
 FRAME_SECONDS = 0.1  # 10 frames per second
@@ -39,7 +40,7 @@ def playback(page: str, *, steps: int, reset_key: Any, live_key: Any, start: Cal
              frame_steps: int | None = None) -> dict:
     """Draw the transport buttons and the live fragment; return the player's state dict."""
     frame_steps = frame_steps or max(1, steps // 60)
-    key = f"_player.{page}"
+    key = keys.player(page)
     state = st.session_state.get(key)
     if state is None or state["reset_key"] != reset_key:
         playing = bool(state and state["playing"])
@@ -58,11 +59,11 @@ def playback(page: str, *, steps: int, reset_key: Any, live_key: Any, start: Cal
 
     cols = st.columns([1, 1, 1, 1, 3])
     clicked = {
-        "play": cols[0].button("Play", icon=":material/play_arrow:", key=f"{page}.play", width="stretch",
+        "play": cols[0].button("Play", icon=":material/play_arrow:", key=keys.widget(page, "play"), width="stretch",
                                type="primary" if not state["playing"] else "secondary"),
-        "pause": cols[1].button("Pause", icon=":material/pause:", key=f"{page}.pause", width="stretch"),
-        "step": cols[2].button("Step", icon=":material/skip_next:", key=f"{page}.step", width="stretch"),
-        "reset": cols[3].button("Reset", icon=":material/replay:", key=f"{page}.reset", width="stretch"),
+        "pause": cols[1].button("Pause", icon=":material/pause:", key=keys.widget(page, "pause"), width="stretch"),
+        "step": cols[2].button("Step", icon=":material/skip_next:", key=keys.widget(page, "step"), width="stretch"),
+        "reset": cols[3].button("Reset", icon=":material/replay:", key=keys.widget(page, "reset"), width="stretch"),
     }
     if clicked["play"]:
         if state["live"].t >= steps:

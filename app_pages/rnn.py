@@ -74,13 +74,13 @@ for name, traj in (("clipped", clipped), ("unclipped", plain)):
 
 def apply_click() -> None:
     """A click on the surface (a selection from the last run) becomes the new start, before the sliders draw."""
-    event = st.session_state.get(f"{PAGE}.surface")
+    event = st.session_state.get(keys.widget(PAGE, "surface"))
     points = (event or {}).get("selection", {}).get("start") or []
-    if points and points != st.session_state.get(f"{PAGE}.last_click"):
-        st.session_state[f"{PAGE}.last_click"] = points
+    if points and points != st.session_state.get(keys.widget(PAGE, "last_click")):
+        st.session_state[keys.widget(PAGE, "last_click")] = points
         w, b = float(points[0]["x"]), float(points[0]["y"])
-        st.session_state[f"{PAGE}.w0"] = round(min(max(w, BOX[0]), BOX[1]) / 0.05) * 0.05
-        st.session_state[f"{PAGE}.b0"] = round(min(max(b, BOX[2]), BOX[3]) / 0.05) * 0.05
+        st.session_state[keys.widget(PAGE, "w0")] = round(min(max(w, BOX[0]), BOX[1]) / 0.05) * 0.05
+        st.session_state[keys.widget(PAGE, "b0")] = round(min(max(b, BOX[2]), BOX[3]) / 0.05) * 0.05
 
 
 def main() -> None:
@@ -150,9 +150,9 @@ def render(live: Live, state: dict, v: dict, labels: list[str]) -> None:
     start = pd.DataFrame({"w": [v["w0"]], "b": [v["b0"]], "what": ["start"]})
     event = charts.show(specs.surface_spec(BOX), {"cells": surface(), "guides": guide_lines(), "paths": paths,
                                                   "start": start},
-                        left, on_select="rerun", selection_mode="start", key=f"{PAGE}.surface")
+                        left, on_select="rerun", selection_mode="start", key=keys.widget(PAGE, "surface"))
     clicked = (event or {}).get("selection", {}).get("start") or []
-    if clicked and clicked != st.session_state.get(f"{PAGE}.last_click"):
+    if clicked and clicked != st.session_state.get(keys.widget(PAGE, "last_click")):
         st.rerun()  # the chart lives in the playback fragment: rerun the whole page so the sliders move
     with right:
         if live.t:

@@ -21,8 +21,10 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from report import machine, write_section  # noqa: E402
+
+from app_pages import keys  # noqa: E402
 
 # page -> (slider key, two values to alternate between, play button key)
 CASES = {
@@ -51,16 +53,16 @@ def bench_page(page: str) -> dict:
         start = time.perf_counter()
         find(at, kind, key).set_value(values[i % 2]).run()
         wall.append(time.perf_counter() - start)
-        server.append(at.session_state["_server_seconds"])
+        server.append(at.session_state[keys.SERVER_SECONDS])
         assert not at.exception, [e.value for e in at.exception]
-    at.button(key=f"{page}.reset").click().run()
-    at.button(key=f"{page}.play").click().run()
+    at.button(key=keys.widget(page, "reset")).click().run()
+    at.button(key=keys.widget(page, "play")).click().run()
     frames = []
     for _ in range(FRAMES):
         start = time.perf_counter()
         at.run()
-        frames.append(at.session_state["_server_seconds"])
-        if not at.session_state[f"_player.{page}"]["playing"]:
+        frames.append(at.session_state[keys.SERVER_SECONDS])
+        if not at.session_state[keys.player(page)]["playing"]:
             break
     return {"server_ms": 1000 * statistics.median(server), "wall_ms": 1000 * statistics.median(wall),
             "max_server_ms": 1000 * max(server), "frame_ms": 1000 * statistics.median(frames),
