@@ -467,6 +467,17 @@ def test_pins_are_restored_from_the_link_and_invalid_ones_warn():
     assert any("`pins`" in w.value for w in bad.warning) and bad.session_state["rnn.pins"] == []
 
 
+def test_one_pin_order_on_every_page():
+    """Links write a (step size, clip threshold) pin as eta:c on the clipping and RNN pages alike."""
+    clip = open_app("app_pages/clipping.py", chains="16", steps="100", pins="0.05:0.5")
+    assert clip.session_state["clipping.pins"] == [(0.5, 0.05)] and not clip.warning  # the page holds (c, η)
+    assert clip.query_params["pins"] in ("0.05:0.5", ["0.05:0.5"])
+    assert "3 · pin 1: c = 0.5, η = 0.05" in clip.session_state["_result.clipping"]["labels"]
+    rnn = open_app("app_pages/rnn.py", steps="20", pins="0.5:2")
+    assert rnn.session_state["rnn.pins"] == [(0.5, 2.0)] and not rnn.warning  # the page holds (η, c)
+    assert rnn.query_params["pins"] in ("0.5:2", ["0.5:2"])
+
+
 # ----------------------------------------------------------------------------- about
 
 
