@@ -81,7 +81,9 @@ def per_setting(traj: Trajectory, settings: int) -> Trajectory:
 
 def tail_bias(chain_mean: np.ndarray) -> np.ndarray:
     """|L x̄| with x̄ the average over t in [T/2, T) of the chain mean (rows t = 0..T, L = 1): the measured bias
-    per config, over the same tail window as ``simulate_bias``."""
+    per config, over the same tail window as ``simulate_bias``; before the first step (t = 0), |x_0|."""
+    if len(chain_mean) < 2:
+        return np.abs(chain_mean[-1])
     return measured_bias(torch.from_numpy(chain_mean)).numpy()
 
 

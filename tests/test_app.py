@@ -332,6 +332,14 @@ def test_clipping_page_measures_the_bias_floor_and_its_code_reproduces_it():
     assert namespace["bias"] == pytest.approx(page["bias"], rel=1e-9)
 
 
+def test_clipping_reset_shows_step_zero_and_steps_on():
+    at = open_app("app_pages/clipping.py", chains="16", steps="100")
+    click(at, "clipping.reset")  # t = 0: no tail window to average yet, the bias shown is |x_0| = 0
+    assert at.session_state["_result.clipping"]["t"] == 0 and at.session_state["_result.clipping"]["bias"] == 0
+    click(at, "clipping.step")
+    assert player(at, "clipping")["live"].t == 1
+
+
 def test_clipping_sweep_button_measures_the_curve():
     at = open_app("app_pages/clipping.py", eta="0.05")
     click(at, "clipping.sweep")
