@@ -1,4 +1,5 @@
-"""steplab dashboard: `streamlit run app.py` (or `make dashboard`). Routes with st.navigation over app_pages/."""
+"""steplab dashboard: `streamlit run app.py` (or `make dashboard`). Routes with st.navigation over app_pages/,
+in three sections: Explore (the playground), Papers (one page per paper family) and About."""
 
 import os
 import time
