@@ -1,4 +1,4 @@
-"""steplab.rnn: the cliff, clipping, Omega, the tasks and temporal-order training (brief Sec. 4c checks 1-7)."""
+"""steplab.rnn: the cliff, clipping, Omega, the tasks and temporal-order training (Pascanu, Mikolov & Bengio 2013)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from steplab.rnn import experiments as ex
-from steplab.rnn.claims import clip_invariants, omega_on_scaled_orthogonal
 from steplab.rnn.cliff import (
     CliffProblem,
     cliff_loss,
@@ -18,9 +17,10 @@ from steplab.rnn.cliff import (
     valley_line,
     wall_line,
 )
-from steplab.rnn.model import RNNLayout, clip_with_nan_guard, forward, init_params
+from steplab.rnn.experiments import clip_invariants, omega_on_scaled_orthogonal
+from steplab.rnn.model import RNNLayout, clip_with_nan_guard, forward, init_params, omega
 from steplab.rnn.tasks import TASKS, error_per_run, generate, get_task, loss_per_run
-from steplab.rnn.train import train
+from steplab.rnn.train import DATA_SEED_OFFSET, _batch, train, training_gradient
 
 F64 = torch.float64
 
@@ -50,43 +50,43 @@ def test_lines_and_surface():
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_check1_wall_gradient(dtype):
+def test_wall_gradient_spikes(dtype):
     p = ex.wall_profile(5.0, dtype=dtype)
-    assert p["max"] > 1e3 and p["max"] / p["median"] > 1e3
-    assert p["loss_left"] > 0.3 and p["loss_right"] < 0.02
+    assert p.max > 1e3 and p.max / p.median > 1e3
+    assert p.loss_left > 0.3 and p.loss_right < 0.02
 
 
-def test_check2_no_wall_below_four():
+def test_no_wall_below_four():
     peaks = ex.max_grad_norm_over_b((3.0, 4.5, 5.0, 5.5))
-    assert peaks[3.0] < 2
-    assert peaks[4.5] < peaks[5.0] < peaks[5.5]
+    assert peaks.at(3.0) < 2
+    assert peaks.at(4.5) < peaks.at(5.0) < peaks.at(5.5)
 
 
-def test_check3_one_step_from_steepest_point():
+def test_one_step_from_steepest_point():
     r = ex.one_step_from_steepest()
-    u, c = r["unclipped"], r["clipped"]
-    assert u["first_step"] > 100
-    assert abs(u["loss1"] - 0.09) < 1e-3 and u["grad1"] < 1e-6 and abs(u["final_loss"] - 0.09) < 1e-3
-    assert abs(c["first_step"] - 0.1) < 1e-9 and c["loss1"] < c["loss0"] and c["final_loss"] < 1e-3
+    u, c = r.unclipped, r.clipped
+    assert u.first_step > 100
+    assert abs(u.loss1 - 0.09) < 1e-3 and u.grad1 < 1e-6 and abs(u.final_loss - 0.09) < 1e-3
+    assert abs(c.first_step - 0.1) < 1e-9 and c.loss1 < c.loss0 and c.final_loss < 1e-3
 
 
-def test_brief_three_starts_jump_then_plateau():
-    plain, clipped = ex.brief_starts(clip_threshold=None), ex.brief_starts(clip_threshold=1.0)
-    assert float(plain["min_loss_before_jump"].max()) < 3e-3
-    assert float(plain["final_loss"].min()) > 0.08
-    assert 5 < float(plain["largest_step"].min()) and float(plain["largest_step"].max()) < 10
-    assert float(clipped["final_loss"].max()) < 1e-3
-    assert float(clipped["trajectory"].clipped_grad_norm.max()) <= 1 + 1e-12
+def test_three_starts_jump_then_plateau():
+    plain, clipped = ex.three_starts(clip_threshold=None), ex.three_starts(clip_threshold=1.0)
+    assert float(plain.min_loss_before_jump.max()) < 3e-3
+    assert float(plain.final_loss.min()) > 0.08
+    assert 5 < float(plain.largest_step.min()) and float(plain.largest_step.max()) < 10
+    assert float(clipped.final_loss.max()) < 1e-3
+    assert float(clipped.trajectory.clipped_grad_norm.max()) <= 1 + 1e-12
 
 
-def test_check4_many_starts():
+def test_many_starts():
     r = ex.many_starts_success(400, seed=0)
-    assert r["clipped"] >= 0.95 and r["unclipped"] <= 0.7 and r["clipped"] - r["unclipped"] >= 0.3
+    assert r.clipped >= 0.95 and r.unclipped <= 0.7 and r.clipped - r.unclipped >= 0.3
 
 
 def test_descend_clips_each_start_separately():
     # one start on the wall and one far from it: the far start's step must be unaffected by the other
-    starts = torch.tensor([[5.0, ex.wall_profile(5.0)["b_steepest"]], [3.0, -1.0]], dtype=F64)
+    starts = torch.tensor([[5.0, ex.wall_profile(5.0).b_steepest], [3.0, -1.0]], dtype=F64)
     together = descend(starts, 0.1, 1.0, steps=1)
     alone = descend(starts[1:], 0.1, 1.0, steps=1)
     assert torch.allclose(together.final[1], alone.final[0])
@@ -94,16 +94,16 @@ def test_descend_clips_each_start_separately():
 
 # ----------------------------------------------------------------------------- RNN pieces
 
-def test_check5_omega_values():
+def test_omega_values():
     assert torch.allclose(omega_on_scaled_orthogonal(), torch.tensor([0.0, 0.5625, 9.0], dtype=F64), atol=1e-10)
     in_float32 = omega_on_scaled_orthogonal(dtype=torch.float32)
     assert torch.allclose(in_float32, torch.tensor([0.0, 0.5625, 9.0]), atol=1e-5)
 
 
-def test_check6_clipping_invariants_and_oracle():
+def test_clipping_invariants_and_oracle():
     r = clip_invariants()
-    assert r["max_ratio"] <= 1 + 1e-6 and r["min_cosine"] > 1 - 1e-12
-    assert r["small_unchanged"] and r["guard_ok"]
+    assert r.max_ratio <= 1 + 1e-6 and r.min_cosine > 1 - 1e-12
+    assert r.small_unchanged and r.guard_ok
     # agrees with torch.nn.utils.clip_grad_norm_ (up to its 1e-6 epsilon); inf = an unclipped run
     layout = RNNLayout(2, 3, 1)
     grads = torch.randn(2, layout.size, dtype=F64, generator=torch.Generator().manual_seed(0)) * 10
@@ -128,7 +128,7 @@ def test_initializations():
 def test_vanishing_bound():
     check = ex.vanishing_check(steps=30, size=20)
     for activation in ("tanh", "sigmoid"):
-        norms, bound = check[activation]["norms"][:, 0], check[activation]["bound"][:, 0]
+        norms, bound = check.of(activation).norms[:, 0], check.of(activation).bound[:, 0]
         assert (norms <= bound * (1 + 1e-9)).all()
 
 
@@ -166,7 +166,7 @@ def test_task_targets_follow_the_markers():
 
 # ----------------------------------------------------------------------------- training
 
-def test_check7_temporal_order_clipping_helps():
+def test_temporal_order_clipping_helps():
     r = ex.temporal_order_comparison()
     plain, clipped = ex.split_solved(r)
     assert len(r.seeds) == 20 and clipped >= 8 and plain <= 4  # bands with a margin: machine-independent
@@ -181,6 +181,57 @@ def test_omega_training_step_runs():
     r = train("temporal_order", 10, seeds=(0,), clip_thresholds=(1.0,), omega_weights=(2.0,), hidden_size=8,
               max_iterations=3, eval_every=3, eval_size=20)
     assert r.omega.shape == (3, 1) and float(r.omega.min()) > 0 and torch.isfinite(r.loss).all()
+    # one unclipped MSGD-CR step in float64 is theta - lr g with the g of training_gradient (tested below)
+    one = train("temporal_order", 10, seeds=(0,), omega_weights=(2.0,), hidden_size=8, max_iterations=1,
+                eval_size=20, dtype=F64)
+    spec, layout = get_task("temporal_order"), one.layout
+    flat = init_params(layout, "basic_tanh", [0], F64)
+    inputs, targets = _batch("temporal_order", 20, 10, [torch.Generator().manual_seed(DATA_SEED_OFFSET)],
+                             torch.tensor([0]), F64)
+    _, _, grads = training_gradient(flat, layout, spec, inputs, targets, omega_weights=torch.tensor([2.0], dtype=F64))
+    assert torch.equal(one.params, flat - 0.1 * grads)
+
+
+def test_omega_gradient_is_its_immediate_derivative_wrt_w_rec():
+    # g(alpha = 2) - g(alpha = 0) = 2 dOmega/dW_rec with the states and errors held fixed (eq. 10's immediate
+    # derivative), by central differences, and 0 for every other parameter
+    spec = get_task("temporal_order")
+    layout = RNNLayout(spec.input_size, 4, spec.output_size)
+    flat = init_params(layout, "basic_tanh", [0], F64)
+    inputs, targets = generate("temporal_order", 5, 10, torch.Generator().manual_seed(3))
+    inputs, targets = inputs[None].to(F64), targets[None]
+    alpha = torch.tensor([2.0], dtype=F64)
+    _, reg, with_omega = training_gradient(flat, layout, spec, inputs, targets, omega_weights=alpha)
+    _, no_reg, without = training_gradient(flat, layout, spec, inputs, targets)
+    assert no_reg is None and float(reg) > 0
+    params = flat.clone().requires_grad_(True)
+    outputs, states = forward(params, layout, inputs)
+    errors = torch.autograd.grad(loss_per_run(spec, outputs, targets).sum(), states)
+    states, errors = [h.detach() for h in states], [d.detach() for d in errors]
+    w_rec, step = layout.unflatten(flat)["w_rec"], 1e-6
+    numeric = torch.zeros_like(w_rec)
+    for i in range(4):
+        for j in range(4):
+            e = torch.zeros_like(w_rec)
+            e[0, i, j] = step
+            numeric[0, i, j] = (omega(states, errors, w_rec + e) - omega(states, errors, w_rec - e)).item() / (2 * step)
+    rec = layout.slices()["w_rec"]
+    difference = with_omega - without
+    assert float(numeric.abs().max()) > 1e-3
+    assert torch.allclose(difference[:, rec], 2 * numeric.reshape(1, -1), rtol=1e-6, atol=1e-9)
+    assert float(difference[:, : rec.start].abs().max()) < 1e-12 and float(difference[:, rec.stop:].abs().max()) < 1e-12
+
+
+def test_train_resumes_from_its_state():
+    settings = dict(seeds=(0, 1), clip_thresholds=(None, 1.0), hidden_size=8, eval_every=20, eval_size=50)
+    whole = train("temporal_order", 10, max_iterations=60, **settings)
+    first = train("temporal_order", 10, max_iterations=40, **settings)
+    rest = train("temporal_order", 10, max_iterations=20, resume=first.state, **settings)
+    assert torch.equal(rest.params, whole.params) and torch.equal(rest.solved_at, whole.solved_at)
+    assert torch.equal(torch.cat([first.grad_norm, rest.grad_norm]).nan_to_num(), whole.grad_norm.nan_to_num())
+    assert rest.eval_steps.tolist() == [60] and torch.equal(rest.eval_error[-1], whole.eval_error[-1])
+    with pytest.raises(ValueError, match="resume"):
+        train("temporal_order", 10, max_iterations=1, resume=first.state, **{**settings, "hidden_size": 9})
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -23,7 +23,6 @@ import torch
 from steplab import claims, plots
 from steplab.plots import rnn as rnnplots
 from steplab.rnn import experiments as ex
-from steplab.rnn.claims import omega_on_scaled_orthogonal
 from steplab.rnn.cliff import descend, step_lengths, wall_line
 
 plots.use_style()
@@ -37,10 +36,9 @@ plots.use_style()
 
 # %%
 vanishing = ex.vanishing_check()
-for activation in ("tanh", "sigmoid"):
-    entry = vanishing[activation]
-    ends = ", ".join(f"λ₁={lam:g}: {float(v):.1e}" for lam, v in zip(entry["lambdas"], entry["norms"][-1]))
-    print(f"{activation:8s} ||dx_50/dx_0||  {ends}")
+for entry in vanishing.cases:
+    ends = ", ".join(f"λ₁={lam:g}: {float(v):.1e}" for lam, v in zip(entry.lambdas, entry.norms[-1]))
+    print(f"{entry.activation:8s} ||dx_50/dx_0||  {ends}")
 
 # %% [markdown]
 # The exploding norms above differ from machine to machine in their leading digits (2.0e6 on one, 2.7e6 on
@@ -50,15 +48,15 @@ for activation in ("tanh", "sigmoid"):
 # %%
 # NBVAL_CHECK_OUTPUT
 for activation, big in (("tanh", 3.0), ("sigmoid", 12.0)):
-    entry = vanishing[activation]
-    print(f"{activation:8s} below 1/γ (λ₁ = {entry['lambdas'][0]:g}): norm ≤ (λ₁γ)^t at every t: "
-          f"{entry['ratio_max'] <= 1 + 1e-9};  λ₁ = {big:g}: ||dx_50/dx_0|| > 1e3: {float(entry['norms'][-1, 2]) > 1e3}")
-print(f"tanh, λ₁ = 1.5 (above 1/γ): ||dx_50/dx_0|| < 1, it decays anyway: {float(vanishing['tanh']['norms'][-1, 1]) < 1}")
+    entry = vanishing.of(activation)
+    print(f"{activation:8s} below 1/γ (λ₁ = {entry.lambdas[0]:g}): norm ≤ (λ₁γ)^t at every t: "
+          f"{entry.ratio_max <= 1 + 1e-9};  λ₁ = {big:g}: ||dx_50/dx_0|| > 1e3: {float(entry.norms[-1, 2]) > 1e3}")
+print(f"tanh, λ₁ = 1.5 (above 1/γ): ||dx_50/dx_0|| < 1, it decays anyway: {float(vanishing.of('tanh').norms[-1, 1]) < 1}")
 
 # %%
 fig, axes = plots.subplots(2)
-rnnplots.jacobian_norms(axes[0, 0], vanishing, "tanh")
-rnnplots.jacobian_norms(axes[0, 1], vanishing, "sigmoid")
+for ax, entry in zip(axes[0], vanishing.cases):
+    rnnplots.jacobian_norms(ax, entry.norms, entry.bound, entry.lambdas, entry.activation)
 fig.tight_layout()
 
 # %% [markdown]
@@ -69,9 +67,9 @@ fig.tight_layout()
 # (dotted). Gradients are computed exactly by forward-mode recursion over a 400 × 650 grid in one tensor program.
 
 # %%
-grid = rnnplots.cliff_grid()
+grid = ex.cliff_grid()
 fig, axes = plots.subplots(2, width=5.6)
-rnnplots.cliff_figure(fig, axes[0], grid)
+rnnplots.cliff_figure(fig, axes[0], grid.w, grid.b, grid.loss, grid.grad_norm, grid.wall, grid.valley)
 fig.tight_layout()
 
 # %% [markdown]
@@ -82,10 +80,11 @@ fig.tight_layout()
 # NBVAL_CHECK_OUTPUT
 profile = ex.wall_profile(5.0)
 b_wall = float(wall_line(torch.tensor(5.0, dtype=torch.float64)))
-print(f"w = 5: wall at b = {b_wall:.5f}; over b_wall ± 0.01: max ||∇E|| = {profile['max']:.3g}, "
-      f"median = {profile['median']:.2f}")
-print(f"E just below the wall = {profile['loss_left']:.3f}, just above = {profile['loss_right']:.3f}")
-for w, peak in ex.max_grad_norm_over_b((3.0, 4.5, 5.0, 5.5)).items():
+print(f"w = 5: wall at b = {b_wall:.5f}; over b_wall ± 0.01: max ||∇E|| = {profile.max:.3g}, "
+      f"median = {profile.median:.2f}")
+print(f"E just below the wall = {profile.loss_left:.3f}, just above = {profile.loss_right:.3f}")
+peaks = ex.max_grad_norm_over_b((3.0, 4.5, 5.0, 5.5))
+for w, peak in zip(peaks.ws, peaks.peaks):
     print(f"w = {w}: max_b ||∇E|| = {peak:.3g}" + ("   (no wall: w < 4)" if w < 4 else ""))
 
 # %% [markdown]
@@ -97,30 +96,30 @@ for w, peak in ex.max_grad_norm_over_b((3.0, 4.5, 5.0, 5.5)).items():
 
 # %%
 # NBVAL_CHECK_OUTPUT
-plain = ex.brief_starts(clip_threshold=None)
-clipped = ex.brief_starts(clip_threshold=1.0)
-for r, (start, lr) in enumerate(zip(ex.BRIEF_STARTS, ex.BRIEF_LRS)):
-    w_end, b_end = plain["final"][r].tolist()
-    print(f"start {start}, lr {lr}: unclipped E_min before the jump {float(plain['min_loss_before_jump'][r]):.1e}, "
-          f"jump of length {float(plain['largest_step'][r]):.2f} at step {int(plain['jump_step'][r])} "
-          f"-> (w, b) = ({w_end:.1f}, {b_end:.1f}), final E = {float(plain['final_loss'][r]):.4f}")
-    print(f"{'':27s}clipped final E = {float(clipped['final_loss'][r]):.1e} at "
-          f"(w, b) = ({clipped['final'][r, 0]:.2f}, {clipped['final'][r, 1]:.2f})")
+plain = ex.three_starts(clip_threshold=None)
+clipped = ex.three_starts(clip_threshold=1.0)
+for r, (start, lr) in enumerate(zip(ex.THREE_STARTS, ex.THREE_STARTS_LRS)):
+    w_end, b_end = plain.final[r].tolist()
+    print(f"start {start}, lr {lr}: unclipped E_min before the jump {float(plain.min_loss_before_jump[r]):.1e}, "
+          f"jump of length {float(plain.largest_step[r]):.2f} at step {int(plain.jump_step[r])} "
+          f"-> (w, b) = ({w_end:.1f}, {b_end:.1f}), final E = {float(plain.final_loss[r]):.4f}")
+    print(f"{'':27s}clipped final E = {float(clipped.final_loss[r]):.1e} at "
+          f"(w, b) = ({clipped.final[r, 0]:.2f}, {clipped.final[r, 1]:.2f})")
 
 # %%
 fig, axes = plots.subplots(3, width=4.8)
-window = rnnplots.cliff_grid((3.0, 10.0), (-3.5, 7.0), 300, 400)
-rnnplots.surface(axes[0, 0], window[0], window[1], window[2], "unclipped GD", "E")
-rnnplots.lines(axes[0, 0], (3.0, 10.0), legend=False)
-rnnplots.paths(axes[0, 0], plain["trajectory"], [f"start {s}" for s in ex.BRIEF_STARTS])
-rnnplots.surface(axes[0, 1], window[0], window[1], window[2], "clipped GD (c = 1)", "E")
-rnnplots.lines(axes[0, 1], (3.0, 10.0), legend=False)
-rnnplots.paths(axes[0, 1], clipped["trajectory"], None)
+window = ex.cliff_grid((3.0, 10.0), (-3.5, 7.0), 300, 400)
+rnnplots.surface(axes[0, 0], window.w, window.b, window.loss, "unclipped GD", "E")
+rnnplots.lines(axes[0, 0], window.w, window.wall, window.valley, legend=False)
+rnnplots.paths(axes[0, 0], plain.trajectory, [f"start {s}" for s in ex.THREE_STARTS])
+rnnplots.surface(axes[0, 1], window.w, window.b, window.loss, "clipped GD (c = 1)", "E")
+rnnplots.lines(axes[0, 1], window.w, window.wall, window.valley, legend=False)
+rnnplots.paths(axes[0, 1], clipped.trajectory, None)
 for ax in axes[0, :2]:
     ax.set_xlim(3, 10)
     ax.set_ylim(-3.5, 7)
-both = torch.cat([plain["trajectory"].loss, clipped["trajectory"].loss], dim=1)
-plots.curves(axes[0, 2], both, labels=[f"GD {s}" for s in ex.BRIEF_STARTS] + [f"clipped {s}" for s in ex.BRIEF_STARTS],
+both = torch.cat([plain.trajectory.loss, clipped.trajectory.loss], dim=1)
+plots.curves(axes[0, 2], both, labels=[f"GD {s}" for s in ex.THREE_STARTS] + [f"clipped {s}" for s in ex.THREE_STARTS],
              ylabel="$E_{50}$")
 axes[0, 2].set_title("loss (log scale)")
 axes[0, 2].legend(fontsize=7)
@@ -128,9 +127,9 @@ fig.tight_layout()
 
 # %%
 fig, axes = plots.subplots(1, width=6)
-lengths = torch.cat([step_lengths(plain["trajectory"]), step_lengths(clipped["trajectory"])], dim=1)
-plots.curves(axes[0, 0], lengths, labels=[f"GD {s}" for s in ex.BRIEF_STARTS] + [f"clipped {s}" for s in
-             ex.BRIEF_STARTS], ylabel="step length ‖θ_{t+1} − θ_t‖")
+lengths = torch.cat([step_lengths(plain.trajectory), step_lengths(clipped.trajectory)], dim=1)
+plots.curves(axes[0, 0], lengths, labels=[f"GD {s}" for s in ex.THREE_STARTS] + [f"clipped {s}" for s in
+             ex.THREE_STARTS], ylabel="step length ‖θ_{t+1} − θ_t‖")
 axes[0, 0].set_title("one step of length 5–10 at the wall; clipped steps ≤ lr·c")
 axes[0, 0].legend(fontsize=7);
 
@@ -141,11 +140,11 @@ axes[0, 0].legend(fontsize=7);
 # %%
 # NBVAL_CHECK_OUTPUT
 step = ex.one_step_from_steepest()
-u, c = step["unclipped"], step["clipped"]
-print(f"unclipped: step length {u['first_step']:.0f}, E {u['loss0']:.3f} -> {u['loss1']:.4f}, "
-      f"||∇E|| after = {u['grad1']:.1e}, E after 300 steps = {u['final_loss']:.4f}")
-print(f"clipped:   step length {c['first_step']:.3f}, E {c['loss0']:.3f} -> {c['loss1']:.3f}, "
-      f"E after 300 steps = {c['final_loss']:.1e}")
+u, c = step.unclipped, step.clipped
+print(f"unclipped: step length {u.first_step:.0f}, E {u.loss0:.3f} -> {u.loss1:.4f}, "
+      f"||∇E|| after = {u.grad1:.1e}, E after 300 steps = {u.final_loss:.4f}")
+print(f"clipped:   step length {c.first_step:.3f}, E {c.loss0:.3f} -> {c.loss1:.3f}, "
+      f"E after 300 steps = {c.final_loss:.1e}")
 
 # %% [markdown]
 # ## 4 · Many starts: clipping turns a coin flip into a sure thing
@@ -155,8 +154,8 @@ print(f"clipped:   step length {c['first_step']:.3f}, E {c['loss0']:.3f} -> {c['
 
 # %%
 many = ex.many_starts_success()
-print(f"clipped success   = {many['clipped']:.3f}")
-print(f"unclipped success = {many['unclipped']:.3f}; stuck at E > 0.05: {many['unclipped_stuck']:.3f}")
+print(f"clipped success   = {many.clipped:.3f}")
+print(f"unclipped success = {many.unclipped:.3f}; stuck at E > 0.05: {many.unclipped_stuck:.3f}")
 
 # %% [markdown]
 # The unclipped fraction moves by a start or two between machines (0.410 on one, 0.412 on another): a start that
@@ -165,8 +164,8 @@ print(f"unclipped success = {many['unclipped']:.3f}; stuck at E > 0.05: {many['u
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"clipped success ≥ 0.95: {many['clipped'] >= 0.95};  unclipped success ≤ 0.7: {many['unclipped'] <= 0.7};  "
-      f"gap ≥ 0.3: {many['clipped'] - many['unclipped'] >= 0.3}")
+print(f"clipped success ≥ 0.95: {many.clipped >= 0.95};  unclipped success ≤ 0.7: {many.unclipped <= 0.7};  "
+      f"gap ≥ 0.3: {many.clipped - many.unclipped >= 0.3}")
 
 # %%
 starts = ex.random_wall_starts(400, 0)
@@ -235,7 +234,7 @@ fig.tight_layout()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for s, value in zip((1.0, 0.5, 2.0), omega_on_scaled_orthogonal().tolist()):
+for s, value in zip((1.0, 0.5, 2.0), ex.omega_on_scaled_orthogonal((1.0, 0.5, 2.0)).tolist()):
     print(f"W_rec = {s} Q: Omega = {value:.4f}   (theory (s²-1)² = {(s * s - 1) ** 2:.4f})")
 
 # %% [markdown]
@@ -247,8 +246,8 @@ for s, value in zip((1.0, 0.5, 2.0), omega_on_scaled_orthogonal().tolist()):
 
 # %%
 sweep = ex.threshold_sweep()
-print(f"average pre-clip norm over the first 200 updates: {sweep['average_norm']:.2f}")
-for m, c, n in zip(sweep["multiples"], sweep["thresholds"], sweep["solved"].sum(1).tolist()):
+print(f"average pre-clip norm over the first 200 updates: {sweep.average_norm:.2f}")
+for m, c, n in zip(sweep.multiples, sweep.thresholds, sweep.solved_counts):
     print(f"c = {m:g}× average = {c:.2f}: solved {n}/10 seeds within 2000 iterations")
 
 # %% [markdown]
@@ -257,13 +256,12 @@ for m, c, n in zip(sweep["multiples"], sweep["thresholds"], sweep["solved"].sum(
 
 # %%
 # NBVAL_CHECK_OUTPUT
-solved = dict(zip(sweep["multiples"], sweep["solved"].sum(1).tolist()))
-print(f"½× and 1×: each solves ≥ 7/10 seeds: {solved[0.5] >= 7 and solved[1.0] >= 7};  "
-      f"10×: solves ≤ 4/10 (like MSGD): {solved[10.0] <= 4}")
+print(f"½× and 1×: each solves ≥ 7/10 seeds: {sweep.solved_count(0.5) >= 7 and sweep.solved_count(1.0) >= 7};  "
+      f"10×: solves ≤ 4/10 (like MSGD): {sweep.solved_count(10.0) <= 4}")
 
 # %%
 fig, axes = plots.subplots(1)
-rnnplots.threshold_bars(axes[0, 0], sweep)
+rnnplots.threshold_bars(axes[0, 0], sweep.multiples, sweep.thresholds, sweep.solved_counts, sweep.solved.shape[1])
 axes[0, 0].set_title("clipping threshold sweep, temporal order T = 20");
 
 # %% [markdown]
@@ -279,15 +277,15 @@ axes[0, 0].set_title("clipping threshold sweep, temporal order T = 20");
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
-small = rnnplots.cliff_grid((3.0, 10.0), (-3.5, 7.0), 200, 200)
+small = ex.cliff_grid((3.0, 10.0), (-3.5, 7.0), 200, 200)
 
 
 def show(w0=5.0, b0=-2.3, lr=0.5, clip_threshold=1.0, steps=300):
     start = torch.tensor([[w0, b0]], dtype=torch.float64)
     runs = [descend(start, lr, None, steps), descend(start, lr, clip_threshold, steps)]
     fig, axes = plots.subplots(2, width=5)
-    rnnplots.surface(axes[0, 0], small[0], small[1], small[2], "paths on E₅₀", "E")
-    rnnplots.lines(axes[0, 0], (3.0, 10.0), legend=False)
+    rnnplots.surface(axes[0, 0], small.w, small.b, small.loss, "paths on E₅₀", "E")
+    rnnplots.lines(axes[0, 0], small.w, small.wall, small.valley, legend=False)
     rnnplots.paths(axes[0, 0], runs[0], ["unclipped"])
     rnnplots.paths(axes[0, 0], runs[1], [f"clipped c = {clip_threshold:g}"], color_offset=1, style="--")
     axes[0, 0].set_xlim(3, 10)
@@ -321,7 +319,7 @@ widgets.interact(show, w0=widgets.FloatSlider(value=5.0, min=3.0, max=8.0, step=
 # ## Exercises
 # 1. **Where is the wall?** Show that $x = 0.5$ is a fixed point of $x \mapsto w\sigma(x) + b$ exactly on
 #    $b = 0.5 - w\sigma(0.5)$, and that it is unstable iff $w\sigma'(0.5) > 1$. Compare the gradient peaks
-#    `ex.wall_profile(w)["max"]` for w = 4.2, 4.5, 5 and 6 with $(0.235w)^{50}$.
+#    `ex.wall_profile(w).max` for w = 4.2, 4.5, 5 and 6 with $(0.235w)^{50}$.
 # 2. **Per-start clipping matters.** Rerun the 400 starts of §4 with one global clip over all starts (clip the
 #    stacked $[400 \times 2]$ gradient as one vector) and with the mean instead of the sum of the losses. What happens
 #    to the success rate, and why?

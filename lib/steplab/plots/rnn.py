@@ -1,30 +1,19 @@
-"""Figures for notebook 04 (Pascanu, Mikolov & Bengio 2013): the cliff, clipped paths, RNN training."""
+"""Figures for notebook 04 (Pascanu, Mikolov & Bengio 2013): the cliff, clipped paths, RNN training.
+
+Every function draws arrays it is given (see :mod:`steplab.rnn.experiments` for the computations).
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from steplab.plots import COLORS, to_numpy
-from steplab.rnn.cliff import cliff_surface, valley_line, wall_line
-
-W_RANGE = (2.0, 10.0)
-B_RANGE = (-6.0, 7.0)
 
 
-def cliff_grid(w_range=W_RANGE, b_range=B_RANGE, w_points: int = 400, b_points: int = 650):
-    """(w, b, loss, grad_norm) on an even grid, float64 (the brief's 400 x 650 window by default)."""
-    w = torch.linspace(*w_range, w_points, dtype=torch.float64)
-    b = torch.linspace(*b_range, b_points, dtype=torch.float64)
-    loss, grad_norm = cliff_surface(w, b)
-    return w, b, loss, grad_norm
-
-
-def lines(ax, w_range=W_RANGE, legend: bool = True):
-    """Overlay the wall b = 0.5 - w sigma(0.5) (w > 4) and the valley b = ln(7/3) - 0.7 w."""
-    w = torch.linspace(*w_range, 200, dtype=torch.float64)
-    ax.plot(to_numpy(w), to_numpy(wall_line(w)), "--", color="white", lw=1.5, label="wall (basin boundary)")
-    ax.plot(to_numpy(w), to_numpy(valley_line(w)), ":", color="cyan", lw=1.5, label="valley σ(x*) = 0.7")
+def lines(ax, w, wall, valley, legend: bool = True):
+    """Overlay the wall b = 0.5 - w sigma(0.5) (NaN where w <= 4) and the valley b = ln(7/3) - 0.7 w over ``w``."""
+    ax.plot(to_numpy(w), to_numpy(wall), "--", color="white", lw=1.5, label="wall (basin boundary)")
+    ax.plot(to_numpy(w), to_numpy(valley), ":", color="cyan", lw=1.5, label="valley σ(x*) = 0.7")
     if legend:
         ax.legend(loc="upper right", labelcolor="black", facecolor="white", framealpha=0.8, frameon=True)
 
@@ -45,14 +34,13 @@ def surface(ax, w, b, values, title: str, label: str, log10: bool = False, cmap:
     return image
 
 
-def cliff_figure(fig, axes, grid=None):
-    """E_50 (left) and log10 ||grad E_50|| (right) with the wall and valley lines (Fig. 6's surface)."""
-    w, b, loss, grad_norm = grid if grid is not None else cliff_grid()
+def cliff_figure(fig, axes, w, b, loss, grad_norm, wall, valley):
+    """E_50 (left) and log10 ||grad E_50|| (right), ``[len(b), len(w)]``, with the wall and valley lines (Fig. 6)."""
     surface(axes[0], w, b, loss, "loss $E_{50}(w, b)$", "$E_{50}$", fig=fig)
-    lines(axes[0])
+    lines(axes[0], w, wall, valley)
     surface(axes[1], w, b, grad_norm, "gradient norm", r"$\log_{10}\|\nabla E_{50}\|$", log10=True,
             cmap="magma", fig=fig)
-    lines(axes[1], legend=False)
+    lines(axes[1], w, wall, valley, legend=False)
     for ax in axes:
         ax.set_xlim(*to_numpy(w)[[0, -1]])
         ax.set_ylim(*to_numpy(b)[[0, -1]])
@@ -70,12 +58,11 @@ def paths(ax, trajectory, labels, color_offset: int = 0, style: str = "-", runs=
         ax.plot(iterates[-1, r, 0], iterates[-1, r, 1], "X", color=color, ms=8, mec="white")
 
 
-def jacobian_norms(ax, check: dict, activation: str):
-    """||dx_t/dx_0|| vs t (log scale) for each lambda_1, with the bound (lambda_1 gamma)^t dashed."""
-    entry = check[activation]
-    norms, bound = to_numpy(entry["norms"]), to_numpy(entry["bound"])
+def jacobian_norms(ax, norms, bound, lambdas, activation: str):
+    """||dx_t/dx_0|| ``[T + 1, len(lambdas)]`` vs t (log scale) per lambda_1, the bound (lambda_1 gamma)^t dashed."""
+    norms, bound = to_numpy(norms), to_numpy(bound)
     t = np.arange(norms.shape[0])
-    for k, lam in enumerate(entry["lambdas"]):
+    for k, lam in enumerate(lambdas):
         ax.plot(t, norms[:, k], color=COLORS[k], label=f"λ₁ = {lam:g}")
         ax.plot(t, bound[:, k], "--", color=COLORS[k], lw=0.8)
     ax.set_yscale("log")
@@ -101,7 +88,7 @@ def _styles(result, runs, by_method: bool):
         seen.add(method)
 
 
-def grad_norms(ax, result, runs=None, smooth: int = 1, by_method: bool = False):
+def grad_norms(ax, result, runs=None, by_method: bool = False):
     """Pre-clip gradient norms vs iteration for a :class:`TrainingResult` (log scale): the spikes.
 
     ``by_method``: colour runs by method (MSGD / MSGD-C / MSGD-CR) instead of one colour per run.
@@ -133,11 +120,10 @@ def eval_errors(ax, result, runs=None, chance: float = 0.75, by_method: bool = F
     ax.legend(fontsize=8)
 
 
-def threshold_bars(ax, sweep: dict):
-    """Seeds solved per clipping threshold (multiples of the average gradient norm)."""
-    solved = to_numpy(sweep["solved"]).sum(1)
-    labels = [f"{m:g}× ({c:.2f})" for m, c in zip(sweep["multiples"], sweep["thresholds"])]
-    ax.bar(labels, solved, color=COLORS[2])
-    ax.set_ylim(0, to_numpy(sweep["solved"]).shape[1] + 0.2)
+def threshold_bars(ax, multiples, thresholds, solved_counts, seeds: int):
+    """Seeds solved (out of ``seeds``) per clipping threshold, labelled by its multiple of the average norm."""
+    labels = [f"{m:g}× ({c:.2f})" for m, c in zip(multiples, thresholds)]
+    ax.bar(labels, list(solved_counts), color=COLORS[2])
+    ax.set_ylim(0, seeds + 0.2)
     ax.set_xlabel("clip threshold: multiple of the average ‖g‖ (value)")
     ax.set_ylabel("seeds solved in 2000 iterations")

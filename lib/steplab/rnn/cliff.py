@@ -6,9 +6,11 @@ with the logistic sigma. The loss surface over (w, b) has a *wall*: for w > 4 (=
 for the sigmoid) the map has two attractors, and where x_0 = 0.5 is exactly the unstable fixed point
 the run tips into one basin or the other. That basin boundary is the line
 
-    b_wall(w) = 0.5 - w sigma(0.5)                  (w > 4; derived in the brief, not in the paper)
+    b_wall(w) = 0.5 - w sigma(0.5)                  (w > 4; our derivation, not in the paper)
 
-and the gradient there grows like (w sigma'(0.5))^50 = (0.235 w)^50. Zero loss needs a fixed point
+since x_0 = 0.5 is a fixed point of x -> w sigma(x) + b exactly when 0.5 = w sigma(0.5) + b. A run that
+starts eps off an unstable fixed point moves away like (w sigma'(0.5))^t, so the gradient on the wall
+grows like (w sigma'(0.5))^50 = (0.235 w)^50. Zero loss needs a fixed point
 with sigma(x*) = 0.7, i.e. the valley line b_valley(w) = ln(7/3) - 0.7 w.
 
 Gradients are computed by forward-mode recursion (exact, batched over any shape of (w, b)):
@@ -35,10 +37,6 @@ TARGET = 0.7
 BIFURCATION_W = 4.0  # two attractors only for w > 1/gamma = 4 (sigmoid)
 
 
-def _sigmoid(x: Tensor) -> Tensor:
-    return torch.sigmoid(x)
-
-
 def cliff_loss_and_grad(w: Tensor, b: Tensor, steps: int = STEPS, x0: float = X0,
                         target: float = TARGET) -> tuple[Tensor, Tensor, Tensor]:
     """E_50 and its gradient (dE/dw, dE/db) at every entry of the broadcast (w, b) (Pascanu 2013, eq. 8).
@@ -51,15 +49,15 @@ def cliff_loss_and_grad(w: Tensor, b: Tensor, steps: int = STEPS, x0: float = X0
     dx_dw = torch.zeros_like(w)
     dx_db = torch.zeros_like(w)
     for _ in range(steps):
-        s = _sigmoid(x)
-        slope = w * s * (1 - s)  # d x_t / d x_{t-1}
-        dx_dw = s + slope * dx_dw
-        dx_db = 1 + slope * dx_db
-        x = w * s + b
-    s = _sigmoid(x)
+        s = torch.sigmoid(x)
+        slope = w * s * (1 - s)  # dx_t/dx_{t-1} = w sigma'(x_{t-1})
+        dx_dw = s + slope * dx_dw  # dx_t/dw = sigma(x_{t-1}) + w sigma'(x_{t-1}) dx_{t-1}/dw
+        dx_db = 1 + slope * dx_db  # dx_t/db = 1 + w sigma'(x_{t-1}) dx_{t-1}/db
+        x = w * s + b  # x_t = w sigma(x_{t-1}) + b
+    s = torch.sigmoid(x)
     residual = s - target
-    dloss_dx = 2 * residual * s * (1 - s)
-    return residual**2, dloss_dx * dx_dw, dloss_dx * dx_db
+    dloss_dx = 2 * residual * s * (1 - s)  # dE/dx_50 = 2 (sigma(x_50) - 0.7) sigma'(x_50)
+    return residual**2, dloss_dx * dx_dw, dloss_dx * dx_db  # E_50 = (sigma(x_50) - 0.7)^2 and the chain rule
 
 
 def cliff_loss(w: Tensor, b: Tensor, steps: int = STEPS) -> Tensor:
@@ -67,8 +65,8 @@ def cliff_loss(w: Tensor, b: Tensor, steps: int = STEPS) -> Tensor:
     w, b = torch.broadcast_tensors(torch.as_tensor(w), torch.as_tensor(b))
     x = torch.full_like(w, X0)
     for _ in range(steps):
-        x = w * _sigmoid(x) + b
-    return (_sigmoid(x) - TARGET) ** 2
+        x = w * torch.sigmoid(x) + b  # x_t = w sigma(x_{t-1}) + b
+    return (torch.sigmoid(x) - TARGET) ** 2  # E_50 = (sigma(x_50) - 0.7)^2
 
 
 def cliff_surface(w_grid: Tensor, b_grid: Tensor, steps: int = STEPS) -> tuple[Tensor, Tensor]:
@@ -84,17 +82,23 @@ def cliff_surface(w_grid: Tensor, b_grid: Tensor, steps: int = STEPS) -> tuple[T
     return loss, torch.sqrt(gw**2 + gb**2)
 
 
+def _fixed_point_at_x0(w: Tensor) -> Tensor:
+    """The b for which x_0 = 0.5 is a fixed point of x -> w sigma(x) + b (for any w)."""
+    w = torch.as_tensor(w)
+    return X0 - w * torch.sigmoid(torch.tensor(X0, dtype=w.dtype if w.is_floating_point() else torch.float64))
+
+
 def wall_line(w: Tensor) -> Tensor:
     """b_wall(w) = 0.5 - w sigma(0.5): the basin boundary through x_0; NaN where w <= 4 (no wall there)."""
     w = torch.as_tensor(w)
-    b = X0 - w * _sigmoid(torch.tensor(X0, dtype=w.dtype if w.is_floating_point() else torch.float64))
+    b = _fixed_point_at_x0(w)  # b_wall = 0.5 - w sigma(0.5)
     return torch.where(w > BIFURCATION_W, b, torch.full_like(b, math.nan))
 
 
 def valley_line(w: Tensor) -> Tensor:
     """b_valley(w) = ln(7/3) - 0.7 w: a fixed point with sigma(x*) = 0.7, i.e. zero loss."""
     w = torch.as_tensor(w)
-    return math.log(TARGET / (1 - TARGET)) - TARGET * w
+    return math.log(TARGET / (1 - TARGET)) - TARGET * w  # sigma(x*) = 0.7: x* = ln(7/3) = 0.7 w + b
 
 
 @dataclass
@@ -145,12 +149,10 @@ def step_lengths(trajectory: Trajectory) -> Tensor:
 
 def wall_centred_b(w: float, half_width: float = 0.01, points: int = 2001,
                    dtype: torch.dtype = torch.float64) -> Tensor:
-    """``points`` values of b spread evenly over b_wall(w) +- half_width (the grid of check 1)."""
+    """``points`` values of b spread evenly over 0.5 - w sigma(0.5) +- half_width (b_wall(w) where w > 4)."""
     check_positive("half_width", half_width)
     check_int("points", points, 2)
-    centre = float(wall_line(torch.tensor(w, dtype=torch.float64)))
-    if math.isnan(centre):
-        centre = X0 - w / (1 + math.exp(-X0))
+    centre = float(_fixed_point_at_x0(torch.tensor(w, dtype=torch.float64)))
     return torch.linspace(centre - half_width, centre + half_width, points, dtype=dtype)
 
 
@@ -162,7 +164,3 @@ def random_wall_starts(runs: int = 400, seed: int = 0, dtype: torch.dtype = torc
     b0 = wall_line(w0) + 0.05 + 0.45 * torch.rand(runs, generator=generator, dtype=torch.float64)
     return torch.stack([w0, b0], dim=-1).to(dtype)
 
-
-# The brief's three starts (Sec. 4a) and their step sizes.
-BRIEF_STARTS = ((5.0, -2.3), (4.8, -2.4), (5.5, -2.7))
-BRIEF_LRS = (1.0, 0.5, 0.5)

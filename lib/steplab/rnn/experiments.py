@@ -1,116 +1,273 @@
 """The experiments behind the notebook's numbers, the claims and the tests (one code path, cached).
 
-Each function returns plain tensors / dicts; the notebook, ``steplab.rnn.claims`` and
-``tests/test_rnn.py`` call these same functions. Results are memoised (``functools.lru_cache``), so
-the notebook's closing claims table does not train the RNNs a second time.
+Each function returns a dataclass of tensors and numbers; notebook 04, ``steplab.rnn.claims`` and
+``tests/test_rnn.py`` call these same functions. The slow ones are memoised (``functools.lru_cache``;
+their results are frozen dataclasses), so the notebook's closing claims table does not train the RNNs a
+second time.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
 
 from steplab.rnn.cliff import (
-    BRIEF_LRS,
-    BRIEF_STARTS,
-    cliff_loss,
     cliff_loss_and_grad,
+    cliff_surface,
     descend,
     random_wall_starts,
     step_lengths,
+    valley_line,
     wall_centred_b,
+    wall_line,
 )
-from steplab.rnn.model import GAMMA, jacobian_product_norms, scaled_orthogonal
-from steplab.rnn.train import TrainingResult, average_grad_norm, train
+from steplab.rnn.model import GAMMA, RNNLayout, clip_with_nan_guard, jacobian_product_norms, omega, scaled_orthogonal
+from steplab.rnn.train import TrainingResult, train
+from steplab.trajectory import Trajectory
 
+Tensor = torch.Tensor
 SUCCESS_LOSS = 1e-3
 PLATEAU_LOSS = 0.05
 # Training comparisons use ten seeds: unclipped training is chaotic (a last-bit difference in a kernel changes
 # which seeds succeed), so only counts over many seeds, checked against bands with a margin, are the same on
 # every machine (ATEN_CPU_CAPABILITY=default / avx2 / avx512, 1 or 2 threads).
 SEEDS = tuple(range(10))
+# Three starts beside the wall and their step sizes, our choice: Fig. 6 of the paper gives no start points.
+THREE_STARTS = ((5.0, -2.3), (4.8, -2.4), (5.5, -2.7))
+THREE_STARTS_LRS = (1.0, 0.5, 0.5)
+
+
+@dataclass(frozen=True)
+class CliffGrid:
+    """E_50 and ||grad E_50|| ``[len(b), len(w)]`` on an even grid, with the wall and valley lines over ``w``."""
+
+    w: Tensor
+    b: Tensor
+    loss: Tensor
+    grad_norm: Tensor
+    wall: Tensor
+    valley: Tensor
+
+
+def cliff_grid(w_range=(2.0, 10.0), b_range=(-6.0, 7.0), w_points: int = 400, b_points: int = 650) -> CliffGrid:
+    """The cliff surface of Fig. 6 on an even float64 grid (default window w in [2, 10], b in [-6, 7])."""
+    w = torch.linspace(*w_range, w_points, dtype=torch.float64)
+    b = torch.linspace(*b_range, b_points, dtype=torch.float64)
+    loss, grad_norm = cliff_surface(w, b)
+    return CliffGrid(w, b, loss, grad_norm, wall_line(w), valley_line(w))
+
+
+@dataclass(frozen=True)
+class WallProfile:
+    """Loss and ||grad E|| on values of b across the wall at one w; ``max``/``median`` of the norm."""
+
+    w: float
+    b: Tensor
+    loss: Tensor
+    grad_norm: Tensor
+    max: float
+    median: float
+    b_steepest: float
+    loss_left: float
+    loss_right: float
 
 
 def wall_profile(w: float = 5.0, half_width: float = 0.01, points: int = 2001,
-                 dtype: torch.dtype = torch.float64) -> dict:
-    """Loss and ||grad E|| on ``points`` values of b centred on the wall b_wall(w) (brief check 1)."""
+                 dtype: torch.dtype = torch.float64) -> WallProfile:
+    """Loss and ||grad E|| on ``points`` values of b centred on the wall b_wall(w) (Sec. 2.3, Fig. 6)."""
     b = wall_centred_b(w, half_width, points, dtype)
     loss, gw, gb = cliff_loss_and_grad(torch.full_like(b, w), b)
-    norm = torch.sqrt(gw**2 + gb**2)
-    return {"b": b, "loss": loss, "grad_norm": norm, "max": float(norm.max()), "median": float(norm.median()),
-            "b_steepest": float(b[norm.argmax()]), "loss_left": float(loss[0]), "loss_right": float(loss[-1])}
+    norm = torch.sqrt(gw**2 + gb**2)  # ||grad E|| = sqrt((dE/dw)^2 + (dE/db)^2)
+    return WallProfile(w, b, loss, norm, float(norm.max()), float(norm.median()), float(b[norm.argmax()]),
+                       float(loss[0]), float(loss[-1]))
 
 
-def max_grad_norm_over_b(ws=(3.0, 4.5, 5.0, 5.5), points: int = 2001) -> dict[float, float]:
+@dataclass(frozen=True)
+class GradientPeaks:
+    """max_b ||grad E(w, b)|| for each w in ``ws``."""
+
+    ws: tuple[float, ...]
+    peaks: tuple[float, ...]
+
+    def at(self, w: float) -> float:
+        return self.peaks[self.ws.index(w)]
+
+
+def max_grad_norm_over_b(ws=(3.0, 4.5, 5.0, 5.5), points: int = 2001) -> GradientPeaks:
     """max_b ||grad E(w, b)||: on b in [-8, 4] for w <= 4 (no wall), on the wall-centred grid for w > 4."""
-    out = {}
+    peaks = []
     for w in ws:
         if w <= 4:
             b = torch.linspace(-8.0, 4.0, points, dtype=torch.float64)
             _, gw, gb = cliff_loss_and_grad(torch.full_like(b, w), b)
-            out[w] = float(torch.sqrt(gw**2 + gb**2).max())
+            peaks.append(float(torch.sqrt(gw**2 + gb**2).max()))
         else:
-            out[w] = wall_profile(w, points=points)["max"]
-    return out
+            peaks.append(wall_profile(w, points=points).max)
+    return GradientPeaks(tuple(ws), tuple(peaks))
 
 
-def one_step_from_steepest(w: float = 5.0, lr: float = 0.1, steps: int = 300, clip_threshold: float = 1.0) -> dict:
-    """Unclipped vs clipped GD from the steepest wall point (w, b*) (brief check 3)."""
-    start = torch.tensor([[w, wall_profile(w)["b_steepest"]]], dtype=torch.float64).repeat(2, 1)
-    plain = descend(start[:1], lr, None, steps)
-    clipped = descend(start[1:], lr, clip_threshold, steps)
-    result = {}
-    for name, traj in (("unclipped", plain), ("clipped", clipped)):
-        result[name] = {"first_step": float(step_lengths(traj)[0, 0]), "loss0": float(traj.loss[0, 0]),
-                        "loss1": float(traj.loss[1, 0]), "grad1": float(traj.grad_norm[1, 0]),
-                        "final_loss": float(traj.loss[-1, 0]), "trajectory": traj}
-    return result
+@dataclass(frozen=True)
+class DescentSummary:
+    """One start's descent: first step length, E before/after it, ||grad E|| after it, final E."""
+
+    first_step: float
+    loss0: float
+    loss1: float
+    grad1: float
+    final_loss: float
+    trajectory: Trajectory
 
 
-def brief_starts(steps: int = 300, clip_threshold: float | None = None) -> dict:
-    """The brief's three starts (5, -2.3) lr 1; (4.8, -2.4) lr 0.5; (5.5, -2.7) lr 0.5 (Sec. 4a)."""
-    starts = torch.tensor(BRIEF_STARTS, dtype=torch.float64)
-    traj = descend(starts, torch.tensor(BRIEF_LRS, dtype=torch.float64), clip_threshold, steps)
+@dataclass(frozen=True)
+class OneStep:
+    unclipped: DescentSummary
+    clipped: DescentSummary
+
+
+def one_step_from_steepest(w: float = 5.0, lr: float = 0.1, steps: int = 300, clip_threshold: float = 1.0) -> OneStep:
+    """Unclipped vs clipped GD (Alg. 1) from the steepest point (w, b*) of :func:`wall_profile`."""
+    start = torch.tensor([[w, wall_profile(w).b_steepest]], dtype=torch.float64).repeat(2, 1)
+    summaries = []
+    for traj in (descend(start[:1], lr, None, steps), descend(start[1:], lr, clip_threshold, steps)):
+        summaries.append(DescentSummary(float(step_lengths(traj)[0, 0]), float(traj.loss[0, 0]),
+                                        float(traj.loss[1, 0]), float(traj.grad_norm[1, 0]),
+                                        float(traj.loss[-1, 0]), traj))
+    return OneStep(*summaries)
+
+
+@dataclass(frozen=True)
+class ThreeStarts:
+    """GD from :data:`THREE_STARTS`; per start [3]: largest step, its index, min E up to it, final E and (w, b)."""
+
+    trajectory: Trajectory
+    largest_step: Tensor
+    jump_step: Tensor
+    min_loss_before_jump: Tensor
+    final_loss: Tensor
+    final: Tensor
+
+
+def three_starts(steps: int = 300, clip_threshold: float | None = None) -> ThreeStarts:
+    """GD (clipped at ``clip_threshold`` if given) from (5, -2.3) at lr 1 and (4.8, -2.4), (5.5, -2.7) at lr 0.5."""
+    starts = torch.tensor(THREE_STARTS, dtype=torch.float64)
+    traj = descend(starts, torch.tensor(THREE_STARTS_LRS, dtype=torch.float64), clip_threshold, steps)
     lengths = step_lengths(traj)
     jump = lengths.argmax(0)
-    before = torch.stack([traj.loss[: int(jump[r]) + 1, r].min() for r in range(len(BRIEF_STARTS))])
-    return {"trajectory": traj, "largest_step": lengths.max(0).values, "jump_step": jump,
-            "min_loss_before_jump": before, "final_loss": traj.loss[-1], "final": traj.final}
+    before = torch.stack([traj.loss[: int(jump[r]) + 1, r].min() for r in range(len(THREE_STARTS))])
+    return ThreeStarts(traj, lengths.max(0).values, jump, before, traj.loss[-1], traj.final)
+
+
+@dataclass(frozen=True)
+class ManyStarts:
+    """Counts out of ``runs`` starts: E < 1e-3 (success) and E > 0.05 (stuck) after the last step."""
+
+    runs: int
+    clipped_successes: int
+    unclipped_successes: int
+    clipped_stuck_count: int
+    unclipped_stuck_count: int
+
+    @property
+    def clipped(self) -> float:
+        return self.clipped_successes / self.runs
+
+    @property
+    def unclipped(self) -> float:
+        return self.unclipped_successes / self.runs
+
+    @property
+    def unclipped_stuck(self) -> float:
+        return self.unclipped_stuck_count / self.runs
 
 
 @lru_cache(maxsize=8)
 def many_starts_success(runs: int = 400, seed: int = 0, lr: float = 0.5, steps: int = 300,
-                        dtype: torch.dtype = torch.float64) -> dict:
-    """Success fractions (E < 1e-3 after ``steps``) of clipped (c = 1) and unclipped GD (brief check 4)."""
+                        dtype: torch.dtype = torch.float64) -> ManyStarts:
+    """Clipped (c = 1) and unclipped GD from :func:`random_wall_starts`: how many succeed or get stuck."""
     starts = random_wall_starts(runs, seed, dtype)
-    out = {}
+    counts = {}
     for name, c in (("clipped", 1.0), ("unclipped", None)):
-        traj = descend(starts, lr, c, steps, record_every=None)
-        final = traj.loss[-1]
-        out[name] = float((final < SUCCESS_LOSS).double().mean())
-        out[name + "_stuck"] = float((final > PLATEAU_LOSS).double().mean())
-    return out
+        final = descend(starts, lr, c, steps, record_every=None).loss[-1]
+        counts[name] = (int((final < SUCCESS_LOSS).sum()), int((final > PLATEAU_LOSS).sum()))
+    return ManyStarts(runs, counts["clipped"][0], counts["unclipped"][0], counts["clipped"][1],
+                      counts["unclipped"][1])
 
 
-def vanishing_check(steps: int = 50, size: int = 50, seed: int = 0) -> dict:
-    """||dx_t/dx_0|| against (lambda_1 gamma)^t for lambda_1 below 1/gamma (tanh 0.9, sigmoid 3.6) and above."""
-    cases = {"tanh": (0.9, 1.5, 3.0), "sigmoid": (3.6, 6.0, 12.0)}
-    out = {}
-    for activation, lambdas in cases.items():
+@dataclass(frozen=True)
+class JacobianNorms:
+    """||dx_t/dx_0|| ``[steps + 1, len(lambdas)]`` and its bound (lambda_1 gamma)^t for one activation."""
+
+    activation: str
+    lambdas: tuple[float, ...]
+    norms: Tensor
+    bound: Tensor
+    ratio_max: float  # max_t norm / bound for the first (below 1/gamma) lambda_1
+
+
+@dataclass(frozen=True)
+class VanishingCheck:
+    cases: tuple[JacobianNorms, ...]
+
+    def of(self, activation: str) -> JacobianNorms:
+        return next(c for c in self.cases if c.activation == activation)
+
+
+def vanishing_check(steps: int = 50, size: int = 50, seed: int = 0) -> VanishingCheck:
+    """||dx_t/dx_0|| against (lambda_1 gamma)^t (eqs. 6-7), lambda_1 below 1/gamma (tanh 0.9, sigmoid 3.6) and above."""
+    cases = []
+    for activation, lambdas in (("tanh", (0.9, 1.5, 3.0)), ("sigmoid", (3.6, 6.0, 12.0))):
         w = scaled_orthogonal(size, torch.tensor(lambdas), seed)
         norms = jacobian_product_norms(w, steps, activation, seed=seed)
         t = torch.arange(steps + 1, dtype=torch.float64)
         bound = (torch.tensor(lambdas, dtype=torch.float64)[None, :] * GAMMA[activation]) ** t[:, None]
-        out[activation] = {"lambdas": lambdas, "norms": norms, "bound": bound,
-                           "ratio_max": float((norms[:, 0] / bound[:, 0]).max())}
-    return out
+        cases.append(JacobianNorms(activation, lambdas, norms, bound, float((norms[:, 0] / bound[:, 0]).max())))
+    return VanishingCheck(tuple(cases))
+
+
+def omega_on_scaled_orthogonal(scales=(1.0, 0.5, 2.0), size: int = 20, batch: int = 8, steps: int = 5,
+                               dtype: torch.dtype = torch.float64) -> Tensor:
+    """Omega [len(scales)] for a linear RNN with W_rec = s Q, random states and errors: (s^2 - 1)^2 (eq. 10)."""
+    w_rec = scaled_orthogonal(size, torch.tensor(scales), seed=1).to(dtype)
+    generator = torch.Generator().manual_seed(2)
+    states = [torch.randn(len(scales), batch, size, generator=generator).to(dtype) for _ in range(steps)]
+    errors = [torch.randn(len(scales), batch, size, generator=generator).to(dtype) for _ in range(steps)]
+    return omega(states, errors, w_rec, "linear")
+
+
+@dataclass(frozen=True)
+class ClipInvariants:
+    """max ||clip(g)|| / c, min cos(clip(g), g), small gradients untouched, the NaN guard's step right."""
+
+    max_ratio: float
+    min_cosine: float
+    small_unchanged: bool
+    guard_ok: bool
+
+
+def clip_invariants(threshold: float = 1.0, runs: int = 64, seed: int = 0) -> ClipInvariants:
+    """Clip random gradients (norms 1e-3..1e3) and one NaN gradient with :func:`clip_with_nan_guard` (Alg. 1)."""
+    layout = RNNLayout(6, 10, 4)
+    generator = torch.Generator().manual_seed(seed)
+    grads = torch.randn(runs, layout.size, generator=generator, dtype=torch.float64)
+    grads = grads * torch.logspace(-3, 3, runs, dtype=torch.float64)[:, None] / grads.norm(dim=1, keepdim=True)
+    params = torch.randn(runs, layout.size, generator=generator, dtype=torch.float64)
+    grads[-1, 0] = float("nan")
+    clipped, norms = clip_with_nan_guard(grads, params, layout, threshold)
+    good, small = clipped[:-1], norms[:-1] <= threshold
+    cosine = (good * grads[:-1]).sum(1) / (good.norm(dim=1) * grads[:-1].norm(dim=1))
+    rec = layout.slices()["w_rec"]
+    guard_ok = bool(torch.allclose(clipped[-1, rec], 0.02 * params[-1, rec])) and bool(
+        (clipped[-1, : rec.start] == 0).all() and (clipped[-1, rec.stop:] == 0).all())
+    return ClipInvariants(float((good.norm(dim=1) / threshold).max()), float(cosine.min()),
+                          bool(torch.equal(good[small], grads[:-1][small])), guard_ok)
 
 
 @lru_cache(maxsize=8)
 def temporal_order_comparison(seeds=SEEDS, length: int = 20, clip_threshold: float = 1.0,
                               max_iterations: int = 2000, omega_weight: float = 0.0) -> TrainingResult:
-    """MSGD vs MSGD-C (and MSGD-CR if ``omega_weight``) on temporal order, one batched training call.
+    """MSGD vs MSGD-C (and MSGD-CR if ``omega_weight``) on temporal order (Sec. 4.1), one batched training call.
 
     Runs: ``seeds`` unclipped, then ``seeds`` clipped (with Omega weight ``omega_weight``); use
     :func:`split_solved` for the two counts.
@@ -122,27 +279,47 @@ def temporal_order_comparison(seeds=SEEDS, length: int = 20, clip_threshold: flo
 
 
 def split_solved(result: TrainingResult) -> tuple[int, int]:
-    """(unclipped solved, clipped solved) of a :func:`temporal_order_comparison` result."""
+    """(first half solved, second half solved): (unclipped, clipped) of :func:`temporal_order_comparison`."""
     half = len(result.seeds) // 2
     return int(result.solved[:half].sum()), int(result.solved[half:].sum())
 
 
+def average_grad_norm(task: str = "temporal_order", length: int = 20, seeds=(0, 1, 2), iterations: int = 200,
+                      **kwargs) -> float:
+    """The statistic of the paper's threshold rule (Sec. 3.2): the mean unclipped ||g|| over the first updates."""
+    result = train(task, length, seeds=seeds, clip_thresholds=(None,), max_iterations=iterations,
+                   eval_every=iterations, eval_size=100, **kwargs)
+    return float(result.grad_norm.nanmean())
+
+
+@dataclass(frozen=True)
+class ThresholdSweep:
+    """Clip thresholds ``multiples`` x ``average_norm``; ``solved`` [len(multiples), len(seeds)]."""
+
+    average_norm: float
+    multiples: tuple[float, ...]
+    thresholds: tuple[float, ...]
+    solved: Tensor
+    result: TrainingResult
+
+    @property
+    def solved_counts(self) -> tuple[int, ...]:
+        """Seeds solved at each multiple."""
+        return tuple(int(n) for n in self.solved.sum(1))
+
+    def solved_count(self, multiple: float) -> int:
+        """Seeds solved at threshold ``multiple`` x the average norm."""
+        return self.solved_counts[self.multiples.index(multiple)]
+
+
 @lru_cache(maxsize=4)
 def threshold_sweep(multiples=(0.5, 1.0, 10.0), seeds=SEEDS, length: int = 20,
-                    max_iterations: int = 2000) -> dict:
-    """Clip thresholds at multiples of the average unclipped gradient norm (the paper's ½–10× rule)."""
+                    max_iterations: int = 2000) -> ThresholdSweep:
+    """Clip thresholds at multiples of the average unclipped gradient norm (the paper's half-to-ten-times rule)."""
     average = average_grad_norm("temporal_order", length, seeds=seeds, iterations=200)
-    thresholds = [m * average for m in multiples]
+    thresholds = tuple(m * average for m in multiples)
     runs = [(c, s) for c in thresholds for s in seeds]
     result = train("temporal_order", length, seeds=[s for _, s in runs], clip_thresholds=[c for c, _ in runs],
                    max_iterations=max_iterations)
-    solved = result.solved.reshape(len(multiples), len(seeds))
-    return {"average_norm": average, "multiples": multiples, "thresholds": thresholds,
-            "solved": solved, "result": result}
-
-
-def cliff_loss_grid(w_values, b_values) -> torch.Tensor:
-    """E_50 on a grid (for the interactive cell), float64."""
-    w = torch.as_tensor(w_values, dtype=torch.float64)
-    b = torch.as_tensor(b_values, dtype=torch.float64)
-    return cliff_loss(w[None, :], b[:, None])
+    return ThresholdSweep(average, tuple(multiples), thresholds, result.solved.reshape(len(multiples), len(seeds)),
+                          result)

@@ -150,6 +150,7 @@ def forward(flat: Tensor, layout: RNNLayout, inputs: Tensor, activation: str = "
     h = inputs.new_zeros(runs, batch, layout.hidden_size)
     states = []
     for t in range(steps):
+        # h_t = act(h_{t-1} W_rec + u_t W_in + b)
         h = activate(torch.baddbmm(drive[:, :, t], h, p["w_rec"]), activation)
         states.append(h)
     if every_step:
@@ -172,13 +173,13 @@ def omega(states: list[Tensor], errors: list[Tensor], w_rec: Tensor, activation:
     check_activation(activation)
     total, count = 0.0, 0.0
     for h, d in zip(states, errors):
-        back = torch.bmm(d * activation_slope(h, activation), w_rec.transpose(1, 2))
-        d_norm2 = (d * d).sum(-1)
+        back = torch.bmm(d * activation_slope(h, activation), w_rec.transpose(1, 2))  # (D_k * act'(h_k)) W_rec^T
+        d_norm2 = (d * d).sum(-1)  # ||D_k||^2
         valid = d_norm2 >= OMEGA_EPS
-        ratio = (back * back).sum(-1) / torch.where(valid, d_norm2, torch.ones_like(d_norm2))
-        total = total + torch.where(valid, (ratio - 1) ** 2, torch.zeros_like(ratio)).mean(-1)
-        count = count + valid.to(ratio.dtype).mean(-1)
-    return total / torch.clamp(torch.as_tensor(count), min=1e-12)
+        ratio = (back * back).sum(-1) / torch.where(valid, d_norm2, torch.ones_like(d_norm2))  # r_k
+        total = total + torch.where(valid, (ratio - 1) ** 2, torch.zeros_like(ratio)).mean(-1)  # mean_batch (r_k-1)^2
+        count = count + valid.to(ratio.dtype).mean(-1)  # mean_batch [||D_k||^2 >= 1e-20]
+    return total / torch.clamp(torch.as_tensor(count), min=1e-12)  # Omega = sum_k (...) / sum_k (...)
 
 
 def clip_with_nan_guard(grads: Tensor, params: Tensor, layout: RNNLayout,
@@ -199,12 +200,12 @@ def clip_with_nan_guard(grads: Tensor, params: Tensor, layout: RNNLayout,
         if bool((~(threshold > 0)).any()):
             raise ValueError(f"clip_threshold must be > 0 (inf for no clipping), got {threshold.tolist()}")
         factor = torch.where(torch.isinf(threshold), torch.ones_like(norms), clip_factor(norms, threshold))
-        clipped = grads * factor[:, None]
+        clipped = grads * factor[:, None]  # g <- min(1, c / ||g||) g
     bad = ~torch.isfinite(norms) | (norms > NAN_GUARD_NORM)
     if bool(bad.any()):
         guard = torch.zeros_like(grads)
         rec = layout.slices()["w_rec"]
-        guard[:, rec] = 0.02 * params[:, rec]
+        guard[:, rec] = 0.02 * params[:, rec]  # g_Wrec <- 0.02 W_rec, every other g <- 0
         clipped = torch.where(bad[:, None], guard, clipped)
     return clipped, norms
 
@@ -239,8 +240,8 @@ def jacobian_product_norms(w_rec: Tensor, steps: int, activation: str = "tanh", 
     for _ in range(steps):
         h = activate(x, activation)
         slope = activation_slope(h, activation)
-        jac = torch.bmm(w_rec * slope[:, None, :], jac)
+        jac = torch.bmm(w_rec * slope[:, None, :], jac)  # dx_t/dx_0 = W_rec diag(act'(x_{t-1})) dx_{t-1}/dx_0
         u = input_scale * torch.randn(runs, n, generator=generator, dtype=torch.float32).to(w_rec.dtype)
-        x = torch.bmm(w_rec, h[:, :, None])[:, :, 0] + u
+        x = torch.bmm(w_rec, h[:, :, None])[:, :, 0] + u  # x_t = W_rec act(x_{t-1}) + u_t
         norms.append(torch.linalg.matrix_norm(jac, ord=2))
     return torch.stack(norms)

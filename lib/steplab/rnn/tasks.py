@@ -169,10 +169,3 @@ def error_per_run(spec: TaskSpec, outputs: Tensor, targets: Tensor) -> Tensor:
         wrong = outputs.argmax(-1) != targets
     return wrong.to(outputs.dtype).mean(-1)
 
-
-def chance_loss(task: str) -> float:
-    """Cross-entropy of a uniform guess, ln(number of classes) (regression tasks: NaN)."""
-    spec = get_task(task)
-    if spec.readout == "regress":
-        return float("nan")
-    return float(torch.log(torch.tensor(float(spec.output_size))))

@@ -22,7 +22,7 @@ plots.use_style()
 # $x = 0.5$ is a fixed point of $f(x) = w\sigma(x) + b$ iff $0.5 = w\sigma(0.5) + b$, i.e. $b = 0.5 - w\sigma(0.5)$.
 # It is unstable iff $|f'(0.5)| = w\,\sigma'(0.5) = w \cdot 0.2350 > 1$, i.e. $w > 1/\sigma'(0.5) \approx 4.26$.
 # Since $\sigma' \le 1/4$, two attractors (and so a basin boundary) need $w > 4$ in general (the library draws the
-# wall line for $w > 4$, as the brief does); for the boundary to pass exactly through $x_0 = 0.5$ we need
+# wall line for $w > 4$); for the boundary to pass exactly through $x_0 = 0.5$ we need
 # $w > 4.26$. Just below that the fixed point is only weakly stable and convergence to it is slow, which already
 # gives a moderate bump. An $\varepsilon$ off an unstable fixed point, the run is pushed away by $(0.235w)^{t}$ —
 # hence a gradient of order $(0.235w)^{50}$.
@@ -31,7 +31,7 @@ plots.use_style()
 # NBVAL_CHECK_OUTPUT
 for w in (4.2, 4.5, 5.0, 6.0):
     p = ex.wall_profile(w)
-    print(f"w = {w}: max ||∇E|| over b_wall ± 0.01 = {p['max']:.3g}   (0.235w)^50 = {(0.2350 * w) ** 50:.2g}")
+    print(f"w = {w}: max ||∇E|| over b_wall ± 0.01 = {p.max:.3g}   (0.235w)^50 = {(0.2350 * w) ** 50:.2g}")
 
 # %% [markdown]
 # At $w = 6$ the wall is narrower than the grid spacing ($2\cdot 10^{-2}/2000 = 10^{-5}$), so the measured maximum
@@ -39,7 +39,7 @@ for w in (4.2, 4.5, 5.0, 6.0):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"w = 6, half width 1e-7: max ||∇E|| = {ex.wall_profile(6.0, half_width=1e-7)['max']:.3g}")
+print(f"w = 6, half width 1e-7: max ||∇E|| = {ex.wall_profile(6.0, half_width=1e-7).max:.3g}")
 
 # %% [markdown]
 # ## Exercise 2 · Per-start clipping matters
