@@ -3,6 +3,8 @@ unclipped step there throws the parameters far away, a clipped step does not (Pa
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -27,7 +29,6 @@ CONTROLS = [
     Control("steps", "steps", "int", 80, low=10, high=500, step=10),
 ]
 SPECS = {spec.name: spec for spec in CONTROLS}
-NO_CLIP = 1e300
 
 
 parse_pin, format_pin = step_clip_pins(SPECS, held_as=("eta", "c"))  # links write eta:c
@@ -104,7 +105,7 @@ def main() -> None:
     def step(live: Live, k: int) -> Trajectory:
         """k steps of every run in one descend() call, with per-run step size and clip threshold tensors."""
         lr = torch.tensor([eta for eta, _ in runs], dtype=torch.float64)
-        threshold = torch.tensor([NO_CLIP if c is None else c for _, c in runs], dtype=torch.float64)
+        threshold = torch.tensor([math.inf if c is None else c for _, c in runs], dtype=torch.float64)  # inf: no clip
         return descend(live.x, lr=lr, clip_threshold=threshold, steps=k)
 
     player = playback(PAGE, steps=v["steps"], reset_key=(v["w0"], v["b0"], tuple(pins.values)),

@@ -257,3 +257,11 @@ def test_bad_input_names_the_parameter():
     layout = RNNLayout(2, 3, 1)
     with pytest.raises(ValueError, match="clip_threshold"):
         clip_with_nan_guard(torch.ones(1, layout.size), torch.ones(1, layout.size), layout, 0.0)
+
+
+def test_an_inf_threshold_is_no_clipping():
+    starts = torch.tensor([[5.0, -2.3], [4.8, -2.4]], dtype=F64)
+    plain = descend(starts, 0.5, None, steps=40)
+    per_run = descend(starts, 0.5, torch.tensor([math.inf, 1.0], dtype=F64), steps=40)
+    assert torch.equal(per_run.iterates[:, 0], plain.iterates[:, 0])  # the inf run is plain GD
+    assert not torch.equal(per_run.iterates[:, 1], plain.iterates[:, 1])  # the c = 1 run is clipped

@@ -27,7 +27,7 @@ import torch
 
 from steplab.trajectory import Trajectory, run
 from steplab.transforms import optimizer
-from steplab.validation import check_int, check_positive
+from steplab.validation import check_int, check_positive, check_threshold
 
 Tensor = torch.Tensor
 
@@ -129,14 +129,15 @@ def descend(starts: Tensor, lr: float | Tensor, clip_threshold: float | Tensor |
     Args:
         starts: ``[runs, 2]`` initial (w, b); float64 recommended.
         lr: step size, a number or a ``[runs]`` tensor.
-        clip_threshold: ``None`` for plain GD, else a positive number or ``[runs]`` tensor.
+        clip_threshold: ``None`` (or ``inf``) for plain GD, else a positive number or ``[runs]`` tensor (per-run
+            ``inf`` entries leave those runs unclipped).
     """
     starts = torch.as_tensor(starts)
     if starts.ndim != 2 or starts.shape[1] != 2:
         raise ValueError(f"starts must have shape [runs, 2], got {tuple(starts.shape)}")
     check_positive("lr", lr)
     if clip_threshold is not None:
-        check_positive("clip_threshold", clip_threshold)
+        check_threshold("clip_threshold", clip_threshold)
     check_int("steps", steps, 1)
     transform = optimizer(lr, clip_threshold=clip_threshold)
     return run(CliffProblem(), transform, starts, steps, seed=None, record_every=record_every)
