@@ -30,6 +30,7 @@ from steplab.diffusion import (
     sigma_grid,
     spectral_radius,
 )
+from steplab.diffusion.experiments import dominant_step_eigenvalue
 
 PAGE = "diffusion"
 FAMILIES = {"ddim": "DDIM (Euler)", "plms": "PLMS (Adams–Bashforth)", "hb": "PLMS + heavy ball (HB)",
@@ -79,19 +80,9 @@ def locus(method: str) -> bytes | None:
     return charts.arrow(pd.DataFrame({"re": z.real, "im": z.imag, "order": np.arange(len(z))}))
 
 
-def step_eigenvalues(model, eps, x_bar: torch.Tensor, sigma: float, delta: float) -> np.ndarray:
-    """z = δ λ for each sample: λ the eigenvalue of the 2x2 Jacobian ∇ε̄ (central differences) largest in |.|."""
-    h = 1e-5
-    s = torch.tensor(sigma, dtype=x_bar.dtype)
-    columns = []
-    for i in range(2):
-        e = torch.zeros(2, dtype=x_bar.dtype)
-        e[i] = h
-        columns.append((eps(x_bar + e, s) - eps(x_bar - e, s)) / (2 * h))
-    jacobian = torch.stack(columns, dim=-1)  # [B, 2, 2]
-    eig = torch.linalg.eigvals(jacobian).numpy()  # [B, 2]
-    pick = np.take_along_axis(eig, np.abs(eig).argmax(-1)[:, None], -1)[:, 0]
-    return delta * pick
+def step_eigenvalues(model, labels, guidance: float, x_bar: torch.Tensor, sigma: float, delta: float) -> np.ndarray:
+    """z = δ λ per sample (complex dtype for the stability-region test), from the library's exact Jacobian."""
+    return dominant_step_eigenvalue(model, x_bar, sigma, delta, labels, guidance).numpy().astype(complex)
 
 
 def reproduce_code(v: dict, method: str) -> str:
@@ -158,7 +149,7 @@ def main() -> None:
 
     player = playback(PAGE, steps=v["steps"], reset_key=(v["steps"], v["samples"], v["seed"]),
                       live_key=(method, v["guidance"]), start=start, advance=advance,
-                      render=lambda live, state: render(live, v, method, model, eps, grid, labels, other))
+                      render=lambda live, state: render(live, v, method, model, grid, labels, other))
     pins.buttons(method, what="sampler")
     live = player["live"]
     final = live.path[-1].numpy()
@@ -184,7 +175,7 @@ def main() -> None:
     ctl.finish(extra={"pins": pins.param()})
 
 
-def render(live: SamplerPath, v: dict, method: str, model, eps, grid: torch.Tensor, labels: torch.Tensor,
+def render(live: SamplerPath, v: dict, method: str, model, grid: torch.Tensor, labels: torch.Tensor,
            other: dict[str, np.ndarray]) -> None:
     t = live.t
     sigmas = grid.numpy()
@@ -193,7 +184,12 @@ def render(live: SamplerPath, v: dict, method: str, model, eps, grid: torch.Tens
     radius = np.linalg.norm(shown, axis=-1)
     bad = ~np.isfinite(radius) | (radius > FAR)
     n = min(t, v["steps"] - 1)
-    z = step_eigenvalues(model, eps, live.path[n], float(sigmas[n]), float(sigmas[n + 1] - sigmas[n]))
+
+    def z_at(k: int) -> np.ndarray:  # δλ of step k -> k + 1, per sample
+        return step_eigenvalues(model, labels, v["guidance"], live.path[k], float(sigmas[k]),
+                                float(sigmas[k + 1] - sigmas[k]))
+
+    z = z_at(n)
     finite_z = np.isfinite(z)
     try:
         inside = spectral_radius(method, np.where(finite_z, z, 0)).numpy() <= 1 + 1e-9
@@ -212,8 +208,7 @@ def render(live: SamplerPath, v: dict, method: str, model, eps, grid: torch.Tens
         first = int((lost.shape[0] - np.argmax(~lost[::-1], axis=0)).min()) if (~lost).any() else 0
         reason = ""
         if left is not None and first > 0:
-            worst = float(np.nanmin(step_eigenvalues(model, eps, live.path[first - 1], float(sigmas[first - 1]),
-                                                     float(sigmas[first] - sigmas[first - 1])).real))
+            worst = float(np.nanmin(z_at(first - 1).real))
             reason = (f": δλ = {worst:.3g} < {left:.3g}, outside {method}'s stability interval" if worst < left
                       else f": δλ ≥ {left:.3g}; the step was too large for the nonlinear part")
         st.error(f"**{method}** — diverged at step {first}{reason} ({int(bad[-1].sum())} samples far off).",
@@ -239,7 +234,7 @@ def render(live: SamplerPath, v: dict, method: str, model, eps, grid: torch.Tens
         charts.show(specs.region_spec(x_min), data, right_col)
         history = []
         for k in range(min(t, v["steps"] - 1) + 1):
-            zk = step_eigenvalues(model, eps, live.path[k], float(sigmas[k]), float(sigmas[k + 1] - sigmas[k])).real
+            zk = z_at(k).real
             zk = zk[np.isfinite(zk)]
             if zk.size:
                 history.append({"step": k, "worst δλ": float(zk.min()), "median δλ": float(np.median(zk))})

@@ -283,3 +283,24 @@ def test_diffusers_schedulers_agree():
     assert set(differences) == {"DDIMScheduler", "PNDMScheduler", "DPMSolverMultistepScheduler"}
     for name, difference in differences.items():
         assert difference <= 1e-5, name
+
+
+def test_dominant_step_eigenvalue_is_delta_times_the_largest_jacobian_eigenvalue():
+    from steplab.diffusion.experiments import dominant_step_eigenvalue
+
+    model = gmm.ring_gmm()
+    labels = gmm.balanced_labels(16, model.classes)
+    x_bar = gmm.noise(16, 2, seed=1) * 3.0
+    x_bar[3] = float("nan")
+    z = dominant_step_eigenvalue(model, x_bar, 2.0, -0.5, labels, 15.0)
+    eps, h = model.eps_fn(labels, 15.0), 1e-6
+    sigma = torch.tensor(2.0, dtype=x_bar.dtype)
+    columns = []
+    for i in range(2):  # central differences of the guided ε̂, independent of epsilon_jacobian
+        e = torch.zeros(2, dtype=x_bar.dtype)
+        e[i] = h
+        columns.append((eps(x_bar + e, sigma) - eps(x_bar - e, sigma)) / (2 * h))
+    eig = torch.linalg.eigvals(torch.stack(columns, dim=-1)[[i for i in range(16) if i != 3]])
+    largest = eig.gather(1, eig.abs().argmax(1, keepdim=True))[:, 0].real
+    assert torch.isnan(z[3]) and torch.isfinite(z[torch.arange(16) != 3]).all()
+    assert torch.allclose(z[torch.arange(16) != 3], -0.5 * largest, rtol=1e-6, atol=1e-8)

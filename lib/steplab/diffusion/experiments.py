@@ -223,6 +223,20 @@ def step_eigenvalues(model, path: torch.Tensor, sigmas: torch.Tensor, labels=Non
     return torch.stack(out)
 
 
+def dominant_step_eigenvalue(model, x_bar: torch.Tensor, sigma: float, delta: float, labels=None,
+                             guidance: float = 0.0) -> torch.Tensor:
+    """z = δ λ for each sample [batch], λ the eigenvalue of the exact ∇ε̂(x̄, σ) largest in |λ| (the step's
+    test-equation point, §2.3); NaN for samples that are no longer finite (the dashboard's δλ readout)."""
+    finite = torch.isfinite(x_bar).all(-1)
+    z = torch.full((x_bar.shape[0],), float("nan"), dtype=x_bar.dtype)
+    if bool(finite.any()):
+        lam = torch.linalg.eigvalsh(model.epsilon_jacobian(x_bar[finite], sigma, None if labels is None
+                                                           else labels[finite], guidance))  # real, ascending
+        largest = torch.where(lam[:, -1].abs() >= lam[:, 0].abs(), lam[:, -1], lam[:, 0])
+        z[finite] = delta * largest  # z = δ λ
+    return z
+
+
 @dataclass(frozen=True)
 class StepEigenvalues:
     """Per guidance label: ``worst[label]`` [N], the median over samples of min_i δ_n λ_i at each DDIM step;
