@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from steplab.diffusion import experiments, gmm, metrics, orders, samplers, schedule, theory
+from steplab.diffusion import experiments, gmm, metrics, orders, samplers, schedule, sweeps, theory, trace
 from steplab.diffusion.methods import VALID_NAMES, Method, method_name, parse_method
 
 
@@ -202,9 +203,10 @@ def test_stability_closed_forms_match_root_finding():
 def test_boundary_locus_geometry():
     euler = theory.boundary_locus("ddim", 181)
     assert torch.allclose((euler + 1).abs(), torch.ones(181, dtype=torch.float64))  # circle |z + 1| = 1
-    for name in ("plms4", "hb3.8", "ghvb2.5", "nt1.8"):
+    for name in ("plms4", "hb3.8", "ghvb2.5", "nt1.8", "nt3.8"):
         locus = theory.boundary_locus(name, 721)
-        assert float(locus[0].real) == pytest.approx(theory.real_interval_closed_form(name), rel=1e-9)
+        # the locus at θ = π against the boundary found by bisecting the spectral radius (independent of A/B at −1)
+        assert float(locus[0].real) == pytest.approx(theory.real_interval_by_roots(name), rel=1e-9)
         assert float(theory.spectral_radius(name, locus[100:101].numpy())[0]) == pytest.approx(1.0, abs=1e-9)
     # HB enlarges the region along the real axis, higher AB order shrinks it
     assert theory.real_interval_closed_form("hb3.8") < theory.real_interval_closed_form("plms4")
@@ -304,3 +306,80 @@ def test_dominant_step_eigenvalue_is_delta_times_the_largest_jacobian_eigenvalue
     largest = eig.gather(1, eig.abs().argmax(1, keepdim=True))[:, 0].real
     assert torch.isnan(z[3]) and torch.isfinite(z[torch.arange(16) != 3]).all()
     assert torch.allclose(z[torch.arange(16) != 3], -0.5 * largest, rtol=1e-6, atol=1e-8)
+
+
+# --- defects and sweeps of issue 16 ---------------------------------------------------------------------
+
+def test_applied_method_follows_the_warm_up():
+    assert [theory.applied_method("plms4", n) for n in range(5)] == ["plms1", "plms2", "plms3", "plms4", "plms4"]
+    assert [theory.applied_method("hb3.8", n) for n in range(4)] == ["ddim", "hb1.8", "hb2.8", "hb3.8"]
+    assert [theory.applied_method("ghvb2.5", n) for n in range(4)] == ["ddim", "ghvb1.5", "ghvb2.5", "ghvb2.5"]
+    with pytest.raises(ValueError):
+        theory.applied_method("dpm++", 0)
+    # step 0 of HB really is an Euler step: one step of hb3.8 equals one of ddim
+    f = lambda x, t: -x * x + torch.cos(t)  # noqa: E731
+    x0, grid = torch.tensor([0.5], dtype=torch.float64), torch.tensor([0.0, 0.4], dtype=torch.float64)
+    assert torch.equal(samplers.integrate(f, x0, grid, "hb3.8"), samplers.integrate(f, x0, grid, "ddim"))
+
+
+def test_stable_height_near_the_imaginary_axis():
+    assert theory.stable_height("plms4") == pytest.approx(0.419, abs=2e-3)
+    assert theory.stable_height("hb3.8") == pytest.approx(0.291, abs=2e-3)
+    assert theory.stable_height("hb3.5") < theory.stable_height("hb3.8")  # more damping: lower still
+    assert float(theory.spectral_radius("hb3.8", np.array([-0.02 + 0.35j]))[0]) > 1.0  # PLMS4 is stable there
+    assert float(theory.spectral_radius("plms4", np.array([-0.02 + 0.35j]))[0]) <= 1.0
+
+
+def test_assigned_fraction_counts_nearest_means():
+    means = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    x = torch.tensor([[0.9, 0.1], [0.8, 0.3], [float("nan"), 0.0], [0.1, 2.0]], dtype=torch.float64)
+    labels = torch.tensor([0, 1, 0, 1])
+    assert float(metrics.assigned_fraction(x, means, labels)) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("beta", [0.7, 0.4])
+def test_momentum_trace_matches_the_hand_derivation(beta):
+    check = trace.trace_check(beta)
+    assert check.hb <= 1e-12 and check.ghvb <= 1e-12
+    assert check.hb_vs_wrong > 1e-3 and check.ghvb_vs_wrong > 1e-3
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ghvb_beta_sweep_trade_off(seed):
+    sweep = sweeps.ghvb_beta_sweep(seed)
+    div = [sweep.divergence[b][10] for b in sweep.betas]
+    err = [sweep.error[b][30] for b in sweep.betas]
+    assert all(b >= a for a, b in zip(div, div[1:])) and all(b < a for a, b in zip(err, err[1:]))
+    assert div[0] < 0.1 * div[-1] and err[0] > 1.15 * err[-1]
+    assert sweep.names[1.0] == "plms4" and sweep.names[0.5] == "ghvb3.5"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hb_beta_sweep_error_grows_as_beta_falls(seed):
+    sweep = sweeps.hb_beta_sweep(seed)
+    for n in sweep.steps:
+        errs = [sweep.error[b][n] for b in sweep.betas]
+        assert all(b > a for a, b in zip(errs, errs[1:])), n
+    assert all(sweep.error[0.4][n] > sweep.ddim_error[n] for n in sweep.steps if n >= 30)
+    assert all(sweep.error[0.6][n] < sweep.ddim_error[n] for n in sweep.steps)  # the not-reproduced crossover
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_dpm_solver_diverges_and_hb_helps(seed):
+    grid = sweeps.dpm_grid(seed)
+    cells = [(w, n) for w in grid.guidances for n in grid.steps]
+    assert max(grid.divergence["dpm++"][w][n] for w, n in cells) >= 0.5
+    assert all(grid.count("dpm++hb0.8", w, n) <= grid.count("dpm++", w, n) for w, n in cells)
+    assert grid.total("dpm++hb0.8") < 0.3 * grid.total("dpm++")
+    assert grid.total("dpm++hb0.6") <= 0.05 * grid.batch
+    assert grid.divergence["dpm++"][15.0][10] == 0.0
+
+
+def test_ring_ranking_by_error_and_cluster():
+    ring = experiments.ring_experiment()
+    right, err = {m: a[8] for m, a in ring.assigned.items()}, {m: e[8] for m, e in ring.error.items()}
+    assert right["ddim"] >= 0.99 and right["hb3.6"] >= 0.99 and right["hb3.8"] < 0.8 and right["plms4"] < 0.6
+    assert err["hb3.8"] > 2 * err["ddim"] and max(err["ddim"], err["hb3.6"]) < 0.25
+    # ‖x − x_ref‖ > 1 lets samples in a neighbouring cluster (0.765 apart) pass: 'ok' is not 'right cluster'
+    ok_wrong = (~ring.diverged("hb3.8", 8)) & (metrics.errors(ring.samples["hb3.8", 8], ring.reference) > 0.5)
+    assert int(ok_wrong.sum()) > 0

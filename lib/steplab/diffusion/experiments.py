@@ -24,7 +24,7 @@ import torch
 from steplab.device import cpu_threads
 from steplab.diffusion import crosscheck, gmm, orders, theory
 from steplab.diffusion.methods import Method
-from steplab.diffusion.metrics import diverged, divergence_fraction, median_error, reference_samples
+from steplab.diffusion.metrics import assigned_fraction, diverged, divergence_fraction, median_error, reference_samples
 from steplab.diffusion.samplers import integrate, sample
 from steplab.diffusion.schedule import sigma_grid
 from steplab.validation import check_int
@@ -43,12 +43,14 @@ EXACT_START_EXPECTED = {"plms3": 3, "plms4": 4}  # AB3/AB4 from exact starting v
 
 @dataclass
 class Sweep:
-    """Results of a sampler sweep: ``divergence[m][N]`` and ``error[m][N]`` (median ℓ2 vs reference)."""
+    """Results of a sampler sweep: ``divergence[m][N]``, ``error[m][N]`` (median ℓ2 vs reference) and
+    ``assigned[m][N]`` (fraction whose nearest class mean is their label)."""
 
     methods: tuple[str, ...]
     steps: tuple[int, ...]
     divergence: dict[str, dict[int, float]]
     error: dict[str, dict[int, float]]
+    assigned: dict[str, dict[int, float]]
     reference: torch.Tensor
     labels: torch.Tensor
     samples: dict[tuple[str, int], torch.Tensor]
@@ -80,15 +82,16 @@ def gmm_sweep(methods: tuple[str, ...] = GMM_METHODS, steps: tuple[int, ...] = G
     model, x_T, labels = gmm_problem(seed, dim, classes, batch)
     with cpu_threads(1):
         reference = reference_samples(model, guidance, x_T, labels, steps=REFERENCE_STEPS)
-        divergence, error, samples = {}, {}, {}
+        divergence, error, assigned, samples = {}, {}, {}, {}
         for name in methods:
-            divergence[name], error[name] = {}, {}
+            divergence[name], error[name], assigned[name] = {}, {}, {}
             for n in steps:
                 x = sample(model, name, n, guidance, x_T, labels)
                 samples[name, n] = x
                 divergence[name][n] = float(divergence_fraction(x, reference))
                 error[name][n] = float(median_error(x, reference))
-    return Sweep(tuple(methods), tuple(steps), divergence, error, reference, labels, samples)
+                assigned[name][n] = float(assigned_fraction(x, model.means, labels))
+    return Sweep(tuple(methods), tuple(steps), divergence, error, assigned, reference, labels, samples)
 
 
 @lru_cache(maxsize=4)
@@ -99,13 +102,14 @@ def ring_experiment(methods: tuple[str, ...] = RING_METHODS, steps: int = 8, gui
     x_T, labels = gmm.noise(batch, 2, seed=seed), gmm.balanced_labels(batch, model.classes)
     with cpu_threads(1):
         reference = reference_samples(model, guidance, x_T, labels, steps=REFERENCE_STEPS)
-        divergence, error, samples = {}, {}, {}
+        divergence, error, assigned, samples = {}, {}, {}, {}
         for name in methods:
             x = sample(model, name, steps, guidance, x_T, labels)
             samples[name, steps] = x
             divergence[name] = {steps: float(divergence_fraction(x, reference))}
             error[name] = {steps: float(median_error(x, reference))}
-    return Sweep(tuple(methods), (steps,), divergence, error, reference, labels, samples)
+            assigned[name] = {steps: float(assigned_fraction(x, model.means, labels))}
+    return Sweep(tuple(methods), (steps,), divergence, error, assigned, reference, labels, samples)
 
 
 # --- linear stability, on the samplers themselves ---------------------------------------------------------

@@ -155,3 +155,30 @@ def toy_exact(t_end: float = 3.0) -> torch.Tensor:
 def eigen_steps(eigenvalues, delta: float) -> torch.Tensor:
     """z = δλ for plotting eigenvalues against a region (δ the step, e.g. 3/26 on the toy)."""
     return torch.as_tensor(eigenvalues, dtype=torch.complex128) * delta
+
+
+def stable_height(method: str | Method, real: float = -0.02, imag_max: float = 3.0, points: int = 3001) -> float:
+    """Height of the stable set on the vertical line Re z = ``real``: the first |Im z| on a grid of ``points``
+    in [0, ``imag_max``] where the method is unstable (``imag_max`` if it never is)."""
+    check_int("points", points, 2)
+    imag = torch.linspace(0.0, imag_max, points, dtype=torch.float64)
+    unstable = (~stable_mask(method, torch.full_like(imag, real), imag)).nonzero()
+    return float(imag[unstable[0, 0]]) if len(unstable) else imag_max
+
+
+def applied_method(method: str | Method, step: int) -> str:
+    """The method actually applied at step ``step`` (0-based) of the official warm-up: order min(k, step + 1),
+    the same damping β; on step 0 the velocity starts at v_1 = e_0, so HB, Nesterov and GHVB take an Euler step.
+
+    PLMS-k → plms{j}; HB/NT/GHVB → {family}{j−1+β} for step ≥ 1 and ``ddim`` (Euler) at step 0.
+    """
+    method = parse_method(method)
+    if method.family.startswith("dpm"):
+        raise ValueError("applied_method is defined for the multistep methods (plms, hb, nt, ghvb), not DPM-Solver")
+    check_int("step", step, 0)
+    order = min(method.order, step + 1)
+    if method.family == "plms":
+        return f"plms{order}"
+    if step == 0 or method.beta == 1.0:
+        return "ddim" if step == 0 else f"plms{order}"
+    return f"{method.family}{order - 1 + method.beta:g}"
