@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from steplab.rnn import experiments as ex
+from steplab.rnn import success_rates, theory
 from steplab.rnn.cliff import (
     CliffProblem,
     cliff_loss,
@@ -41,7 +42,7 @@ def test_forward_recursion_matches_autograd():
 def test_lines_and_surface():
     w = torch.linspace(2, 10, 9, dtype=F64)
     assert torch.isnan(wall_line(w)[w <= 4]).all()
-    assert torch.allclose(wall_line(w)[w > 4], 0.5 - w[w > 4] / (1 + math.exp(-0.5)))
+    assert torch.allclose(wall_line(w)[w > 4.5], 0.5 - w[w > 4.5] / (1 + math.exp(-0.5)))
     # on the valley line (w < 4.5) the fixed point has sigma = 0.7, i.e. E = 0
     assert float(cliff_loss(torch.tensor(3.0, dtype=F64), valley_line(torch.tensor(3.0, dtype=F64)))) < 1e-12
     loss, grad_norm = cliff_surface(torch.linspace(2, 10, 40, dtype=F64), torch.linspace(-6, 7, 65, dtype=F64))
@@ -56,10 +57,38 @@ def test_wall_gradient_spikes(dtype):
     assert p.loss_left > 0.3 and p.loss_right < 0.02
 
 
-def test_no_wall_below_four():
-    peaks = ex.max_grad_norm_over_b((3.0, 4.5, 5.0, 5.5))
-    assert peaks.at(3.0) < 2
+def test_the_wall_needs_an_unstable_x0():
+    # x_0 = 0.5 on b = 0.5 - w sigma(0.5) is a fixed point; it is unstable (a wall) only for w sigma'(0.5) > 1
+    assert abs(theory.WALL_W - 4.2553) < 1e-4
+    near = torch.tensor([4.2, 4.25, 4.26, 4.3], dtype=F64)
+    assert wall_line(near).isnan().tolist() == [True, True, False, False]
+    assert theory.fixed_point_stable(4.2, 0.5) and not theory.fixed_point_stable(4.3, 0.5)
+    for w, stays in ((4.2, True), (4.3, False)):
+        b = float(0.5 - w * torch.sigmoid(torch.tensor(0.5, dtype=F64)))
+        assert float(theory.limit_states(w, torch.tensor([b], dtype=F64), 0.5)[0] - 0.5) == pytest.approx(0, abs=1e-9)
+        moved = abs(float(theory.limit_states(w, torch.tensor([b], dtype=F64), 0.5 + 1e-3)[0]) - 0.5)
+        assert (moved < 1e-6) == stays
+
+
+def test_no_wall_below_4_26_and_the_zoomed_peaks():
+    peaks = ex.max_grad_norm_over_b((3.0, 4.2, 4.5, 5.0, 5.5))
+    assert peaks.at(3.0) < 2 and peaks.at(4.2) < 100
     assert peaks.at(4.5) < peaks.at(5.0) < peaks.at(5.5)
+    assert 3e5 < peaks.at(5.5) < 5e5  # the zoom finds the ~1e-6 wide wall that a 2001-point grid misses
+    assert ex.wall_profile(5.5).max < peaks.at(5.5) / 2
+
+
+def test_doya_two_attractor_window():
+    (b_low, x_low), (b_high, x_high) = theory.bifurcation_points(5.0)
+    assert b_low == pytest.approx(-2.65561, abs=1e-5) and b_high == pytest.approx(-2.34439, abs=1e-5)
+    for b, x in ((b_low, x_low), (b_high, x_high)):  # a fixed point with w sigma'(x*) = 1
+        s = torch.sigmoid(torch.tensor(x, dtype=F64))
+        assert float(theory.fixed_point_bias(5.0, torch.tensor(x, dtype=F64))) == pytest.approx(b)
+        assert float(5 * s * (1 - s)) == pytest.approx(1)
+    d = ex.doya_bifurcation(5.0)
+    assert abs(d.measured_window[0] - b_low) <= 2 * d.spacing and abs(d.measured_window[1] - b_high) <= 2 * d.spacing
+    with pytest.raises(ValueError, match="w must be > 4"):
+        theory.bifurcation_points(3.5)
 
 
 def test_one_step_from_steepest_point():
@@ -114,6 +143,19 @@ def test_clipping_invariants_and_oracle():
     assert torch.allclose(ours[0], reference.grad, rtol=1e-5) and torch.equal(ours[1], grads[1])
 
 
+def test_unclipped_runs_have_no_nan_guard():
+    # the code's guard sits inside its clipping branch: MSGD (None or an inf entry) keeps a NaN gradient as it is
+    layout = RNNLayout(2, 3, 1)
+    grads = torch.ones(2, layout.size, dtype=F64)
+    grads[:, 0] = float("nan")
+    params = torch.ones_like(grads)
+    plain, _ = clip_with_nan_guard(grads, params, layout, None)
+    assert torch.equal(plain.isnan(), grads.isnan())
+    mixed, _ = clip_with_nan_guard(grads, params, layout, torch.tensor([1.0, math.inf], dtype=F64))
+    rec = layout.slices()["w_rec"]
+    assert torch.equal(mixed[0, rec], 0.02 * params[0, rec]) and bool(mixed[1, 0].isnan())
+
+
 def test_initializations():
     layout = RNNLayout(6, 50, 4)
     smart = layout.unflatten(init_params(layout, "smart_tanh", [0, 1], torch.float64))["w_rec"]
@@ -159,9 +201,39 @@ def test_task_targets_follow_the_markers():
     x, y = generate("addition", 50, 40, torch.Generator().manual_seed(0))
     assert 40 <= x.shape[1] < 44 and (x[..., 0].sum(1) == 2).all()
     assert torch.allclose((x[..., 0] * x[..., 1]).sum(1) / 2, y[:, 0])
-    x, y = generate("noiseless_memorization", 4, 15, torch.Generator().manual_seed(0))
-    assert x.shape[1] == 2 * 10 + 15 + 1
-    assert torch.equal(y[:, -10:], x[:, :10].argmax(-1)) and (y[:, :-10] == 5).all()
+
+
+def test_memorization_layout_is_the_official_generators():
+    # memorization.py: T = L + 2 n_pos; pattern at [0, n_pos); blank from n_pos; trigger at L + n_pos, the first
+    # step of the pattern target [T - n_pos, T); target blank (class n_values) before
+    length, n_pos, blank, trigger = 15, 10, 5, 6
+    x, y = generate("noiseless_memorization", 4, length, torch.Generator().manual_seed(0))
+    symbols = x.argmax(-1)
+    assert x.shape[1] == y.shape[1] == length + 2 * n_pos
+    assert (symbols[:, :n_pos] < 5).all() and (symbols[:, n_pos:] != trigger).sum() == 4 * (length + n_pos - 1)
+    assert (symbols[:, length + n_pos] == trigger).all() and (symbols[:, n_pos:length + n_pos] == blank).all()
+    assert (symbols[:, length + n_pos + 1:] == blank).all()
+    assert torch.equal(y[:, length + n_pos:], symbols[:, :n_pos]) and (y[:, :length + n_pos] == blank).all()
+
+
+def test_three_bit_multiplication_permutation_layouts():
+    length = 50
+    x, y = generate("temporal_order_3bit", 64, length, torch.Generator().manual_seed(1))
+    for seq, target in zip(x.argmax(-1), y):
+        where = (seq < 2).nonzero().flatten().tolist()
+        assert len(where) == 3 and 5 <= where[0] < 10 and 15 <= where[1] < 20 and 30 <= where[2] < 35
+        assert int(target) == sum(int(seq[p]) << bit for bit, p in enumerate(where))
+        assert int(seq.max()) <= 5  # distractors are symbols 2..5
+    x, y = generate("multiplication", 64, length, torch.Generator().manual_seed(2))
+    total = x.shape[1]
+    assert length <= total < length + 5
+    for seq, target in zip(x, y):
+        p0, p1 = seq[:, 0].nonzero().flatten().tolist()
+        assert p0 < int(0.1 * total) <= p1 < int(0.5 * total)
+        assert float(target) == pytest.approx(float(seq[p0, 1] * seq[p1, 1]))
+    x, y = generate("random_permutation", 64, length, torch.Generator().manual_seed(3))
+    symbols = x.argmax(-1)
+    assert torch.equal(symbols[:, 0], y) and (y < 2).all() and (symbols[:, 1:] >= 2).all()
 
 
 # ----------------------------------------------------------------------------- training
@@ -175,6 +247,17 @@ def test_temporal_order_clipping_helps():
     assert (torch.isnan(r.grad_norm[-1, r.solved])).all()  # stopped runs are frozen
     plain_norms = r.grad_norm[:, :10]
     assert float(plain_norms.nan_to_num(0).max()) > 5 * float(plain_norms.nanmedian())  # the spikes
+
+
+def test_success_rate_cell_reruns_within_the_stored_band():
+    # re-train one stored cell (temporal order, T = 10, 5 seeds x 3 methods: seconds) and check each method's count
+    # against the stored one +- 1 seed (unclipped training is chaotic across CPUs: a band, not the exact count)
+    stored = success_rates.load()
+    assert stored.seeds == list(success_rates.SEEDS) and stored.document["settings"]["lr"] == 0.1
+    runs = success_rates.run_cell("temporal_order", 10)
+    for method in success_rates.METHODS:
+        count = sum(r["solved_at"] >= 0 for r in runs if r["method"] == method)
+        assert abs(count - stored.count("temporal_order", 10, method)) <= 1, method
 
 
 def test_omega_training_step_runs():

@@ -11,8 +11,8 @@ from steplab.plots import COLORS, to_numpy
 
 
 def lines(ax, w, wall, valley, legend: bool = True):
-    """Overlay the wall b = 0.5 - w sigma(0.5) (NaN where w <= 4) and the valley b = ln(7/3) - 0.7 w over ``w``."""
-    ax.plot(to_numpy(w), to_numpy(wall), "--", color="white", lw=1.5, label="wall (basin boundary)")
+    """Overlay the wall b = 0.5 - w sigma(0.5) (NaN where w <= 4.2553) and the valley b = ln(7/3) - 0.7 w over ``w``."""
+    ax.plot(to_numpy(w), to_numpy(wall), "--", color="white", lw=1.5, label="wall (basin boundary, w > 4.26)")
     ax.plot(to_numpy(w), to_numpy(valley), ":", color="cyan", lw=1.5, label="valley σ(x*) = 0.7")
     if legend:
         ax.legend(loc="upper right", labelcolor="black", facecolor="white", framealpha=0.8, frameon=True)
@@ -35,8 +35,11 @@ def surface(ax, w, b, values, title: str, label: str, log10: bool = False, cmap:
 
 
 def cliff_figure(fig, axes, w, b, loss, grad_norm, wall, valley):
-    """E_50 (left) and log10 ||grad E_50|| (right), ``[len(b), len(w)]``, with the wall and valley lines (Fig. 6)."""
-    surface(axes[0], w, b, loss, "loss $E_{50}(w, b)$", "$E_{50}$", fig=fig)
+    """log10 E_50 (left) and log10 ||grad E_50|| (right), ``[len(b), len(w)]``, with the wall and valley lines (Fig. 6).
+
+    The loss is drawn on a log scale so that the zero-loss valley beside the wall is visible.
+    """
+    surface(axes[0], w, b, loss, "loss $E_{50}(w, b)$", r"$\log_{10} E_{50}$", log10=True, fig=fig)
     lines(axes[0], w, wall, valley)
     surface(axes[1], w, b, grad_norm, "gradient norm", r"$\log_{10}\|\nabla E_{50}\|$", log10=True,
             cmap="magma", fig=fig)
@@ -115,9 +118,10 @@ def eval_errors(ax, result, runs=None, chance: float = 0.75, by_method: bool = F
                 alpha=0.6 if by_method else 1.0)
     ax.axhline(0.01, color="black", lw=0.8, ls="--", label="success: 1% wrong")
     ax.axhline(chance, color="grey", lw=0.8, ls=":", label="chance")
+    ax.set_yscale("log")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("fraction wrong (fresh sequences)")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("fraction wrong (fresh sequences, log)")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
 
 
 def threshold_bars(ax, multiples, thresholds, solved_counts, seeds: int):
@@ -127,3 +131,34 @@ def threshold_bars(ax, multiples, thresholds, solved_counts, seeds: int):
     ax.set_ylim(0, seeds + 0.2)
     ax.set_xlabel("clip threshold: multiple of the average ‖g‖ (value)")
     ax.set_ylabel("seeds solved in 2000 iterations")
+
+
+def bifurcation(ax, x, b_of_x, stable, bifurcations, b, limit_low, limit_high, w: float):
+    """Doya's picture (Fig. 3): fixed points x* against b (solid stable, dashed unstable), the limits reached from
+    x = -10 and x = +10 (dots), the two-attractor window shaded and its saddle-node points marked."""
+    x, b_of_x, stable = to_numpy(x), to_numpy(b_of_x), to_numpy(stable)
+    ax.plot(np.where(stable, b_of_x, np.nan), x, color=COLORS[0], lw=2, label="stable fixed point")
+    ax.plot(np.where(stable, np.nan, b_of_x), x, "--", color=COLORS[1], lw=1.5, label="unstable (basin boundary)")
+    ax.plot(to_numpy(b)[::20], to_numpy(limit_low)[::20], ".", color=COLORS[2], ms=4, label="limit from x = -10")
+    ax.plot(to_numpy(b)[::20], to_numpy(limit_high)[::20], ".", color=COLORS[3], ms=4, label="limit from x = +10")
+    (b_low, x_low), (b_high, x_high) = bifurcations
+    ax.axvspan(b_low, b_high, color="grey", alpha=0.15, label=f"two attractors: b in ({b_low:.3f}, {b_high:.3f})")
+    ax.plot([b_low, b_high], [x_low, x_high], "kx", ms=9, mew=2, label="bifurcation points")
+    ax.set_xlim(float(to_numpy(b)[0]), float(to_numpy(b)[-1]))
+    ax.set_ylim(-4, 6)
+    ax.set_xlabel("b (bias)")
+    ax.set_ylabel("x* (fixed point / limit state)")
+    ax.set_title(f"x ↦ {w:g} σ(x) + b (Fig. 3)")
+    ax.legend(fontsize=7, loc="upper left")
+
+
+def success_rates(ax, lengths, rates_by_method: dict, task: str, seeds: int):
+    """Success rate (fraction of ``seeds``) against sequence length T, one line per method (Fig. 7's axes)."""
+    for k, (method, rates) in enumerate(rates_by_method.items()):
+        ax.plot(lengths, rates, marker="o", color=METHOD_COLORS[method], lw=1.5, ms=6 - k, label=method)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xticks(list(lengths))
+    ax.set_xlabel("sequence length T")
+    ax.set_ylabel(f"success rate ({seeds} seeds)")
+    ax.set_title(task.replace("_", " "))
+    ax.legend(fontsize=8)

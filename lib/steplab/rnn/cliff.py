@@ -2,14 +2,15 @@
 
     x_t = w sigma(x_{t-1}) + b,   x_0 = 0.5,   t = 1..50,      E_50(w, b) = (sigma(x_50) - 0.7)^2
 
-with the logistic sigma. The loss surface over (w, b) has a *wall*: for w > 4 (= 1/gamma, gamma = 1/4
-for the sigmoid) the map has two attractors, and where x_0 = 0.5 is exactly the unstable fixed point
-the run tips into one basin or the other. That basin boundary is the line
+with the logistic sigma. The loss surface over (w, b) has a *wall*: where x_0 = 0.5 is exactly the unstable
+fixed point, the run tips into one basin of attraction or the other. That basin boundary is the line
 
-    b_wall(w) = 0.5 - w sigma(0.5)                  (w > 4; our derivation, not in the paper)
+    b_wall(w) = 0.5 - w sigma(0.5)                  (w > 1/sigma'(0.5) = 4.2553; our derivation, not in the paper)
 
-since x_0 = 0.5 is a fixed point of x -> w sigma(x) + b exactly when 0.5 = w sigma(0.5) + b. A run that
-starts eps off an unstable fixed point moves away like (w sigma'(0.5))^t, so the gradient on the wall
+since x_0 = 0.5 is a fixed point of x -> w sigma(x) + b exactly when 0.5 = w sigma(0.5) + b, and unstable
+only when w sigma'(0.5) > 1 (for 4 < w < 4.2553 it is a stable fixed point there: no wall; see
+:mod:`steplab.rnn.theory`). A run that starts eps off an unstable fixed point moves away like
+(w sigma'(0.5))^t, so the gradient on the wall
 grows like (w sigma'(0.5))^50 = (0.235 w)^50. Zero loss needs a fixed point
 with sigma(x*) = 0.7, i.e. the valley line b_valley(w) = ln(7/3) - 0.7 w.
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from steplab.rnn import theory
 from steplab.trajectory import Trajectory, run
 from steplab.transforms import optimizer
 from steplab.validation import check_int, check_positive, check_threshold
@@ -34,7 +36,7 @@ Tensor = torch.Tensor
 X0 = 0.5
 STEPS = 50
 TARGET = 0.7
-BIFURCATION_W = 4.0  # two attractors only for w > 1/gamma = 4 (sigmoid)
+WALL_W = theory.WALL_W  # the wall b_wall(w) exists only for w > 1/sigma'(0.5) = 4.2553
 
 
 def cliff_loss_and_grad(w: Tensor, b: Tensor, steps: int = STEPS, x0: float = X0,
@@ -89,10 +91,10 @@ def _fixed_point_at_x0(w: Tensor) -> Tensor:
 
 
 def wall_line(w: Tensor) -> Tensor:
-    """b_wall(w) = 0.5 - w sigma(0.5): the basin boundary through x_0; NaN where w <= 4 (no wall there)."""
+    """b_wall(w) = 0.5 - w sigma(0.5): the basin boundary through x_0; NaN where w <= 4.2553 (no wall there)."""
     w = torch.as_tensor(w)
     b = _fixed_point_at_x0(w)  # b_wall = 0.5 - w sigma(0.5)
-    return torch.where(w > BIFURCATION_W, b, torch.full_like(b, math.nan))
+    return torch.where(w > WALL_W, b, torch.full_like(b, math.nan))
 
 
 def valley_line(w: Tensor) -> Tensor:
@@ -150,7 +152,7 @@ def step_lengths(trajectory: Trajectory) -> Tensor:
 
 def wall_centred_b(w: float, half_width: float = 0.01, points: int = 2001,
                    dtype: torch.dtype = torch.float64) -> Tensor:
-    """``points`` values of b spread evenly over 0.5 - w sigma(0.5) +- half_width (b_wall(w) where w > 4)."""
+    """``points`` values of b spread evenly over 0.5 - w sigma(0.5) +- half_width (b_wall(w) where w > 4.2553)."""
     check_positive("half_width", half_width)
     check_int("points", points, 2)
     centre = float(_fixed_point_at_x0(torch.tensor(w, dtype=torch.float64)))

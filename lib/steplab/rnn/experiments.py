@@ -23,8 +23,19 @@ from steplab.rnn.cliff import (
     wall_centred_b,
     wall_line,
 )
-from steplab.rnn.model import GAMMA, RNNLayout, clip_with_nan_guard, jacobian_product_norms, omega, scaled_orthogonal
+from steplab.rnn.identities import (  # noqa: F401  (re-exported: the notebook and claims call ex.<name>)
+    ClipInvariants,
+    JacobianNorms,
+    VanishingCheck,
+    clip_invariants,
+    omega_on_scaled_orthogonal,
+    vanishing_check,
+)
+from steplab.rnn.success_rates import SuccessRates, load
+from steplab.rnn.theory import WALL_W, bifurcation_points, fixed_point_bias, fixed_point_stable, limit_states
 from steplab.rnn.train import TrainingResult, train
+from steplab.rnn.vanishing import VanishingView
+from steplab.rnn.vanishing import vanishing_view as _vanishing_view
 from steplab.trajectory import Trajectory
 
 Tensor = torch.Tensor
@@ -95,17 +106,56 @@ class GradientPeaks:
         return self.peaks[self.ws.index(w)]
 
 
+def peak_grad_norm(w: float, points: int = 2001, rounds: int = 4) -> float:
+    """max_b ||grad E(w, b)||, found on b in [-8, 4] plus (w > 4.2553) the wall-centred grid, then zoomed ``rounds``
+    times onto +-2 grid spacings around the largest value (the wall is ~1e-6 wide at w = 5.5: an even grid misses it).
+    """
+    b = torch.linspace(-8.0, 4.0, points, dtype=torch.float64)
+    if w > WALL_W:
+        b = torch.cat([b, wall_centred_b(w, 0.01, points)])
+    spacing = 12.0 / (points - 1)
+    for _ in range(rounds + 1):
+        _, gw, gb = cliff_loss_and_grad(torch.full_like(b, w), b)
+        norm = torch.sqrt(gw**2 + gb**2)  # ||grad E|| = sqrt((dE/dw)^2 + (dE/db)^2)
+        centre, spacing = float(b[norm.argmax()]), min(spacing, float(b.diff().abs().min()))
+        b = torch.linspace(centre - 2 * spacing, centre + 2 * spacing, points, dtype=torch.float64)
+    return float(norm.max())
+
+
 def max_grad_norm_over_b(ws=(3.0, 4.5, 5.0, 5.5), points: int = 2001) -> GradientPeaks:
-    """max_b ||grad E(w, b)||: on b in [-8, 4] for w <= 4 (no wall), on the wall-centred grid for w > 4."""
-    peaks = []
-    for w in ws:
-        if w <= 4:
-            b = torch.linspace(-8.0, 4.0, points, dtype=torch.float64)
-            _, gw, gb = cliff_loss_and_grad(torch.full_like(b, w), b)
-            peaks.append(float(torch.sqrt(gw**2 + gb**2).max()))
-        else:
-            peaks.append(wall_profile(w, points=points).max)
-    return GradientPeaks(tuple(ws), tuple(peaks))
+    """:func:`peak_grad_norm` for each w in ``ws``."""
+    return GradientPeaks(tuple(ws), tuple(peak_grad_norm(w, points) for w in ws))
+
+
+@dataclass(frozen=True)
+class Bifurcation:
+    """Doya's picture (Fig. 3) at one w: the fixed-point curve b(x*) with its stability, the saddle-node points
+    in closed form, and the window of b where iterating from x = -10 and from x = +10 ends on different attractors."""
+
+    w: float
+    x: Tensor
+    b_of_x: Tensor
+    stable: Tensor
+    bifurcations: tuple[tuple[float, float], tuple[float, float]]
+    b: Tensor
+    limit_low: Tensor
+    limit_high: Tensor
+    measured_window: tuple[float, float]
+
+    @property
+    def spacing(self) -> float:
+        return float(self.b[1] - self.b[0])
+
+
+def doya_bifurcation(w: float = 5.0, points: int = 1401) -> Bifurcation:
+    """x* against b at ``w`` (Pascanu 2013, Fig. 3, after Doya 1993): curve, stability, window, measured window."""
+    x = torch.linspace(-6.0, 6.0, 1201, dtype=torch.float64)
+    (b_low, _), (b_high, _) = points_ = bifurcation_points(w)
+    b = torch.linspace(b_low - 0.55, b_high + 0.55, points, dtype=torch.float64)
+    low, high = limit_states(w, b, -10.0), limit_states(w, b, 10.0)
+    two = (high - low).abs() > 1e-3  # two attractors: the two starts end apart
+    return Bifurcation(w, x, fixed_point_bias(w, x), fixed_point_stable(w, x), points_, b, low, high,
+                       (float(b[two].min()), float(b[two].max())))
 
 
 @dataclass(frozen=True)
@@ -195,75 +245,6 @@ def many_starts_success(runs: int = 400, seed: int = 0, lr: float = 0.5, steps: 
                       counts["unclipped"][1])
 
 
-@dataclass(frozen=True)
-class JacobianNorms:
-    """||dx_t/dx_0|| ``[steps + 1, len(lambdas)]`` and its bound (lambda_1 gamma)^t for one activation."""
-
-    activation: str
-    lambdas: tuple[float, ...]
-    norms: Tensor
-    bound: Tensor
-    ratio_max: float  # max_t norm / bound for the first (below 1/gamma) lambda_1
-
-
-@dataclass(frozen=True)
-class VanishingCheck:
-    cases: tuple[JacobianNorms, ...]
-
-    def of(self, activation: str) -> JacobianNorms:
-        return next(c for c in self.cases if c.activation == activation)
-
-
-def vanishing_check(steps: int = 50, size: int = 50, seed: int = 0) -> VanishingCheck:
-    """||dx_t/dx_0|| against (lambda_1 gamma)^t (eqs. 6-7), lambda_1 below 1/gamma (tanh 0.9, sigmoid 3.6) and above."""
-    cases = []
-    for activation, lambdas in (("tanh", (0.9, 1.5, 3.0)), ("sigmoid", (3.6, 6.0, 12.0))):
-        w = scaled_orthogonal(size, torch.tensor(lambdas), seed)
-        norms = jacobian_product_norms(w, steps, activation, seed=seed)
-        t = torch.arange(steps + 1, dtype=torch.float64)
-        bound = (torch.tensor(lambdas, dtype=torch.float64)[None, :] * GAMMA[activation]) ** t[:, None]
-        cases.append(JacobianNorms(activation, lambdas, norms, bound, float((norms[:, 0] / bound[:, 0]).max())))
-    return VanishingCheck(tuple(cases))
-
-
-def omega_on_scaled_orthogonal(scales=(1.0, 0.5, 2.0), size: int = 20, batch: int = 8, steps: int = 5,
-                               dtype: torch.dtype = torch.float64) -> Tensor:
-    """Omega [len(scales)] for a linear RNN with W_rec = s Q, random states and errors: (s^2 - 1)^2 (eq. 10)."""
-    w_rec = scaled_orthogonal(size, torch.tensor(scales), seed=1).to(dtype)
-    generator = torch.Generator().manual_seed(2)
-    states = [torch.randn(len(scales), batch, size, generator=generator).to(dtype) for _ in range(steps)]
-    errors = [torch.randn(len(scales), batch, size, generator=generator).to(dtype) for _ in range(steps)]
-    return omega(states, errors, w_rec, "linear")
-
-
-@dataclass(frozen=True)
-class ClipInvariants:
-    """max ||clip(g)|| / c, min cos(clip(g), g), small gradients untouched, the NaN guard's step right."""
-
-    max_ratio: float
-    min_cosine: float
-    small_unchanged: bool
-    guard_ok: bool
-
-
-def clip_invariants(threshold: float = 1.0, runs: int = 64, seed: int = 0) -> ClipInvariants:
-    """Clip random gradients (norms 1e-3..1e3) and one NaN gradient with :func:`clip_with_nan_guard` (Alg. 1)."""
-    layout = RNNLayout(6, 10, 4)
-    generator = torch.Generator().manual_seed(seed)
-    grads = torch.randn(runs, layout.size, generator=generator, dtype=torch.float64)
-    grads = grads * torch.logspace(-3, 3, runs, dtype=torch.float64)[:, None] / grads.norm(dim=1, keepdim=True)
-    params = torch.randn(runs, layout.size, generator=generator, dtype=torch.float64)
-    grads[-1, 0] = float("nan")
-    clipped, norms = clip_with_nan_guard(grads, params, layout, threshold)
-    good, small = clipped[:-1], norms[:-1] <= threshold
-    cosine = (good * grads[:-1]).sum(1) / (good.norm(dim=1) * grads[:-1].norm(dim=1))
-    rec = layout.slices()["w_rec"]
-    guard_ok = bool(torch.allclose(clipped[-1, rec], 0.02 * params[-1, rec])) and bool(
-        (clipped[-1, : rec.start] == 0).all() and (clipped[-1, rec.stop:] == 0).all())
-    return ClipInvariants(float((good.norm(dim=1) / threshold).max()), float(cosine.min()),
-                          bool(torch.equal(good[small], grads[:-1][small])), guard_ok)
-
-
 @lru_cache(maxsize=8)
 def temporal_order_comparison(seeds=SEEDS, length: int = 20, clip_threshold: float = 1.0,
                               max_iterations: int = 2000, omega_weight: float = 0.0) -> TrainingResult:
@@ -323,3 +304,14 @@ def threshold_sweep(multiples=(0.5, 1.0, 10.0), seeds=SEEDS, length: int = 20,
                    max_iterations=max_iterations)
     return ThresholdSweep(average, tuple(multiples), thresholds, result.solved.reshape(len(multiples), len(seeds)),
                           result)
+
+
+def stored_success_rates() -> SuccessRates:
+    """The success-rate grid stored by ``python -m steplab.rnn.success_rates`` (read, not re-trained)."""
+    return load()
+
+
+@lru_cache(maxsize=2)
+def vanishing_view(length: int = 50, iterations: int = 100) -> VanishingView:
+    """:func:`steplab.rnn.vanishing.vanishing_view`, cached for the notebook and the claims."""
+    return _vanishing_view(length, iterations)

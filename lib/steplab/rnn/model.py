@@ -184,24 +184,26 @@ def omega(states: list[Tensor], errors: list[Tensor], w_rec: Tensor, activation:
 
 def clip_with_nan_guard(grads: Tensor, params: Tensor, layout: RNNLayout,
                         clip_threshold: Tensor | float | None) -> tuple[Tensor, Tensor]:
-    """Algorithm 1 on each run's flat gradient, with the official code's NaN guard.
+    """Algorithm 1 on each run's flat gradient, with the official code's NaN guard on clipped runs only.
 
         g <- min(1, c / ||g||) g                          (Pascanu 2013, Alg. 1; one norm over all parameters)
         if ||g|| is NaN/inf or > 1e10:  g_Wrec <- 0.02 W_rec, every other g <- 0      (code, RNN.py)
 
-    ``clip_threshold``: ``None`` (no clipping, guard only), a positive number, or a ``[runs]`` tensor
-    where ``inf`` marks an unclipped run. Returns (new gradient, norms before clipping ``[runs]``).
+    The guard sits inside the code's clipping branch (``clipstyle == 'rescale'``), so an unclipped (MSGD) run
+    has none: its gradient is returned as it is, NaN included.
+    ``clip_threshold``: ``None`` (no clipping, no guard), a positive number, or a ``[runs]`` tensor where
+    ``inf`` marks an unclipped run. Returns (new gradient, norms before clipping ``[runs]``).
     """
     norms = run_norm(grads)
     if clip_threshold is None:
-        clipped = grads
-    else:
-        threshold = torch.as_tensor(clip_threshold, dtype=grads.dtype, device=grads.device)
-        if bool((~(threshold > 0)).any()):
-            raise ValueError(f"clip_threshold must be > 0 (inf for no clipping), got {threshold.tolist()}")
-        factor = torch.where(torch.isinf(threshold), torch.ones_like(norms), clip_factor(norms, threshold))
-        clipped = grads * factor[:, None]  # g <- min(1, c / ||g||) g
-    bad = ~torch.isfinite(norms) | (norms > NAN_GUARD_NORM)
+        return grads, norms
+    threshold = torch.as_tensor(clip_threshold, dtype=grads.dtype, device=grads.device)
+    if bool((~(threshold > 0)).any()):
+        raise ValueError(f"clip_threshold must be > 0 (inf for no clipping), got {threshold.tolist()}")
+    unclipped = torch.isinf(threshold)
+    factor = torch.where(unclipped, torch.ones_like(norms), clip_factor(norms, threshold))
+    clipped = grads * factor[:, None]  # g <- min(1, c / ||g||) g
+    bad = (~torch.isfinite(norms) | (norms > NAN_GUARD_NORM)) & ~unclipped  # the guard of clipped runs only
     if bool(bad.any()):
         guard = torch.zeros_like(grads)
         rec = layout.slices()["w_rec"]
