@@ -1,5 +1,9 @@
 """Heavy-ball diffusion sampling: guided samples of an 8-class ring moving along the ε-ODE, and why few
-steps diverge: δλ leaves the sampler's stability region, which momentum enlarges (Wizadwongsa et al. 2024)."""
+steps diverge: δλ leaves the stability region of the method applied at that step, which heavy-ball momentum
+stretches along the negative real axis (Wizadwongsa et al. 2024).
+
+One divergence definition on the page: a sample is off at step t when ‖x_t − x_ref,t‖ > 1 in the plotted data
+scale x_t = x̄_t/√(1+σ_t²), x_ref,t the RK4 reference at the same σ_t (at t = N: the notebook's criterion)."""
 
 from __future__ import annotations
 
@@ -18,36 +22,35 @@ from app_pages.ui import device_caption, reproduce_expander
 from steplab.diffusion import (
     balanced_labels,
     boundary_locus,
-    divergence_fraction,
     integrate,
     method_name,
     noise,
     parse_method,
     real_interval_closed_form,
-    reference_samples,
     ring_gmm,
     sample,
     sigma_grid,
     spectral_radius,
 )
 from steplab.diffusion.experiments import dominant_step_eigenvalue
+from steplab.diffusion.metrics import assigned_fraction, diverged, reference_path
+from steplab.diffusion.theory import applied_method
 
 PAGE = "diffusion"
 FAMILIES = {"ddim": "DDIM (Euler)", "plms": "PLMS (Adams–Bashforth)", "hb": "PLMS + heavy ball (HB)",
             "nt": "PLMS + Nesterov", "ghvb": "GHVB", "dpm++": "DPM-Solver++(2M)", "dpm++hb": "DPM-Solver++ + HB"}
 CONTROLS = [
     Control("family", "Sampler", "select", "hb", options=tuple(FAMILIES), labels=FAMILIES),
-    Control("m", "momentum number m = (order − 1) + β", "float", 3.8, low=0.1, high=4.0, step=0.1,
+    Control("m", "momentum number m = (order − 1) + β", "float", 3.6, low=0.1, high=4.0, step=0.1,
             help="hb3.8 = PLMS4 with heavy-ball β = 0.8; m = 4 is plain PLMS4 (β = 1)"),
-    Control("steps", "steps N (model evaluations)", "int", 10, low=4, high=50),
-    Control("guidance", "guidance scale w", "float", 10.0, low=0.0, high=20.0, step=0.5),
+    Control("steps", "steps N (model evaluations)", "int", 8, low=4, high=50),
+    Control("guidance", "guidance scale w", "float", 15.0, low=0.0, high=20.0, step=0.5),
     Control("samples", "samples", "int", 256, low=64, high=1024, step=64),
     Control("seed", "seed", "int", 0, low=0, high=99),
     Control("compare", "compare with (same noise, labels, N and w)", "select", "plms4",
             options=("none", "ddim", "plms4", "hb3.8", "ghvb3.8", "dpm++")),
 ]
-REFERENCE_STEPS = 400
-FAR = 5.0  # a sample this far from the origin (data scale; the ring has radius 1) has diverged
+REFERENCE_STEPS = 400  # RK4 steps in all, spread over the sampler's N intervals
 
 
 @dataclass
@@ -65,10 +68,20 @@ class SamplerPath:
 
 
 @st.cache_data(max_entries=16, show_spinner="Solving the reference ODE (RK4)…")
-def reference(guidance: float, samples: int, seed: int) -> np.ndarray:
+def reference(guidance: float, samples: int, seed: int, steps: int) -> np.ndarray:
+    """x̄_ref at every σ of the N-step grid [N+1, B, 2] (RK4 in log σ, ⌈REFERENCE_STEPS/N⌉ steps per interval)."""
     model = ring_gmm()
     x_t, labels = noise(samples, 2, seed=seed), balanced_labels(samples, model.classes)
-    return reference_samples(model, guidance, x_t, labels, steps=REFERENCE_STEPS).numpy()
+    return reference_path(model, guidance, x_t, sigma_grid(steps), labels,
+                          substeps=-(-REFERENCE_STEPS // steps)).numpy()
+
+
+def off_reference(path: np.ndarray, ref: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The page's one divergence test, per step and sample [T, B]: ‖x_t − x_ref,t‖ > 1 with x = x̄/√(1+σ_t²)
+    (non-finite counts as off), for the first T steps of ``path`` [T, B, 2] against ``ref`` [N+1, B, 2]."""
+    count = len(path)
+    return np.stack([diverged(torch.as_tensor(path[k] / scale[k]), torch.as_tensor(ref[k] / scale[k])).numpy()
+                     for k in range(count)])
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -86,15 +99,19 @@ def step_eigenvalues(model, labels, guidance: float, x_bar: torch.Tensor, sigma:
 
 
 def reproduce_code(v: dict, method: str) -> str:
-    return f"""from steplab.diffusion import (balanced_labels, divergence_fraction, noise, reference_samples, ring_gmm,
-                               sample)
+    return f"""from steplab.diffusion import balanced_labels, divergence_fraction, noise, ring_gmm, sample, sigma_grid
+from steplab.diffusion.metrics import assigned_fraction, reference_path
 
 model = ring_gmm()  # 8 Gaussians (std 0.05) on the unit circle
 x_T, labels = noise({v['samples']}, 2, seed={v['seed']}), balanced_labels({v['samples']}, model.classes)
 x, path = sample(model, "{method}", steps={v['steps']}, guidance={v['guidance']:g}, x_T=x_T, class_labels=labels,
                  return_path=True)  # path: [N+1, batch, 2], one batched call
-reference = reference_samples(model, {v['guidance']:g}, x_T, labels, steps={REFERENCE_STEPS})
-print(f"diverged (‖x_N − x_ref‖ > 1): {{divergence_fraction(x, reference).item():.1%}} of samples")"""
+grid = sigma_grid({v['steps']})
+substeps = {-(-REFERENCE_STEPS // v['steps'])}  # RK4 steps per grid interval
+reference = reference_path(model, {v['guidance']:g}, x_T, grid, labels, substeps=substeps)[-1]
+scale = float((1 + grid[-1] ** 2) ** 0.5)  # data scale x = x̄/√(1+σ²)
+print(f"diverged (‖x_N − x_ref‖ > 1): {{divergence_fraction(x / scale, reference / scale).item():.1%}}, "
+      f"right cluster: {{assigned_fraction(x, model.means, labels).item():.1%}} of samples")"""
 
 
 def parse_pin(text: str) -> str:
@@ -118,8 +135,11 @@ def sampler_path(method: str, steps: int, guidance: float, samples: int, seed: i
 def main() -> None:
     st.title("Heavy-ball diffusion sampling")
     st.caption("Guided sampling of an 8-class ring with few steps. Each sampler is stable only while δλ (step × "
-               "eigenvalue of ∇ε̄) stays in its region; strong guidance pushes δλ out and samples fly off. Heavy-ball "
-               "momentum (β < 1) enlarges the region (Wizadwongsa et al. 2024). " + device_caption() + ".")
+               "eigenvalue of ∇ε̄) stays in the region of the method applied at that step (the first steps run at "
+               "lower order); strong guidance pushes δλ out and samples fly off. Heavy-ball momentum (β < 1) "
+               "stretches the region along the negative real axis by (2 − β)/β but lowers it near the imaginary "
+               "axis (Wizadwongsa et al. 2024). A sample is off when ‖x_t − x_ref,t‖ > 1 against an RK4 reference "
+               "at the same σ_t. " + device_caption() + ".")
     ctl = Controls(PAGE, CONTROLS)
     ctl.show_warnings()
     v = {"family": ctl("family")}
@@ -149,69 +169,85 @@ def main() -> None:
 
     player = playback(PAGE, steps=v["steps"], reset_key=(v["steps"], v["samples"], v["seed"]),
                       live_key=(method, v["guidance"]), start=start, advance=advance,
-                      render=lambda live, state: render(live, v, method, model, grid, labels, other))
+                      render=lambda live, state: render(live, v, method, model, grid, labels, other,
+                                                        reference(v["guidance"], v["samples"], v["seed"],
+                                                                  v["steps"])))
     pins.buttons(method, what="sampler")
     live = player["live"]
     final = live.path[-1].numpy()
-    ref = torch.as_tensor(reference(v["guidance"], v["samples"], v["seed"]))
+    ref = reference(v["guidance"], v["samples"], v["seed"], v["steps"])
+    scale = np.sqrt(1.0 + grid.numpy() ** 2)[:, None, None]
     rows = []
     for label, sampler, x_n in [(f"now: {method}", method, final)] + [(lb, m, other[lb][-1]) for lb, m in others]:
         rows.append({"run": label, "sampler": sampler, "steps N": v["steps"], "guidance w": v["guidance"],
-                     "diverged at the end": float(divergence_fraction(torch.as_tensor(x_n), ref))})
+                     "diverged at the end": float(off_reference(x_n[None], ref[-1:], scale[-1:]).mean()),
+                     "right cluster": float(assigned_fraction(torch.as_tensor(x_n), model.means, labels))})
     fraction = rows[0]["diverged at the end"]
     summary = (f"**At the end of the run ({v['steps']} steps, w = {v['guidance']:g}):** {method}: {fraction:.1%} of "
-               f"the samples diverged")
+               f"the samples diverged, {rows[0]['right cluster']:.1%} in the right cluster")
     if v["compare"] != "none":
-        summary += f"; {v['compare']}: {rows[1]['diverged at the end']:.1%}"
-    st.markdown(summary + f" (‖x_N − x_ref‖ > 1 against a {REFERENCE_STEPS}-step RK4 reference).")
+        summary += (f"; {v['compare']}: {rows[1]['diverged at the end']:.1%} diverged, "
+                    f"{rows[1]['right cluster']:.1%} in the right cluster")
+    st.markdown(summary + " (diverged: ‖x_N − x_ref‖ > 1; right cluster: nearest class mean = own label).")
     if pins.values:
         st.dataframe(pd.DataFrame(rows), hide_index=True,
-                     column_config={"diverged at the end": st.column_config.NumberColumn(format="percent")})
+                     column_config={"diverged at the end": st.column_config.NumberColumn(format="percent"),
+                                    "right cluster": st.column_config.NumberColumn(format="percent")})
     reproduce_expander(reproduce_code(v, method), "Changes made mid-run are not included. For the comparison or "
                        "a pinned sampler, put its name in sample(model, ...).")
     st.session_state[keys.result(PAGE)] = {"t": live.t, "divergence": fraction, "final": final,
+                                           "right": rows[0]["right cluster"],
                                            "runs": {row["run"]: row["diverged at the end"] for row in rows},
                                            "finals": {label: path[-1] for label, path in other.items()}}
     ctl.finish(extra={"pins": pins.param()})
 
 
 def render(live: SamplerPath, v: dict, method: str, model, grid: torch.Tensor, labels: torch.Tensor,
-           other: dict[str, np.ndarray]) -> None:
+           other: dict[str, np.ndarray], ref: np.ndarray) -> None:
     t = live.t
     sigmas = grid.numpy()
     scale = np.sqrt(1.0 + sigmas**2)[:, None, None]
     shown = live.path[: t + 1].numpy() / scale[: t + 1]
-    radius = np.linalg.norm(shown, axis=-1)
-    bad = ~np.isfinite(radius) | (radius > FAR)
+    bad = off_reference(live.path[: t + 1].numpy(), ref, scale)  # [t+1, B]: ‖x_k − x_ref,k‖ > 1
     n = min(t, v["steps"] - 1)
 
     def z_at(k: int) -> np.ndarray:  # δλ of step k -> k + 1, per sample
         return step_eigenvalues(model, labels, v["guidance"], live.path[k], float(sigmas[k]),
                                 float(sigmas[k + 1] - sigmas[k]))
 
+    def region(k: int):  # the method applied at step k (warm-up: lower order) and its real interval
+        applied = applied_method(method, k)
+        return applied, real_interval_closed_form(applied)
+
     z = z_at(n)
     finite_z = np.isfinite(z)
     try:
-        inside = spectral_radius(method, np.where(finite_z, z, 0)).numpy() <= 1 + 1e-9
-        left = real_interval_closed_form(method)
+        applied, left = region(n)
+        inside = spectral_radius(applied, np.where(finite_z, z, 0)).numpy() <= 1 + 1e-9
     except ValueError:  # DPM-Solver: no multistep region
-        inside, left = np.ones(len(z), dtype=bool), None
+        applied, inside, left = None, np.ones(len(z), dtype=bool), None
     cols = st.columns(4)
     cols[0].metric("step", f"{t} / {v['steps']}", help=f"σ = {sigmas[t]:.3g}")
-    cols[1].metric("samples far off now", f"{int(bad[-1].sum())} / {len(labels)}", help=f"|x| > {FAR:g}")
-    cols[2].metric(f"δλ outside the region, step {n}→{n + 1}", f"{int((~inside).sum())} / {len(z)}"
-                   if left is not None else "–", help="one step outside multiplies an error by |ζ| > 1 once; "
-                   "divergence needs several such steps in a row")
-    cols[3].metric("stable real interval", f"({left:.3g}, 0)" if left is not None else "n/a")
-    if bad[-1].any():  # samples far off now: since when (the start of their final far-off streak)?
+    cols[1].metric("samples off the reference now", f"{int(bad[-1].sum())} / {len(labels)}",
+                   help="‖x_t − x_ref,t‖ > 1 in the data scale x = x̄/√(1+σ²); at t = N: diverged")
+    cols[2].metric(f"δλ outside {applied}'s region, step {n}→{n + 1}" if applied else "δλ outside the region",
+                   f"{int((~inside).sum())} / {len(z)}" if left is not None else "–",
+                   help="the region of the method actually applied at this step (warm-up: Euler, then AB2, …); "
+                   "one step outside multiplies an error by |ζ| > 1 once; divergence needs several in a row")
+    cols[3].metric(f"stable real interval of {applied}" if applied else "stable real interval",
+                   f"({left:.3g}, 0)" if left is not None else "n/a")
+    if bad[-1].any():  # samples off now: since when (the start of their final off streak)?
         lost = bad[:, bad[-1]]
         first = int((lost.shape[0] - np.argmax(~lost[::-1], axis=0)).min()) if (~lost).any() else 0
         reason = ""
         if left is not None and first > 0:
             worst = float(np.nanmin(z_at(first - 1).real))
-            reason = (f": δλ = {worst:.3g} < {left:.3g}, outside {method}'s stability interval" if worst < left
-                      else f": δλ ≥ {left:.3g}; the step was too large for the nonlinear part")
-        st.error(f"**{method}** — diverged at step {first}{reason} ({int(bad[-1].sum())} samples far off).",
+            step_method, step_left = region(first - 1)
+            reason = (f": δλ = {worst:.3g} < {step_left:.3g}, outside the stability interval of {step_method} "
+                      f"(applied at step {first - 1})" if worst < step_left
+                      else f": δλ ≥ {step_left:.3g}; the step was too large for the nonlinear part")
+        what = "diverged" if t == v["steps"] else "off the reference"
+        st.error(f"**{method}** — {what} since step {first}{reason} ({int(bad[-1].sum())} samples off).",
                  icon=":material/error:")
     left_col, right_col = st.columns(2)
     points = pd.DataFrame({"x": shown[-1, :, 0], "y": shown[-1, :, 1], "class": labels.numpy()})
@@ -225,7 +261,7 @@ def render(live: SamplerPath, v: dict, method: str, model, grid: torch.Tensor, l
     compare = pd.concat(compare, ignore_index=True)
     charts.show(specs.samples_spec(), {"points": points, "means": means, "other": compare}, left_col)
     if left is not None:
-        data = {"locus": locus(method), "interval": pd.DataFrame({"x1": [left], "x2": [0.0], "y": [0.0],
+        data = {"locus": locus(applied), "interval": pd.DataFrame({"x1": [left], "x2": [0.0], "y": [0.0],
                                                                   "what": ["stable real interval"]}),
                 "z": pd.DataFrame({"re": z.real[finite_z], "im": z.imag[finite_z],
                                    "stable": np.where(inside[finite_z], "inside", "outside")})}
@@ -239,7 +275,7 @@ def render(live: SamplerPath, v: dict, method: str, model, grid: torch.Tensor, l
             if zk.size:
                 history.append({"step": k, "worst δλ": float(zk.min()), "median δλ": float(np.median(zk))})
         frame = pd.DataFrame(history).melt("step", var_name="run", value_name="z")
-        charts.show(specs.history_spec(round(left, 4)), {"series": frame}, right_col)
+        charts.show(specs.history_spec(round(real_interval_closed_form(method), 4)), {"series": frame}, right_col)
     else:
         right_col.info("DPM-Solver++ is not a linear multistep method, so it has no boundary-locus region here; "
                        "pick PLMS, HB, Nesterov or GHVB to see δλ against the region.", icon=":material/info:")

@@ -276,7 +276,7 @@ def test_invalid_query_values_fall_back_with_a_warning(params):
 @pytest.mark.parametrize("page,params,key,default", [
     ("clipping", {"c": "-1"}, "clipping.c", 1.0),
     ("logistic", {"steps": "lots"}, "logistic.steps", 100),
-    ("diffusion", {"guidance": "inf"}, "diffusion.guidance", 10.0),
+    ("diffusion", {"guidance": "inf"}, "diffusion.guidance", 15.0),
     ("rnn", {"eta": "1e9"}, "rnn.eta", 1.0),
 ])
 def test_every_page_warns_on_invalid_links(page, params, key, default):
@@ -346,6 +346,16 @@ def test_clipping_sweep_button_measures_the_curve():
     assert at.session_state["clipping.sweep_for"][3] == 0.05
 
 
+def test_clipping_sweep_runs_each_threshold_past_its_relaxation_time():
+    at = open_app("app_pages/clipping.py", noise="exp")  # c = 0.05: relaxation 1/(η h′) ≈ 1/(0.03 · 0.05) ≈ 650
+    click(at, "clipping.sweep")
+    table = at.dataframe[1].value
+    measured, error = (float(v) for v in table["measured bias ± 2 s.e."][0].split(" ± "))
+    assert float(table["c"][0]) == pytest.approx(0.05) and float(table["theory"][0]) == pytest.approx(0.3064, abs=1e-4)
+    assert abs(measured - 0.3064) < max(error, 0.006)  # a 2000-step run read 0.265 here
+    assert int(table["steps run (burn-in half)"][0]) >= 2 * 6 * 600  # burn-in >= 6 relaxation times
+
+
 def test_clipping_pins_overlay_settings_on_the_same_noise_and_match_run():
     at = open_app("app_pages/clipping.py", chains="16", steps="100")
     pin_settings(at, "clipping", [{"clipping.c": 0.5, "clipping.eta": 0.05}, {"clipping.c": 2.0, "clipping.eta": 0.01},
@@ -401,11 +411,25 @@ def test_diffusion_page_matches_its_code_and_reports_divergence():
     page = at.session_state["_result.diffusion"]
     namespace = run_code(at)
     np.testing.assert_array_equal(namespace["x"].numpy(), page["final"])
-    fraction = float(namespace["divergence_fraction"](namespace["x"], namespace["reference"]))
+    scale = namespace["scale"]
+    fraction = float(namespace["divergence_fraction"](namespace["x"] / scale, namespace["reference"] / scale))
     assert fraction == pytest.approx(page["divergence"]) and fraction > 0  # PLMS4 at N = 8, w = 15 diverges
-    assert any("diverged at step" in e.value and "stability interval" in e.value for e in at.error)
-    hb = open_app("app_pages/diffusion.py", family="hb", m="3.8", steps="8", guidance="15", samples="128")
-    assert hb.session_state["_result.diffusion"]["divergence"] < fraction  # momentum enlarges the region
+    assert page["right"] == pytest.approx(float(namespace["assigned_fraction"](namespace["x"], namespace["model"].means,
+                                                                               namespace["labels"])))
+    assert any("diverged since step" in e.value and "stability interval of" in e.value for e in at.error)
+    hb = open_app("app_pages/diffusion.py", family="hb", m="3.6", steps="8", guidance="15", samples="128")
+    assert hb.session_state["_result.diffusion"]["divergence"] == 0 < fraction  # HB 0.6 stretches the interval
+    assert hb.session_state["_result.diffusion"]["right"] == 1.0 > page["right"]
+
+
+def test_diffusion_defaults_show_the_effect_and_count_the_applied_region():
+    """Defaults (hb3.6 vs plms4, N = 8, w = 15): a plain difference; the δλ counter at step 0 uses Euler's region."""
+    at = open_app("app_pages/diffusion.py", samples="128")
+    runs = at.session_state["_result.diffusion"]["runs"]
+    assert runs["now: hb3.6"] == 0.0 and runs["compare: plms4"] >= 0.3
+    click(at, "diffusion.reset")
+    metric = next(m for m in at.metric if m.label.startswith("δλ outside"))
+    assert "ddim's region, step 0→1" in metric.label  # HB's first step is an Euler step (v_1 = e_0)
 
 
 def test_diffusion_mid_run_change_keeps_the_samples():
@@ -427,12 +451,12 @@ def test_diffusion_pins_overlay_samplers_on_the_same_noise_and_match_sample():
                                    {"diffusion.family": "ghvb", "diffusion.m": 3.5},
                                    {"diffusion.family": "nt", "diffusion.m": 3.5}])
     page = at.session_state["_result.diffusion"]
-    names = ["now: nt3.5", "compare: plms4", "pin 1: hb3.8", "pin 2: hb2.5", "pin 3: ghvb3.5"]
+    names = ["now: nt3.5", "compare: plms4", "pin 1: hb3.6", "pin 2: hb2.5", "pin 3: ghvb3.5"]
     assert list(page["runs"]) == names and list(at.dataframe[0].value["run"]) == names
     model = ring_gmm()
     x_t, labels = noise(64, 2, seed=0), balanced_labels(64, model.classes)
     for label in names[1:]:
-        alone = sample(model, label.split(": ")[1], 10, 10.0, x_t, labels)
+        alone = sample(model, label.split(": ")[1], 8, 15.0, x_t, labels)  # the page's defaults N = 8, w = 15
         np.testing.assert_array_equal(page["finals"][label], alone.numpy())
     clear_pins(at, "diffusion")
     assert not at.dataframe  # the sampler table appears with pins only

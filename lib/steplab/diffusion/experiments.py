@@ -24,7 +24,14 @@ import torch
 from steplab.device import cpu_threads
 from steplab.diffusion import crosscheck, gmm, orders, theory
 from steplab.diffusion.methods import Method
-from steplab.diffusion.metrics import assigned_fraction, diverged, divergence_fraction, median_error, reference_samples
+from steplab.diffusion.metrics import (
+    assigned,
+    assigned_fraction,
+    diverged,
+    divergence_fraction,
+    median_error,
+    reference_samples,
+)
 from steplab.diffusion.samplers import integrate, sample
 from steplab.diffusion.schedule import sigma_grid
 from steplab.validation import check_int
@@ -54,6 +61,7 @@ class Sweep:
     reference: torch.Tensor
     labels: torch.Tensor
     samples: dict[tuple[str, int], torch.Tensor]
+    means: torch.Tensor  # the model's class means [classes, d]
 
     @property
     def batch(self) -> int:
@@ -67,6 +75,10 @@ class Sweep:
     def diverged(self, method: str, steps: int) -> torch.Tensor:
         """Boolean [batch]: which samples of ``method`` at N = ``steps`` diverged."""
         return diverged(self.samples[method, steps], self.reference)
+
+    def right_cluster(self, method: str, steps: int) -> torch.Tensor:
+        """Boolean [batch]: which samples of ``method`` at N = ``steps`` lie nearest their own class mean."""
+        return assigned(self.samples[method, steps], self.means, self.labels)
 
 
 def gmm_problem(seed: int = 0, dim: int = 64, classes: int = 10, batch: int = 400):
@@ -91,7 +103,7 @@ def gmm_sweep(methods: tuple[str, ...] = GMM_METHODS, steps: tuple[int, ...] = G
                 divergence[name][n] = float(divergence_fraction(x, reference))
                 error[name][n] = float(median_error(x, reference))
                 assigned[name][n] = float(assigned_fraction(x, model.means, labels))
-    return Sweep(tuple(methods), tuple(steps), divergence, error, assigned, reference, labels, samples)
+    return Sweep(tuple(methods), tuple(steps), divergence, error, assigned, reference, labels, samples, model.means)
 
 
 @lru_cache(maxsize=4)
@@ -109,7 +121,7 @@ def ring_experiment(methods: tuple[str, ...] = RING_METHODS, steps: int = 8, gui
             divergence[name] = {steps: float(divergence_fraction(x, reference))}
             error[name] = {steps: float(median_error(x, reference))}
             assigned[name] = {steps: float(assigned_fraction(x, model.means, labels))}
-    return Sweep(tuple(methods), (steps,), divergence, error, assigned, reference, labels, samples)
+    return Sweep(tuple(methods), (steps,), divergence, error, assigned, reference, labels, samples, model.means)
 
 
 # --- linear stability, on the samplers themselves ---------------------------------------------------------

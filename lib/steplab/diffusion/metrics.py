@@ -86,10 +86,36 @@ def median_error(samples: torch.Tensor, reference: torch.Tensor) -> torch.Tensor
     return errors(samples, reference).median(dim=-1).values
 
 
-def assigned_fraction(samples: torch.Tensor, means: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Fraction of samples [batch, d] whose nearest class mean (``means`` [classes, d]) is their own label
-    (non-finite samples count as wrong): the nearest-mode assignment."""
+def assigned(samples: torch.Tensor, means: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Boolean per sample [batch]: is the nearest class mean (``means`` [classes, d]) the sample's own label?
+    Non-finite samples count as wrong (the nearest-mode assignment)."""
     means = means.to(dtype=samples.dtype, device=samples.device)
     distance = torch.cdist(torch.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0), means)  # [batch, classes]
-    right = (distance.argmin(dim=-1) == labels.to(samples.device)) & torch.isfinite(samples).all(dim=-1)
-    return right.to(torch.float64).mean()
+    return (distance.argmin(dim=-1) == labels.to(samples.device)) & torch.isfinite(samples).all(dim=-1)
+
+
+def assigned_fraction(samples: torch.Tensor, means: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Fraction of samples [batch, d] whose nearest class mean is their own label (:func:`assigned`)."""
+    return assigned(samples, means, labels).to(torch.float64).mean()
+
+
+def reference_path(model, guidance: float, x_T: torch.Tensor, sigmas: torch.Tensor,
+                   class_labels: torch.Tensor | None = None, substeps: int = 50) -> torch.Tensor:
+    """The RK4 (log σ) reference at every σ of a sampler's grid ``sigmas`` [N+1]: x̄_ref [N+1, batch, d],
+    ``substeps`` RK4 steps per grid interval, from x̄ = x_T √(1+σ_0²) (the samplers' start)."""
+    check_int("substeps", substeps, 1)
+    sig = [float(s) for s in sigmas]
+    if min(sig) <= 0:
+        raise ValueError("reference_path needs positive noise levels sigma")
+    eps = model_eps_fn(model, guidance, class_labels)
+
+    def in_log_sigma(x, u):
+        sigma = torch.exp(u)
+        return sigma * eps(x, sigma)
+
+    x = x_T * start_scale(sig[0]).to(dtype=x_T.dtype, device=x_T.device)
+    path = [x]
+    for s, s_next in zip(sig[:-1], sig[1:]):
+        x = rk4(in_log_sigma, x, torch.linspace(math.log(s), math.log(s_next), substeps + 1, dtype=torch.float64))
+        path.append(x)
+    return torch.stack(path)

@@ -9,6 +9,15 @@ import numpy as np
 
 from steplab.plots import COLORS, to_numpy
 
+PALETTE = COLORS + ["#bcbd22", "#7f7f7f", "#000000", "#aec7e8", "#ffbb78", "#98df8a"]  # no colour reused
+
+
+def palette(count: int) -> list[str]:
+    """``count`` distinct colours (the style's eight, then six more); more than that is an error."""
+    if count > len(PALETTE):
+        raise ValueError(f"at most {len(PALETTE)} distinct colours in one figure, asked for {count}")
+    return PALETTE[:count]
+
 
 def stability_regions(ax, regions):
     """Boundary loci z(θ) (and a faint fill of each stable set) of a
@@ -44,8 +53,8 @@ def toy_norms_plot(ax, paths):
     """‖x(t)‖ along the App. C toy for each method (log scale), with the exact solution
     (a :class:`~steplab.diffusion.experiments.ToyPaths`)."""
     ax.plot(to_numpy(paths.exact_times), to_numpy(paths.exact_norms), color="k", lw=2, alpha=0.4, label="exact")
-    for k, (name, norms) in enumerate(paths.norms.items()):
-        ax.plot(to_numpy(paths.times), to_numpy(norms), "o-", ms=3, color=COLORS[k % len(COLORS)], label=name)
+    for color, (name, norms) in zip(palette(len(paths.norms)), paths.norms.items()):
+        ax.plot(to_numpy(paths.times), to_numpy(norms), "o-", ms=3, color=color, label=name)
     ax.set_yscale("log")
     ax.set_xlabel("time t")
     ax.set_ylabel(r"$\|x(t)\|$")
@@ -55,9 +64,9 @@ def toy_norms_plot(ax, paths):
 
 def divergence_vs_steps(ax, sweep):
     """Fraction of diverged samples (‖x_N − x_ref‖ > 1) against the number of steps N, one line per method."""
-    for k, name in enumerate(sweep.methods):
-        ax.plot(sweep.steps, [sweep.divergence[name][n] for n in sweep.steps], marker="o", ms=4,
-                color=COLORS[k % len(COLORS)], ls="-" if k < len(COLORS) else "--", label=name)
+    for color, name in zip(palette(len(sweep.methods)), sweep.methods):
+        ax.plot(sweep.steps, [sweep.divergence[name][n] for n in sweep.steps], marker="o", ms=4, color=color,
+                label=name)
     ax.set_xlabel("number of steps N (NFE)")
     ax.set_ylabel(r"diverged fraction ($\|x_N - x_{ref}\| > 1$)")
     ax.legend(ncol=2)
@@ -67,16 +76,21 @@ def divergence_vs_steps(ax, sweep):
 def error_bars(ax, sweep, steps: int = 30):
     """Median ℓ2 error against the fine reference at N = ``steps``, one bar per method."""
     values = [sweep.error[name][steps] for name in sweep.methods]
-    ax.bar(range(len(values)), values, color=[COLORS[k % len(COLORS)] for k in range(len(values))])
+    ax.bar(range(len(values)), values, color=palette(len(values)))
     ax.set_xticks(range(len(values)), sweep.methods, rotation=45, ha="right")
     ax.set_ylabel(rf"median $\|x_N - x_{{ref}}\|$ at N = {steps}")
     return ax
 
 
-def order_lines(ax, errors: dict[str, list[float]], steps):
-    """Global error against N on log-log axes, one line per method."""
-    for k, (name, values) in enumerate(errors.items()):
-        ax.loglog(steps, values, "o-", ms=3, color=COLORS[k % len(COLORS)], label=name)
+def order_lines(ax, errors: dict[str, list[float]], steps, slopes=(1, 2, 4)):
+    """Global error against N on log-log axes, one line per method, with grey guides ∝ N^{−p} for p in ``slopes``
+    (anchored at the first N, a decade above the largest error there)."""
+    for color, (name, values) in zip(palette(len(errors)), errors.items()):
+        ax.loglog(steps, values, "o-", ms=3, color=color, label=name)
+    n = np.asarray(steps, dtype=float)
+    top = 10 * max(v[0] for v in errors.values())
+    for p, style in zip(slopes, (":", "--", "-.", (0, (1, 4)))):
+        ax.loglog(n, top * (n / n[0]) ** (-p), color="0.5", lw=1, ls=style, label=f"slope −{p}")
     ax.set_xlabel("number of steps N")
     ax.set_ylabel(r"$|x_N - x(2)|$")
     ax.legend(ncol=2)
@@ -90,23 +104,30 @@ def step_eigenvalue_plot(ax, eigenvalues):
     for k, (label, worst) in enumerate(eigenvalues.worst.items()):
         worst = to_numpy(worst)
         ax.plot(np.arange(len(worst)), worst, "o-", color="k" if k == 0 else COLORS[1], label=label, ms=4)
-    for k, (name, boundary) in enumerate(eigenvalues.boundaries.items()):
-        ax.axhline(boundary, ls="--", lw=1, color=COLORS[(k + 2) % len(COLORS)], label=f"{name} boundary")
+    for color, (name, boundary) in zip(palette(len(eigenvalues.boundaries) + 2)[2:], eigenvalues.boundaries.items()):
+        ax.axhline(boundary, ls="--", lw=1, color=color, label=f"{name} boundary")
     ax.set_xlabel("step n")
     ax.set_ylabel(r"median over samples of min$_i\ \delta_n\lambda_i$")
     ax.legend(ncol=2, fontsize=8)
     return ax
 
 
-def ring_scatter(ax, samples, diverged=None, title: str = "", limit: float = 3.0):
-    """2-D samples on the eight-class ring, ``diverged`` ones (boolean [batch]) in red; points beyond ``limit``
-    are drawn on the edge."""
+def ring_scatter(ax, samples, diverged=None, title: str = "", limit: float = 3.0, right=None):
+    """2-D samples on the eight-class ring: ``diverged`` ones (boolean [batch], ‖x_N − x_ref‖ > 1) in red; with
+    ``right`` (boolean [batch], nearest class mean = own label), the others split into right cluster (blue) and
+    wrong cluster (orange). Points beyond ``limit`` are drawn on the edge."""
     x = to_numpy(samples)
     bad = np.zeros(len(x), dtype=bool) if diverged is None else to_numpy(diverged).astype(bool)
+    good = np.ones(len(x), dtype=bool) if right is None else to_numpy(right).astype(bool)
     angle = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(angle), np.sin(angle), color="k", lw=0.5, alpha=0.4)
     shown = np.clip(np.nan_to_num(x, nan=limit, posinf=limit, neginf=-limit), -limit, limit)
-    ax.scatter(shown[~bad, 0], shown[~bad, 1], s=4, color=COLORS[0], label="ok")
+    ok = ~bad & good
+    ax.scatter(shown[ok, 0], shown[ok, 1], s=4, color=COLORS[0],
+               label=f"right cluster ({ok.mean():.0%})" if right is not None else "ok")
+    if right is not None:
+        wrong = ~bad & ~good
+        ax.scatter(shown[wrong, 0], shown[wrong, 1], s=5, color=COLORS[3], label=f"wrong cluster ({wrong.mean():.0%})")
     ax.scatter(shown[bad, 0], shown[bad, 1], s=6, color=COLORS[1], label=f"diverged ({bad.mean():.0%})")
     ax.set_xlim(-limit, limit)
     ax.set_ylim(-limit, limit)
@@ -114,5 +135,45 @@ def ring_scatter(ax, samples, diverged=None, title: str = "", limit: float = 3.0
     ax.set_xlabel(r"$x_1$")
     ax.set_ylabel(r"$x_2$")
     ax.set_title(title)
-    ax.legend(loc="upper right", markerscale=2)
+    ax.legend(loc="upper right", markerscale=2, fontsize=7)
+    return ax
+
+
+def ghvb_beta_plot(ax_div, ax_err, sweep, few: int = 10, many: int = 30):
+    """GHVB's trade-off over β (a :class:`~steplab.diffusion.sweeps.BetaSweep`): diverged fraction at N = ``few``
+    on ``ax_div``, median error at N = ``many`` on ``ax_err``."""
+    betas = list(sweep.betas)
+    ax_div.plot(betas, [sweep.divergence[b][few] for b in betas], "o-", color=COLORS[1])
+    ax_div.set_xlabel("damping β of GHVB 3.β (β = 1: PLMS4)")
+    ax_div.set_ylabel(rf"diverged fraction at N = {few}")
+    ax_err.plot(betas, [sweep.error[b][many] for b in betas], "o-", color=COLORS[0])
+    ax_err.set_xlabel("damping β of GHVB 3.β (β = 1: PLMS4)")
+    ax_err.set_ylabel(rf"median $\|x_N - x_{{ref}}\|$ at N = {many}")
+    return ax_div, ax_err
+
+
+def hb_error_plot(ax, sweep):
+    """HB's median error against N for each β, and DDIM's (a :class:`~steplab.diffusion.sweeps.BetaSweep`)."""
+    colors = palette(len(sweep.betas) + 1)
+    for color, b in zip(colors, sweep.betas):
+        ax.loglog(sweep.steps, [sweep.error[b][n] for n in sweep.steps], "o-", ms=4, color=color,
+                  label=sweep.names[b] + (" (β = 1)" if b == 1.0 else f" (β = {b:g})"))
+    ax.loglog(sweep.steps, [sweep.ddim_error[n] for n in sweep.steps], "s--", ms=4, color=colors[-1], label="ddim")
+    ax.set_xlabel("number of steps N (NFE)")
+    ax.set_ylabel(r"median $\|x_N - x_{ref}\|$")
+    ax.legend()
+    return ax
+
+
+def dpm_grid_plot(ax, grid):
+    """Diverged fraction against N of DPM-Solver++ (solid) and with HB (dashed, dotted), one colour per guidance w
+    (a :class:`~steplab.diffusion.sweeps.DpmGrid`)."""
+    styles = ("-", "--", ":")
+    for color, w in zip(palette(len(grid.guidances)), grid.guidances):
+        for style, m in zip(styles, grid.methods):
+            ax.plot(grid.steps, [grid.divergence[m][w][n] for n in grid.steps], marker="o", ms=4, ls=style,
+                    color=color, label=f"{m}, w = {w:g}")
+    ax.set_xlabel("number of steps N (NFE)")
+    ax.set_ylabel(r"diverged fraction ($\|x_N - x_{ref}\| > 1$)")
+    ax.legend(ncol=3, fontsize=7)
     return ax
