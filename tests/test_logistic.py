@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from steplab.logistic import data, experiments, ghosts, metrics, theory
+from steplab.logistic import data, experiments, ghosts, metrics, spike, studies, theory
 from steplab.logistic.algorithms import METHODS, run_gd, run_on
 
 torch.set_num_threads(1)
@@ -117,6 +117,10 @@ def test_c3_loss_unreliable_digits():
     assert sep[100.0] < sep[1.0] / 3
     assert loss10[100.0] > 50 * loss10[1.0]
     assert sep[1e-3] == -1 and int(bp.separated_at[0]) == 86
+    # separation time levels off at the Batch Perceptron's for gamma >= 10, and no run loses its separation
+    assert all(abs(sep[g] - 86) <= 4 for g in (10.0, 100.0, 1e4))
+    stays = dict(zip(lr.step_sizes.tolist(), lr.stays_separated_from.tolist()))
+    assert all(stays[g] == sep[g] for g in sep if g >= 0.1)
     sweep49 = experiments.digits_sweep("digits_4v9")
     lr49, bp49 = sweep49.lr_gd, sweep49.perceptron
     sep49 = dict(zip(lr49.step_sizes.tolist(), lr49.separated_at.tolist()))
@@ -152,27 +156,100 @@ def test_c6_wu_two_phases():
         if eta <= 10:
             assert float(wu.angle[k]) < 1.0
     assert 3.0 < float(wu.angle[etas.index(100.0)]) < 4.0
+    # eta = 30, 100: the oscillating phase overshoots below the stable 1/(eta t) line; eta = 100 sits on a plateau
+    assert float(wu.eta_final_loss[etas.index(30.0)]) < 0.9 * 2.5e-3
+    loss100 = wu.history.loss[:, etas.index(100.0)]
+    assert float(loss100[-1]) < 1e-8 and float(loss100[15] / loss100[-1]) < 2
+
+
+def test_c6b_wu_rate_large_step_beats_fixed():
+    w = studies.wu_rate()
+    assert w.large_slope < -1.9 and -1.1 < w.fixed_slope < -0.6
+    assert bool((w.large_step_loss < w.fixed_loss).all())
+    # the slope check fails when the step does not grow with T (eta = 1 for every budget)
+    ds = data.digits_pair(4, 9)
+    flat = run_on(ds, torch.ones(len(w.budgets), dtype=torch.float64), int(w.budgets[-1]), record_weights=False)
+    loss = torch.stack([flat.loss[int(b), k] for k, b in enumerate(w.budgets)])
+    assert studies.fitted_slope(w.budgets, loss) > -1.9
+    assert abs(studies.fitted_slope(torch.tensor([1.0, 2.0, 4.0]), torch.tensor([1.0, 0.25, 0.0625])) + 2) < 1e-12
+
+
+def test_implicit_bias_margins_and_balanced_rows():
+    m = studies.margins("digits_3v8")
+    ratio = dict(zip(m.gammas.tolist(), (m.normalized[-1] / m.mu).tolist()))
+    assert min(ratio[1.0], ratio[10.0]) > 0.5 and ratio[100.0] < ratio[10.0] / 3
+    assert ratio[1e4] < 0.05 and m.perceptron / m.mu < 0.05 < m.normalized_perceptron / m.mu < 1
+    assert all(v <= 1 + 1e-9 for v in ratio.values())  # no unit vector beats the max-margin mu
+    b49, b38 = studies.balanced_table("digits_4v9"), studies.balanced_table("digits_3v8")
+    assert (b49.perceptron, b49.normalized_perceptron) == (18, 33)
+    assert (b38.perceptron, b38.normalized_perceptron) == (86, 49)
+    assert int(b49.lr_gd.min()) < int(b49.normalized.min()) and int(b38.normalized.min()) < int(b38.lr_gd.min())
+
+
+def test_float32_reduction():
+    p = studies.precision()
+    assert p.perceptron == {"float64": 86, "float32": 86}
+    assert int(p.first_mismatch["float32"][0]) == int(p.first_mismatch["float64"][0]) == 42
+    assert int(p.first_mismatch["float32"][2]) == -1 and p.first_mismatch["float64"].tolist() == [42, 73, -1]
+
+
+def test_stays_separated_from():
+    acc = torch.tensor([[0.0, 0.0], [1.0, 0.5], [0.5, 1.0], [1.0, 1.0], [1.0, 0.5]])
+    assert metrics.separation_time(acc).tolist() == [1, 2]
+    assert metrics.stays_separated_from(acc).tolist() == [3, -1]
 
 
 def test_c7_capped_gd():
     c = experiments.capped_vs_plain()
     assert abs(c.plain_r_max - 243) < 2 and abs(c.plain_r_median - 0.77) < 0.01
     assert abs(c.plain_loss_max - 142) < 1 and int(c.plain.separated_at[0]) == 83
-    assert int(c.capped.separated_at[0]) == 40
+    assert int(c.capped.separated_at[0]) == 40 and int(c.capped.stays_separated_from[0]) == 72
+    assert c.capped_at_radius == 72  # the cap is active at every step: some margin moves by exactly pi
+    assert int(c.plain.stays_separated_from[0]) == 83 and c.plain_exact_r_max > 100
     assert float(c.capped.loss[:, 0].max()) <= math.log(2) + 1e-12
     assert c.capped_increases == 19
     assert float(c.capped.normalized_step.max()) <= 1 + 1e-9
 
 
-def test_c8_one_step_r_sweep():
+def test_c8_r_onsets_with_sao_thresholds():
     trained = experiments.trained_softmax()
     assert trained.train_loss < 5e-3 and trained.test_accuracy > 0.97
-    sweep = experiments.one_step_r_sweep()
-    r = sweep.r_values.tolist()
-    small = torch.tensor([v <= 1 for v in r])
-    assert bool((sweep.loss_ratio[0, small] <= 1).all())
-    assert bool((sweep.loss_ratio[1:, small] <= 2.5).all())
-    assert float(sweep.loss_ratio[0, r.index(10.0)]) > 5
+    o = studies.onsets()
+    assert (o.grad_threshold, o.random_threshold) == (1.1, 2.0)
+    assert 1 <= o.grad_onset <= 10 and bool(((o.random_onsets >= 1) & (o.random_onsets <= 10)).all())
+    assert bool((o.sweep.loss_ratio[0, o.sweep.r_values <= 1] <= 1).all())
+    assert int((o.random_onsets_strict < 1).sum()) >= 8  # with 1.1, random directions cross below r = 1
+
+
+def test_c9_spike_controller_survives():
+    s = studies.spike_runs()
+    rho = torch.tensor([m == "rho" for m in s.methods])
+    plain = torch.tensor([m == "plain" for m in s.methods])
+    start = s.spike_start // s.every
+    assert bool((s.test_accuracy[rho] > 0.95).all()) and float(s.test_accuracy[plain].median()) < 0.3
+    assert bool((s.loss[start:, rho].amax(0) <= s.loss[start, rho] * (1 + 1e-9)).all())
+    assert float(s.r[s.spike_start:s.spike_end][:, plain].median()) > 1 > float(s.r[:s.spike_start].median())
+
+
+def test_spike_jvp_and_cap():
+    split = studies.softmax.digits_split()
+    params = spike.init_mlp([3, 4])
+    direction = [torch.randn_like(p) for p in params]
+    x = split.train_x[:50]
+    by_hand = spike.logit_slopes(params, direction, x)
+    _, jvp = torch.func.jvp(lambda *p: spike.forward(list(p), x)[0], tuple(params), tuple(direction))
+    assert torch.allclose(by_hand, jvp, rtol=1e-10, atol=1e-12)
+    runs = spike.spike_test(factors=(1e3,), seeds=(0,), methods=("rho",), steps=20, spike_start=5, spike_end=15,
+                            every=5)
+    assert float(runs.r[5:15].min()) > 1  # the spike's raw Adam steps are longer than rho_a (so the cap acts)
+    with pytest.raises(ValueError, match="methods"):
+        spike.spike_test(methods=("sgd",), steps=10, every=5)
+
+
+def test_temperature_onsets_collapse_in_r():
+    t = studies.temperature_sweep()
+    assert t.r_spread < 0.5 * t.tau_spread and t.tau_spread > 1
+    assert bool(torch.isfinite(t.tau_onset).all())
 
 
 # --- ghosts: radii --------------------------------------------------------------------------------------------------
@@ -188,11 +265,19 @@ def test_ghost_radius_jvp_and_binary_exact():
     r = ghosts.gd_normalized_step(ds.features, grad, 100.0)
     tau = 100.0 * grad.norm()
     assert torch.allclose(r, ghosts.normalized_step(tau, ghosts.logistic_radius(ds.features, v)), rtol=1e-12)
-    # binary exact radius: 1 + exp(delta + Delta tau) vanishes at |tau| = sqrt(delta^2 + pi^2)/Delta
-    delta, gap = torch.tensor(1.3, dtype=torch.float64), torch.tensor(0.7, dtype=torch.float64)
-    zero = torch.complex(-delta, torch.tensor(math.pi, dtype=torch.float64)) / gap
-    assert abs(complex(1 + torch.exp(delta + gap * zero))) < 1e-12
-    assert torch.allclose(zero.abs(), ghosts.binary_exact_radius(delta, gap), rtol=1e-12)
+    # binary exact radius against an independent computation: the nearest complex zero of 1 + exp(delta + Delta
+    # tau) (the singularity of the line loss softplus(delta + Delta tau)), found by Newton's method from a grid of
+    # complex starting points
+    for delta, gap in ((1.3, 0.7), (-4.0, 2.5), (0.0, 1.0)):
+        re, im = torch.meshgrid(torch.linspace(-20, 20, 41), torch.linspace(-20, 20, 41), indexing="ij")
+        tau = torch.complex(re, im).to(torch.complex128).flatten()
+        for _ in range(200):
+            e = torch.exp(delta + gap * tau)
+            tau = tau - (1 + e) / (gap * e)  # Newton on g(tau) = 1 + e^{delta + Delta tau}
+        zeros = tau[(1 + torch.exp(delta + gap * tau)).abs() < 1e-9]
+        assert zeros.numel() > 0
+        nearest = float(zeros.abs().min())
+        assert abs(nearest - float(ghosts.binary_exact_radius(delta, gap))) < 1e-9
 
 
 def test_capped_step_and_softmax_radius():

@@ -7,8 +7,9 @@ Modules, in the family template: ``theory`` (closed forms: the Thm 4.1 loss, the
 ``ghosts`` (Sao's convergence radius rho_a and normalized step r), ``data`` (toys, digits pairs, margin mu and
 radius R), ``metrics`` (loss, accuracy, separation time), ``algorithms`` (the engine: every method batched over
 step sizes, resumable from ``History.state``), ``softmax`` (10-class softmax regression for the one-step
-r-sweep), ``experiments`` (notebook 02's experiments, each returning a dataclass), ``claims`` (their
-registration with the thresholds checked).
+r-sweep), ``spike`` (Sao's learning-rate spike on a small MLP, with the rho_a controller), ``experiments`` and
+``studies`` (notebook 02's experiments, each returning a dataclass), ``claims`` (the papers' statements) and
+``regression_claims`` (exact values of our own runs), registered with their thresholds checked.
 """
 
 from steplab.logistic.algorithms import METHODS, GDState, History, iterations_to_separate, run_gd, run_on

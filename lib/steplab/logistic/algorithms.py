@@ -100,6 +100,13 @@ class History:
     def runs(self) -> int:
         return self.loss.shape[1]
 
+    @property
+    def stays_separated_from(self) -> Tensor:
+        """[R] first t from which every recorded iterate separates (-1: the last one does not); counted from
+        t = 0 also when resumed. Differs from ``separated_at`` when a run separates and loses it again."""
+        found = metrics.stays_separated_from(self.accuracy)
+        return torch.where(found >= 0, found + self.start, found)
+
     def separation_message(self, run: int = 0) -> str:
         """``'separated at t = 83'`` or ``'not separated within T = 50 steps'`` (T = the last t recorded)."""
         t = int(self.separated_at[run])

@@ -1,7 +1,8 @@
 """The experiments of notebook 02 as library functions: the claims, the tests and the notebook call these.
 
 Tyurin (2025) Thms 3.2, 4.1, Table 1 and Figs. 1-4 (analogues on sklearn digits), the two phases of Wu et al.
-(2024) on their 4-point toy, and Sao (2026): rho_a-capped GD and the one-step r-sweep (Figs. 1, 7, 8 analogue).
+(2024) on their 4-point toy, and Sao (2026): rho_a-capped GD and the trained softmax regression of the r-sweep
+(the sweep itself, Wu's rate, the margins and the spike test are in :mod:`steplab.logistic.studies`).
 Each function returns a dataclass (of :class:`~steplab.logistic.algorithms.History` objects and tensors); the
 expensive ones are cached per process (``functools.lru_cache``), so a notebook, its claims table and the tests
 share one computation. Treat the returned tensors as read-only.
@@ -14,7 +15,7 @@ from functools import lru_cache
 
 import torch
 
-from steplab.logistic import metrics, softmax, theory
+from steplab.logistic import ghosts, metrics, softmax, theory
 from steplab.logistic.algorithms import History, run_on
 from steplab.logistic.data import (
     digits_pair,
@@ -30,7 +31,6 @@ Tensor = torch.Tensor
 DIGITS_GAMMAS = (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0, 1e4)
 TABLE1_GAMMAS = (100.0, 10.0, 1.0, 0.1)
 WU_ETAS = (0.1, 1.0, 4.0, 10.0, 30.0, 100.0)
-R_VALUES = (0.5, 1.0, 2.0, 5.0, 10.0, 100.0)
 
 
 def _tensor(values) -> Tensor:
@@ -176,7 +176,9 @@ class Capped:
     plain_r_median: float  # over the steps before separation
     plain_loss_max: float
     capped_loss_max: float
-    capped_increases: int  # loss increases up to separation
+    capped_increases: int  # loss increases up to (first) separation
+    capped_at_radius: int  # steps before it stays separated whose r_t is exactly r_max (the cap was active)
+    plain_exact_r_max: float  # max_t tau_t / rho*_t, rho*_t = min_i sqrt(m_i^2 + pi^2)/|a_i^T v| (exact radius)
 
 
 @lru_cache(maxsize=2)
@@ -189,11 +191,17 @@ def capped_vs_plain(gamma_plain: float = 100.0, gamma_capped: float = 1e4, steps
     t_capped = int(capped.require_separation()[0])
     r = plain.normalized_step[:t_plain, 0]
     increases = int(metrics.count_increases(capped.loss, until=torch.tensor([t_capped]))[0])
+    stays = int(capped.stays_separated_from[0])
+    at_radius = int((capped.normalized_step[:stays, 0] - 1.0).abs().le(1e-9).sum())
+    steps_taken = plain.weights[1:t_plain + 1, 0] - plain.weights[:t_plain, 0]
+    exact = ghosts.logistic_sample_radii(dataset.features, dataset.labels, plain.weights[:t_plain, 0], steps_taken)
+    tau = torch.linalg.vector_norm(steps_taken, dim=-1)
+    exact_r = tau / exact.amin(-1)  # r* = tau / min_i sqrt(m_i^2 + pi^2) / |a_i^T v|  (Sao 2026, Thm 4.3 per sample)
     return Capped(plain, capped, float(r.max()), float(r.median()), float(plain.loss[:, 0].max()),
-                  float(capped.loss[:, 0].max()), increases)
+                  float(capped.loss[:, 0].max()), increases, at_radius, float(exact_r.max()))
 
 
-# --- Sao (2026) Figs. 1, 7, 8 analogue: one step of length r rho_a ------------------------------------------------
+# --- Sao (2026) Figs. 1, 7, 8 analogue: the model of the one-step r-sweep -----------------------------------------
 @dataclass
 class TrainedSoftmax:
     """10-class softmax regression on digits, trained by full-batch Adam."""
@@ -211,14 +219,6 @@ def trained_softmax(steps: int = 2000, lr: float = 0.05) -> TrainedSoftmax:
     params = softmax.train(split, steps, lr)
     return TrainedSoftmax(split, params, float(softmax.cross_entropy(params, split.train_x, split.train_y)),
                           float(softmax.accuracy(params, split.test_x, split.test_y)))
-
-
-@lru_cache(maxsize=2)
-def one_step_r_sweep(r_values: tuple = R_VALUES, random_directions: int = 3, seed: int = 0) -> softmax.RSweep:
-    """Loss ratio and kept test accuracy after one step r rho_a along -grad f (row 0) and random directions."""
-    trained = trained_softmax()
-    directions = softmax.sweep_directions(trained.params, trained.split, random_directions, seed)
-    return softmax.r_sweep(trained.params, trained.split, directions, r_values)
 
 
 # --- Tyurin Thms 3.3, 5.2, 5.3: perceptron counts against their bounds --------------------------------------------

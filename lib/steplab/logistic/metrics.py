@@ -42,6 +42,21 @@ def separation_time(accuracy_history: Tensor) -> Tensor:
     return torch.where(separated.any(0), first, torch.full_like(first, -1))
 
 
+def stays_separated_from(accuracy_history: Tensor) -> Tensor:
+    """First t >= 1 from which every recorded t' >= t has accuracy 1, per run, or -1 when the last row is not
+    separated. Unlike :func:`separation_time` it ignores separations that are lost again ([T+1, R] -> [R])."""
+    bad = accuracy_history < 1.0
+    bad[0] = True
+    rows = torch.arange(bad.shape[0], device=bad.device)[:, None].expand_as(bad)
+    last_bad = torch.where(bad, rows, torch.zeros_like(rows)).max(0).values
+    return torch.where(last_bad < bad.shape[0] - 1, last_bad + 1, torch.full_like(last_bad, -1))
+
+
+def normalized_margin(weights: Tensor, signed: Tensor) -> Tensor:
+    """min_i y_i a_i^T theta / ||theta|| (the quantity whose max over theta is mu): weights [..., d] -> [...]."""
+    return margins(weights, signed).amin(-1) / torch.linalg.vector_norm(weights, dim=-1)
+
+
 def sign_patterns(weights: Tensor, signed: Tensor) -> Tensor:
     """1[m_i > 0] for every recorded iterate: weights [T+1, R, d] -> bool [T+1, R, n]."""
     return margins(weights, signed) > 0
