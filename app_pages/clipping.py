@@ -1,5 +1,7 @@
-"""Clipping bias: many chains of clipped SGD on f(x) = x²/2 with heavy-tailed noise settle away from
-the minimum, at the distance the mean-field theory predicts (Koloskova, Hendrikx & Stich 2023)."""
+"""Clipping bias: many chains of clipped SGD on f(x) = x²/2 with asymmetric noise settle where the mean
+clipped gradient vanishes, not at the minimum: a stationary gradient that no step size removes, as the
+mean-field theory predicts (Koloskova, Hendrikx & Stich 2023). Symmetric noise (even heavy-tailed Cauchy
+noise) has no bias; what matters is asymmetry."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from app_pages.pins import Pins, step_clip_pins
 from app_pages.player import playback
 from app_pages.ui import device_caption, fmt, reproduce_expander
 from steplab.clipping import bias_theory, khs_envelope, measured_bias, simulate_bias
+from steplab.clipping.theory import mean_field_slope
 from steplab.device import make_generator
 from steplab.problems import CauchyNoise, CommonNoise, ExpNoise, Noisy, Quadratic, TwoPointNoise
 from steplab.trajectory import Trajectory, run
@@ -35,6 +38,8 @@ CONTROLS = [
     Control("seed", "seed", "int", 0, low=0, high=99),
 ]
 SPECS = {spec.name: spec for spec in CONTROLS}
+RELAXATIONS = 6  # a burn-in of 6 relaxation times 1/(η h′) leaves e⁻⁶ ≈ 0.25% of the start's offset
+SWEEP_MAX_STEPS = 40_000
 
 
 parse_pin, format_pin = step_clip_pins(SPECS, held_as=("c", "eta"))  # links write eta:c
@@ -103,15 +108,43 @@ bias = measured_bias(chain_mean).item()  # |tail average over T/2 <= t < T|
 print(f"measured bias = {{bias:.4f}}, theory = {{bias_theory({v['c']:g}, noise).item():.4f}}")"""
 
 
+def relaxation_steps(noise, c, eta: float) -> torch.Tensor:
+    """1/(η h′(y)) per threshold: the mean field's relaxation time at its root y (h′ = P(|y + ξ| < c))."""
+    root = torch.nan_to_num(bias_theory(c, noise), nan=0.0)
+    return 1.0 / (eta * mean_field_slope(c, noise, at=root))  # inf where the mean field is flat (p = 1/2)
+
+
 @st.cache_data(max_entries=32, show_spinner="Measuring the bias for 12 thresholds in one batched run…")
 def measured_curve(noise_name: str, sigma: float, p: float, eta: float, seed: int) -> pd.DataFrame:
-    """simulate_bias over 12 thresholds x 256 chains x 4000 steps (float32, one tensor program)."""
+    """simulate_bias over 12 thresholds x 256 chains (float32, one tensor program), run for a burn-in of
+    RELAXATIONS times the slowest threshold's relaxation time (at most SWEEP_MAX_STEPS steps in all); a
+    threshold whose burn-in is shorter than that is marked "not yet stationary" and gets no bias."""
     noise = make_noise({"noise": noise_name, "sigma": sigma, "p": p})
     c = torch.logspace(math.log10(0.05), math.log10(20.0), 12, dtype=torch.float64) * sigma
-    steps = max(2000, min(8000, int(40 / eta)))
-    result = simulate_bias(c, eta, noise, chains=256, steps=steps, seed=seed, dtype=torch.float32)
-    return pd.DataFrame({"c": c.numpy(), "bias": result.bias.double().numpy(),
-                         "stderr": result.standard_error.double().numpy()})
+    relax = relaxation_steps(noise, c, eta)
+    needed = RELAXATIONS * relax
+    finite = needed[torch.isfinite(needed)]
+    burn_in = max(1000, math.ceil(float(finite.max()) if finite.numel() else 1000))
+    steps = min(SWEEP_MAX_STEPS, 2 * burn_in)
+    result = simulate_bias(c, eta, noise, chains=256, steps=steps, burn_in=steps // 2, seed=seed,
+                           dtype=torch.float32)
+    stationary = (needed <= steps // 2).numpy()
+    bias = np.where(stationary, result.bias.double().numpy(), np.nan)
+    return pd.DataFrame({"c": c.numpy(), "bias": bias, "stderr": result.standard_error.double().numpy(),
+                         "theory": bias_theory(c, noise).numpy(), "relaxation": relax.numpy(), "steps": steps,
+                         "stationary": stationary})
+
+
+def sweep_table(sweep: pd.DataFrame) -> pd.DataFrame:
+    """The sweep's readout: measured bias ± 2 standard errors beside the theory, or "not yet stationary"."""
+    return pd.DataFrame({
+        "c": [f"{c:.3g}" for c in sweep["c"]],
+        "measured bias ± 2 s.e.": [f"{b:.4f} ± {2 * e:.4f}" if ok else "not yet stationary"
+                                   for b, e, ok in zip(sweep["bias"], sweep["stderr"], sweep["stationary"])],
+        "theory": [theory_text(t) for t in sweep["theory"]],
+        "relaxation 1/(η h′) (steps)": [f"{r:.3g}" if math.isfinite(r) else "∞ (flat mean field)"
+                                        for r in sweep["relaxation"]],
+        "steps run (burn-in half)": sweep["steps"]})
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -195,6 +228,8 @@ def main() -> None:
     if sweep:
         data["sweep"] = measured_curve(v["noise"], v["sigma"], v["p"], v["eta"], v["seed"])
     charts.show(specs.curve_spec(sweep), data)
+    if sweep:
+        st.dataframe(sweep_table(data["sweep"]), hide_index=True)
     st.caption("Grey: theory (the stationary point of the mean clipped gradient); dashed: the Koloskova–Hendrikx–"
                "Stich envelope; red ✕: this run's measured bias (and the pinned runs'). Cauchy noise is symmetric, "
                "so its bias is 0 — but unclipped SGD never settles (see the histogram's spread).")
@@ -216,7 +251,11 @@ def render(live: Live, state: dict, v: dict, runs: list, labels: list[str], theo
     bias = tail_bias(chain_mean)
     cols = st.columns(4)
     cols[0].metric("step", f"{live.t} / {v['steps']}")
-    cols[1].metric("measured bias (clipped)", f"{bias[0]:.4f}", help="|mean over chains and over t ≥ T/2 of x_t|")
+    relax = float(relaxation_steps(make_noise(v), torch.tensor([v["c"]], dtype=torch.float64), v["eta"])[0])
+    settled = live.t // 2 >= RELAXATIONS * relax
+    cols[1].metric("measured bias (clipped)", f"{bias[0]:.4f}", help="|mean over chains and over t ≥ T/2 of x_t|",
+                   delta=None if settled else f"not yet stationary: burn-in needs ≥ {RELAXATIONS} × {relax:.3g} steps",
+                   delta_color="off")
     cols[2].metric("theory", theory_text(theory))
     cols[3].metric("unclipped", f"{bias[1]:.4f}")
     count = len(runs)

@@ -346,6 +346,16 @@ def test_clipping_sweep_button_measures_the_curve():
     assert at.session_state["clipping.sweep_for"][3] == 0.05
 
 
+def test_clipping_sweep_runs_each_threshold_past_its_relaxation_time():
+    at = open_app("app_pages/clipping.py", noise="exp")  # c = 0.05: relaxation 1/(η h′) ≈ 1/(0.03 · 0.05) ≈ 650
+    click(at, "clipping.sweep")
+    table = at.dataframe[1].value
+    measured, error = (float(v) for v in table["measured bias ± 2 s.e."][0].split(" ± "))
+    assert float(table["c"][0]) == pytest.approx(0.05) and float(table["theory"][0]) == pytest.approx(0.3064, abs=1e-4)
+    assert abs(measured - 0.3064) < max(error, 0.006)  # a 2000-step run read 0.265 here
+    assert int(table["steps run (burn-in half)"][0]) >= 2 * 6 * 600  # burn-in >= 6 relaxation times
+
+
 def test_clipping_pins_overlay_settings_on_the_same_noise_and_match_run():
     at = open_app("app_pages/clipping.py", chains="16", steps="100")
     pin_settings(at, "clipping", [{"clipping.c": 0.5, "clipping.eta": 0.05}, {"clipping.c": 2.0, "clipping.eta": 0.01},

@@ -59,6 +59,15 @@ def test_e2_cosh_clipped_converges_plain_diverges():
     assert bool(((r.tail[:3] - 20).abs() <= 1).all())
 
 
+def test_e2_best_fixed_step_is_found_by_the_sweep_not_2_over_cosh10():
+    r = ex.e2_fixed_steps()
+    assert r.safe_iterations == 79881 and r.step_size[0] == pytest.approx(2 / math.cosh(10.0), rel=1e-15)
+    assert 5000 < r.best_iterations < 12000  # ~10x fewer than 2/cosh(10), ~200x more than clipped GD (38)
+    assert 19.0 <= float(r.step_size[r.best]) * math.sinh(10.0) < 20.0  # near the edge 20/sinh(10)
+    edge = r.step_size * math.sinh(10.0)
+    assert bool((r.diverged_at[edge > 20.5] >= 0).all()) and bool((r.iterations[edge < 20] > 0).all())
+
+
 def test_hitting_times_reports_divergence_and_nan_after_it():
     h = hitting_times(Quadratic([1.0]), torch.tensor([[1.0]], dtype=torch.float64), 3.0, INF, max_steps=3000,
                       max_grad_norm=1e6)
@@ -128,10 +137,53 @@ def test_e4_exp_noise_interpolates_mean_and_median():
     assert float(scaled) == pytest.approx(2 * float(theory.exp_stationary_gradient(1.0)), rel=1e-12)
 
 
-def test_e5_cauchy_clipped_settles_plain_wanders():
+def test_e5_cauchy_clipped_settles_plain_stays_heavy_tailed():
     r = ex.e5_cauchy()
-    assert float(r.mean_abs_tail_average[0]) < 0.05
+    assert float(r.median_abs_tail_average[0]) < 0.05 and float(r.mean_abs_tail_average[0]) < 0.05
+    assert float(r.median_abs_tail_average[1]) > 0.3  # a tail average of Cauchy noise is Cauchy: O(1)
     assert float(r.max_abs_iterate[1]) > 50
+
+
+def test_e7_rate_splits_into_transient_variance_and_floor():
+    r = ex.e7_rate()
+    t5 = int((r.steps == 5).nonzero()[0, 0])
+    assert r.mean_norm[t5, :3].tolist() == pytest.approx([5 - eta * 2 * 5 for eta in (0.2, 0.05, 0.0125)], abs=1e-9)
+    assert torch.allclose(r.measured_variance, r.variance, rtol=0.1)
+    assert r.variance[0] / r.variance[2] == pytest.approx(16 * (2 - 0.0125 * 0.9) / (2 - 0.2 * 0.9))  # ~ eta
+    assert within(r.measured_floor[:3], r.floor[:3]) and float(r.measured_floor[3]) < 0.003
+    assert bool((r.late_mean_norm <= r.stationary_rms).all()) and float(r.late_mean_norm[2]) < 1.05 * float(r.floor[2])
+
+
+def test_stationary_variance_formulas_match_a_direct_recursion():
+    # y' = (1 - eta h') y - eta zeta with Var zeta = q c^2: v = eta^2 s^2 / (1 - (1 - eta h')^2)
+    eta, c, p = 0.05, 2.0, 0.1
+    q, slope = p / (1 - p), 1 - p
+    direct = eta**2 * q * c**2 / (1 - (1 - eta * slope) ** 2)
+    assert float(theory.two_point_stationary_variance(c, 1.0, p, eta)) == pytest.approx(direct, rel=1e-12)
+    assert float(theory.unclipped_stationary_variance(1.0, eta)) == pytest.approx(eta**2 / (1 - (1 - eta) ** 2))
+    assert math.isnan(float(theory.two_point_stationary_variance(4.0, 1.0, p, eta)))  # c >= A = 3: nothing clipped
+
+
+def test_mean_field_slope_is_the_derivative_of_the_mean_field():
+    for noise in (TwoPointNoise(1.0, 0.1), ExpNoise(1.0), CauchyNoise(1.0), GaussianNoise(2.0)):
+        c, y, h = 0.7, 0.3, 1e-6
+        draws = noise.sample((400_000,), torch.Generator().manual_seed(0))
+        slope = float(theory.mean_field_slope(c, noise, at=y))
+        empirical = float(((y + draws).abs() < c).double().mean())  # P(|y + xi| < c)
+        assert slope == pytest.approx(empirical, abs=0.005), noise
+        if isinstance(noise, ExpNoise):  # against a finite difference of the exact Huber mean field
+            def field(u, draws=draws, c=c):
+                return float(torch.clamp(u + draws, -c, c).mean())
+            assert slope == pytest.approx((field(y + h) - field(y - h)) / (2 * h), abs=0.02)
+    with pytest.raises(ValueError, match="noise"):
+        theory.mean_field_slope(1.0, object())
+
+
+def test_two_point_draws_carry_float64_values():
+    noise = TwoPointNoise(1.0, 0.1)
+    draws = noise.sample((1000,), torch.Generator().manual_seed(0))
+    assert draws.unique().tolist() == [-noise.inlier, noise.outlier]  # not float32-rounded (-0.33333334...)
+    assert abs(noise.inlier - 1 / 3) < 1e-15
 
 
 def test_e6_spp_tracker_finds_the_geometric_median():
@@ -208,6 +260,13 @@ def test_hitting_times_and_tracker_resume_where_they_stopped():
     two = track(stream[200:], record_every=10, resume=track(stream[:200], record_every=10))
     assert torch.equal(two.final_median, one.final_median) and torch.equal(two.final_mean, one.final_mean)
     assert two.steps.tolist() == [200, 210, 220, 230, 240, 250, 260, 270, 280, 290, 300]
+
+
+def test_record_at_keeps_the_given_steps_and_the_rate_paths():
+    r = simulate_bias(1.0, 0.1, TwoPointNoise(1.0, 0.1), chains=8, steps=100, x0=3.0, record_at=[1, 10, 100, 500])
+    assert r.trace_steps.tolist() == [0, 1, 10, 100] and r.norm_path.shape == (4, 1)
+    assert float(r.norm_path[0, 0]) == 3.0 and float(r.square_path[0, 0]) == 9.0
+    assert float(r.norm_path[1, 0]) == pytest.approx(3.0 - 0.1)  # every sample clipped to c = 1 at x = 3
 
 
 def test_coordinatewise_equals_norm_clipping_in_one_dimension():

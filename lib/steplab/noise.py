@@ -101,7 +101,9 @@ class TwoPointNoise:
 
     def sample(self, shape, generator=None, dtype=torch.float64, device="cpu") -> Tensor:
         u = _rand(shape, generator, torch.float32, device)
-        return two_point_draw(u, self.p, self.outlier, self.inlier).to(dtype)
+        # A and B as tensors of the sampling dtype: Python numbers would make torch.where return float32
+        outlier, inlier = (torch.tensor(v, dtype=dtype, device=device) for v in (self.outlier, self.inlier))
+        return two_point_draw(u, self.p, outlier, inlier)
 
 
 @dataclass

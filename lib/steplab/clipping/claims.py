@@ -2,12 +2,13 @@
 
 Papers: Koloskova, Hendrikx, Stich, "Revisiting Gradient Clipping" (ICML 2023, "KHS");
 Schaipp, Garrigos, Simsekli, Gower, "SGD with Clipping is Secretly Estimating the Median Gradient"
-(2024, "SGSG"). Each claim runs one experiment of ``steplab.clipping.experiments`` (E1-E6); the closed
-forms it is checked against are derived in ``steplab.clipping.theory``. "Abstract claim k" is the k-th
-headline claim of the KHS abstract; KHS Thm 2.3 is its convex deterministic bound (as restated by
-Takezawa et al., Thm 2); section numbers were not checked against the PDFs. Simulated biases must agree
-with the theory within 5% or 0.003, whichever is larger (our tolerance for 256 chains x 10,000 averaged
-steps); iteration counts of runs (38, 79,881) are our regression values.
+(2024, "SGSG"). Each claim runs one experiment of ``steplab.clipping.experiments`` (E1-E7); the closed
+forms it is checked against are derived in ``steplab.clipping.theory``. "KHS abstract (i)/(ii)" are the
+abstract's two headline claims; no theorem or section number of either paper is cited (none was checked
+against the PDFs). The two-point, worst-case, upper-bound and Exp(1) - 1 (Huber root) formulas are our
+derivations of the papers' phenomena, not the papers' constructions. Simulated biases must agree with the
+theory within 5% or 0.003, whichever is larger (our tolerance for 256 chains x 10,000 averaged steps);
+iteration counts of runs (38, 79,881) are our regression values.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ def _at_most(label: str, value: float, limit: float, fmt: str = ".4f") -> Check:
     return Check(f"{label} <= {limit:{fmt}}", f"{label} = {value:{fmt}}", bool(value <= limit))
 
 
-@register("clipping.deterministic_offset", paper=KHS, source="Thm 2.3 (abstract claim 1); E1",
-          statement="Clipped GD on a quadratic: T(c,1e-8) - T(c,1e-2) = 20 for every c; T matches closed form")
+@register("clipping.deterministic_offset", paper=KHS, source="abstract (i), on a strongly convex quadratic; E1",
+          statement="Clipped GD on a quadratic: T(c,1e-8) - T(c,1e-2) = 20 for every c (an eps-independent offset)")
 def _deterministic_offset() -> Result:
     r = ex.e1_offset()
     worst_tail = r.tail[(r.tail - 20).abs().argmax()]
@@ -51,7 +52,7 @@ def _deterministic_offset() -> Result:
                    close("T(1e-8) - T(1e-2), worst c", int(worst_tail), 20, 1, fmt="d"))
 
 
-@register("clipping.cosh_l0l1", paper=KHS, source="(L0,L1)-smoothness, Sec. 3; E2",
+@register("clipping.cosh_l0l1", paper=KHS, source="(L0,L1)-smoothness; E2",
           statement="cosh x - 1 from x0=10: GD eta=0.5 diverges, clipped GD (c=1) converges in <=50 steps")
 def _cosh() -> Result:
     r = ex.e2_cosh()
@@ -64,27 +65,25 @@ def _cosh() -> Result:
                    close("clipped tail, worst c", int(worst_tail), 20, 1, fmt="d"))
 
 
-@register("clipping.cosh_safe_step", paper=KHS, source="(L0,L1) vs L-smooth step sizes; E2",
-          statement="cosh x - 1 from x0=10: plain GD with the stable step 2/cosh(10) needs ~80k its (clipped c=1: 38)")
-def _cosh_safe_step() -> Result:
-    return combine(close("its", ex.e2_safe_step().iterations, 79881, 1, fmt="d"))
+@register("clipping.cosh_fixed_steps", paper=KHS, source="(L0,L1) vs L-smooth step sizes; E2 (batched eta sweep)",
+          statement="cosh, x0=10: the best converging fixed step needs 5k-12k its (2/cosh(10): 79,881; clipped: 38)")
+def _cosh_fixed_steps() -> Result:
+    r = ex.e2_fixed_steps()
+    return combine(close("its at 2/cosh(10)", r.safe_iterations, 79881, 1, fmt="d"),
+                   between("best fixed step's its", r.best_iterations, low=5000, high=12000, fmt="d",
+                           show_value=False),
+                   between("best eta * sinh(10)", float(r.step_size[r.best]) * math.sinh(10.0), low=2.0, high=20.0,
+                           fmt=".0f"))
 
 
-@register("clipping.estimator_bias", paper=KHS, source="Sec. 4 (stochastic bias); derived in theory",
-          statement="Two-point noise (sigma=1, p=0.1), c=1: E clip(g) at x* is exactly -0.2, not 0")
-def _estimator_bias() -> Result:
-    h0 = float(ex.e3_threshold_sweep().estimator_bias[2])  # c = 1
-    return combine(close("h(0)", h0, -0.2, 1e-12, fmt=".6f"))
-
-
-@register("clipping.two_point_floor", paper=KHS, source="Lower bound Omega(min(sigma, sigma^2/c)); E3",
+@register("clipping.two_point_floor", paper=KHS, source="abstract (ii); our two-point law; E3",
           statement="Clipped SGD stalls at grad f = (3 - c)_+/9 for two-point noise (sigma=1, p=0.1)")
 def _two_point_floor() -> Result:
     r = ex.e3_threshold_sweep()
     return combine(_agree("bias", r.measured, r.theory))
 
 
-@register("clipping.worst_case", paper=KHS, source="tightness of min(sigma, sigma^2/c); E3",
+@register("clipping.worst_case", paper=KHS, source="order min(sigma, sigma^2/c) of KHS's bounds; our worst case; E3",
           statement="Worst two-point law (A=2c): bias = sigma^2/(4c) <= (c - sqrt(c^2-sigma^2))/2")
 def _worst_case() -> Result:
     r = ex.e3_worst_case()
@@ -95,7 +94,7 @@ def _worst_case() -> Result:
                    _at_most("max(bias - upper bound)", excess, ABSOLUTE))
 
 
-@register("clipping.step_size_independent", paper=KHS, source="abstract claim 2; E3",
+@register("clipping.step_size_independent", paper=KHS, source="abstract (ii); E3",
           statement="c=1: bias 0.2222 for eta = 0.1, 0.01, 0.002 (no vanishing as eta->0); unclipped |bias|<=0.003")
 def _step_sizes() -> Result:
     r = ex.e3_step_sizes()
@@ -103,15 +102,16 @@ def _step_sizes() -> Result:
                    _at_most("unclipped", float(r.measured[3]), ABSOLUTE))
 
 
-@register("clipping.batch_size", paper=KHS, source="per-sample vs batch clipping; E3",
-          statement="c=1, b=1..16: per-sample clipping bias stays 0.2222; batch clipping follows the binomial root")
+@register("clipping.batch_size", paper=KHS, source="per-sample vs batch clipping (our binomial root); E3",
+          statement="c=1: per-sample clipping bias stays 0.2222 for b=1..16; batch clipping follows the root for b<=4")
 def _batch_size() -> Result:
     r = ex.e3_batch()
+    checked = r.batch_size <= 4  # b = 8, 16 predict 0.0019, 0.0001: below the simulation's resolution
     return combine(_agree("per-sample", r.per_sample, r.per_sample_theory, digits=3),
-                   _agree("batch", r.batch, r.batch_theory))
+                   _agree("batch, b<=4", r.batch[checked], r.batch_theory[checked], absolute=0.0))
 
 
-@register("clipping.exp_median", paper=SGSG, source="clipping ~ median estimation; E4",
+@register("clipping.exp_median", paper=SGSG, source="median view; our Huber root for Exp(1) - 1; E4",
           statement="Exp(1)-1 noise: bias = 1 - m(c), from 0 (mean, c large) to 1 - ln 2 (median, c -> 0)")
 def _exp_median() -> Result:
     r = ex.e4_exp()
@@ -119,11 +119,13 @@ def _exp_median() -> Result:
 
 
 @register("clipping.cauchy", paper=SGSG, source="heavy-tailed noise; E5",
-          statement="Cauchy noise: clipped SGD (c=1) settles near x* (|tail avg| < 0.05), plain SGD wanders (> 50)")
+          statement="Cauchy noise: clipped SGD's tail average settles (median |.| < 0.05), plain SGD's stays O(1)")
 def _cauchy() -> Result:
     r = ex.e5_cauchy()
-    return combine(between("clipped |tail avg|", float(r.mean_abs_tail_average[0]), high=0.05, fmt=".3f"),
-                   between("plain max|x|", float(r.max_abs_iterate[1]), low=50))
+    return combine(between("clipped median |tail avg|", float(r.median_abs_tail_average[0]), high=0.05, fmt=".2f",
+                           show_value=False),
+                   between("plain median |tail avg|", float(r.median_abs_tail_average[1]), low=0.3, fmt=".1f",
+                           show_value=False))
 
 
 @register("clipping.sgsg_median", paper=SGSG, source="SPP for the geometric median; E6",
@@ -135,3 +137,22 @@ def _sgsg() -> Result:
                    between("chain-averaged", float(r.averaged_median_error), high=0.03, fmt=".3f"),
                    between("mean's error/chain", float(r.mean_error.mean()), high=0.1, fmt=".3f"),
                    between("mean to median, min", float(r.mean_to_median.min()), low=2.0, fmt=".2f"))
+
+
+@register("clipping.rate", paper=KHS, source="abstract (ii)-(iii): transient + eta-dependent variance + floor; E7",
+          statement="E|grad f(x_t)|, c=2: linear transient, Var -> eta qc^2/((1-p)(2-eta(1-p))), floor 1/9 for all eta")
+def _rate() -> Result:
+    r = ex.e7_rate()
+    ratio = r.measured_variance / r.variance
+    runs = len(ratio)
+    clipped = torch.isfinite(r.clip_threshold)
+    fifth = int((r.steps == 5).nonzero()[0, 0])  # every sample is clipped until x_t < c + B: x_t = 5 - eta c t
+    transient = float(r.mean_norm[fifth, 0])
+    return combine(close("E|grad f(x_5)|, eta=0.2", transient, 5 - 0.2 * 2 * 5, 1e-9, fmt=".4f"),
+                   count_between("runs with Var within 10% of v", int(((ratio - 1).abs() < 0.1).sum()), runs,
+                                 low=runs),
+                   _agree("clipped floor", r.measured_floor[clipped], r.floor[clipped]),
+                   count_between("runs with E|grad f| <= sqrt(floor^2 + v)",
+                                 int((r.late_mean_norm <= r.stationary_rms).sum()), runs, low=runs),
+                   between("E|grad f| / floor, eta=0.0125", float(r.late_mean_norm[2] / r.floor[2]), high=1.05,
+                           fmt=".2f", show_value=False))

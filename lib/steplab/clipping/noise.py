@@ -10,11 +10,10 @@ type into [K, 1, 1, 1] parameter tensors and draws with the formula functions of
     Cauchy:    xi = s tan(pi (U - 1/2))           Gaussian: xi = sigma Z
     mixture:   xi = (U < p) (mu_out + s_out Z) + (U >= p) s_in Z  [- p mu_out if centred]
 
-The parameters are stacked in the sampling dtype. Two known differences from a lone model's draws:
-``TwoPointNoise.sample`` passes A and B as Python numbers, so its values are rounded to float32 (e.g.
--0.3333333432674408 for B = 1/3) where the stacked float64 values are not; and in float32, exp and
-Cauchy draws here multiply by sigma rounded to float32 (the stacked parameter), a lone model by the
-float64 sigma (identical when sigma is a float32 number, e.g. 1.0).
+The parameters are stacked in the sampling dtype, as ``TwoPointNoise.sample`` casts its A and B (so
+B = 1/3 is -0.333... in float64 both ways). One known difference from a lone model's draws: in float32,
+exp and Cauchy draws here multiply by sigma rounded to float32 (the stacked parameter), a lone model by
+the float64 sigma (identical when sigma is a float32 number, e.g. 1.0).
 """
 
 from __future__ import annotations

@@ -76,6 +76,8 @@ class BiasResult:
     max_abs_iterate:     [K, C]     max_t ||x_t||_inf (how far plain SGD wanders under heavy tails)
     trace_steps:         [n]        steps at which ``mean_path``/``paths`` were recorded (this call's)
     mean_path:           [n, K, d]  mean over chains of x_t
+    norm_path:           [n, K]     mean over chains of ||L x_t|| = E||grad f(x_t)|| (the rate)
+    square_path:         [n, K]     mean over chains of ||L x_t||^2 (its variance part with ``mean_path``)
     paths:               [n, K, P, d]  the first P chains' x_t
     state:                          :class:`BiasState` to resume the chains from step ``steps``
     """
@@ -91,6 +93,8 @@ class BiasResult:
     max_abs_iterate: Tensor
     trace_steps: Tensor
     mean_path: Tensor
+    norm_path: Tensor
+    square_path: Tensor
     paths: Tensor
     steps: int
     burn_in: int
@@ -131,6 +135,7 @@ def simulate_bias(
     device=None,
     dtype: torch.dtype = torch.float64,
     record_every: int | None = None,
+    record_at: Sequence[int] | None = None,
     n_paths: int = 4,
     threads: int | None = 1,
     state: BiasState | None = None,
@@ -150,7 +155,9 @@ def simulate_bias(
             ``GaussianNoise``, ``GaussianMixtureNoise``), or a list of K models of one type (one per config).
             The noise is drawn independently for every coordinate and sample.
         chains: independent chains per configuration; steps: T; burn_in: default T // 2.
-        record_every: keep the chain-mean path and ``n_paths`` chains every k steps (default ~200 points).
+        record_every: keep the chain-mean path and ``n_paths`` chains every k steps (default ~200 points);
+        record_at: or at these steps t (e.g. geometric ones for a log t axis; steps outside (begin, steps]
+            are ignored), instead of every ``record_every``.
         dtype: float64 for asserted numbers, float32 for live pictures.
         threads: CPU threads for the loop (see :func:`cpu_threads`); ignored on CUDA.
         state: a previous result's ``state`` (same configurations, chains and dim): the chains go on from
@@ -178,6 +185,7 @@ def simulate_bias(
     device = torch.device(device) if device is not None else torch.device("cpu")
     record_every = record_every or max(1, steps // 200)
     check_int("record_every", record_every, 1)
+    recorded = None if record_at is None else {int(t) for t in record_at}
 
     k, cfg = _broadcast_configs(
         clip_threshold=_per_config(clip_threshold, "clip_threshold", torch.float64),
@@ -214,6 +222,14 @@ def simulate_bias(
         generator.set_state(state.generator_state)
     n_paths = min(n_paths, chains)
     trace_steps, mean_path, paths = [begin], [x.mean(1)], [x[:, :n_paths].clone()]
+    norm_path, square_path = [], []
+
+    def record(t: int, x: Tensor) -> None:
+        norm = smoothness * torch.linalg.vector_norm(x, dim=-1)  # ||grad f(x_t)|| = L ||x_t|| per chain
+        norm_path.append(norm.mean(1))
+        square_path.append((norm**2).mean(1))
+
+    record(begin, x)
 
     low = -c.reshape(k, 1, 1, 1)
     high = c.reshape(k, 1, 1, 1)
@@ -250,10 +266,11 @@ def simulate_bias(
                 g = torch.add(noise_block[:, :, i], x.unsqueeze(2), alpha=smoothness)  # g_i = L x + xi_i
                 x = torch.addcmul(x, minus_eta, direction(g))  # x <- x - eta d_t
                 x_max, x_min = torch.maximum(x_max, x), torch.minimum(x_min, x)
-                if (t + 1) % record_every == 0:
+                if (t + 1 in recorded) if recorded is not None else (t + 1) % record_every == 0:
                     trace_steps.append(t + 1)
                     mean_path.append(x.mean(1))
                     paths.append(x[:, :n_paths].clone())
+                    record(t + 1, x)
     max_abs = torch.maximum(max_abs, torch.maximum(x_max.abs(), x_min.abs()).amax(-1))
 
     tail_average = tail_sum / len(window)  # x_bar = (1/|window|) sum_{t in window} x_t
@@ -266,6 +283,7 @@ def simulate_bias(
         per_sample=cfg["per_sample"], stationary_gradient=stationary,
         bias=torch.linalg.vector_norm(stationary, dim=-1), standard_error=spread, tail_average=tail_average,
         max_abs_iterate=max_abs, trace_steps=torch.tensor(trace_steps), mean_path=torch.stack(mean_path),
-        paths=torch.stack(paths), steps=steps, burn_in=burn_in, smoothness=float(smoothness),
+        norm_path=torch.stack(norm_path), square_path=torch.stack(square_path), paths=torch.stack(paths),
+        steps=steps, burn_in=burn_in, smoothness=float(smoothness),
         state=BiasState(x, tail_sum, max_abs, steps, burn_in, generator.get_state()),
     )

@@ -3,7 +3,7 @@
 Notation (KHS eqs. 2-3 for the clipping): clip_c(g) = min(1, c/||g||) g, noise xi with E xi = 0 and
 E xi^2 = sigma^2, f(x) = (L/2) x^2 in 1-D.  The *stationary gradient* is grad f(x_bar) = L x_bar at
 the root x_bar of the mean field h(x) = E clip_c(L x + xi); clipped SGD with any small step size
-settles there (Koloskova, Hendrikx, Stich 2023, "KHS", Sec. 4: the bias does not vanish as eta -> 0).
+settles there (Koloskova, Hendrikx, Stich 2023, "KHS", abstract (ii): the bias does not vanish as eta -> 0).
 Its absolute value is what the notebook calls *the bias*.  The *estimator bias* at the optimum,
 h(0) = E clip_c(xi), is a different number (-0.2 vs 0.2222 for experiment E3's two-point law at c = 1).
 
@@ -42,8 +42,10 @@ def clipped_gd_iterations(clip_threshold, tolerance, initial_grad_norm: float = 
 
         T(c, eps) = k* + ceil(log(G_{k*}/eps) / log(1/(1 - eta L))),  k* = ceil((G_0 - c)/(eta L c))_+,
 
-    with G_{k*} = G_0 - k* eta L c.  Only k* depends on c, and it does not depend on eps: clipping adds an
-    eps-independent offset (KHS 2023, Thm 2.3: the threshold only enters higher-order terms).
+    with G_{k*} = G_0 - k* eta L c.  Only k* depends on c, and it does not depend on eps: on this strongly
+    convex quadratic clipping adds an eps-independent offset.  KHS's general (L0, L1)-smooth bound only says
+    the threshold enters the higher-order terms (abstract (i)): of the shape L0 F0/eps^2 + L1 F0/eps, the
+    c-term still grows as eps shrinks, just more slowly (theorem number not checked against the paper).
     ``clip_threshold = inf`` is plain GD.  Needs 0 < eta L < 1.
     """
     check_threshold("clip_threshold", clip_threshold)
@@ -156,6 +158,35 @@ def two_point_root(clip_threshold, sigma, p, batch_size=1, per_sample: bool = Tr
     return discrete_mean_field_root(values, weights, c)
 
 
+def two_point_stationary_variance(clip_threshold, sigma, p, step_size) -> Tensor:
+    """Var of grad f(x_t) = L x_t at stationarity for two-point noise (L = 1, p < 1/2, c < A), linearised.
+
+    Around the root y = q (A - c) the outlier is clipped to c and the inlier y - B is not, so the clipped
+    mean clipped gradient has slope h' = 1 - p there and the clipped noise (c w.p. p, y - B w.p. 1 - p) has
+    variance s^2 = p (1 - p)(c - y + B)^2 = p (1 - p)(c + q c)^2 = q c^2.
+    The recursion y_{t+1} - y = (1 - eta h')(y_t - y) - eta zeta_t then has the stationary variance
+
+        v = eta s^2 / (h' (2 - eta h')) = eta q c^2 / ((1 - p)(2 - eta (1 - p))),
+
+    the part of E||grad f||^2 that shrinks with eta (the floor y^2 does not).  NaN where c >= A or p >= 1/2.
+    """
+    check_threshold("clip_threshold", clip_threshold)
+    check_positive("step_size", step_size)
+    outlier, _ = two_point_values(sigma, p)
+    c, p, eta = _t(clip_threshold), _t(p), _t(step_size)
+    q, slope = p / (1 - p), 1 - p
+    variance = eta * q * c**2 / (slope * (2 - eta * slope))  # eta s^2 / (h' (2 - eta h'))
+    return torch.where((c < outlier) & (p < 0.5), variance, torch.full_like(variance, math.nan))
+
+
+def unclipped_stationary_variance(sigma, step_size) -> Tensor:
+    """Var of L x_t for plain SGD on f = x^2/2 (L = 1): eta sigma^2 / (2 - eta), from x' = (1 - eta) x - eta xi."""
+    check_positive("sigma", sigma)
+    check_positive("step_size", step_size)
+    eta = _t(step_size)
+    return eta * _t(sigma) ** 2 / (2 - eta)  # eta sigma^2 / (1 - (1 - eta)^2)
+
+
 def worst_case_p(clip_threshold, sigma=1.0) -> Tensor:
     """Outlier probability of the worst two-point law for threshold c: q = sigma^2/(4c^2), p = q/(1+q), A = 2c.
 
@@ -173,7 +204,8 @@ def worst_case_bias(clip_threshold, sigma=1.0) -> Tensor:
     Maximising sigma sqrt(q) - c q over q <= 1 gives q = sigma^2/(4c^2) (outlier A = 2c) and sigma^2/(4c);
     for c < sigma/2 the maximiser is q = 1 (p = 1/2), giving sigma - c.
 
-    This is Theta(min(sigma, sigma^2/c)), the KHS (2023) lower-bound rate.
+    This is Theta(min(sigma, sigma^2/c)), the order of KHS's (2023) worst-case lower bound over noise laws of
+    variance sigma^2 (our construction; symmetric noise has bias 0, Exp(1) - 1 far less).
     """
     check_threshold("clip_threshold", clip_threshold)
     check_positive("sigma", sigma)
@@ -243,6 +275,35 @@ def exp_stationary_gradient(clip_threshold, sigma=1.0) -> Tensor:
 
 
 EXP_MEDIAN_LIMIT = 1 - math.log(2)
+
+
+# ----------------------------------------------------------------------------- relaxation time
+
+def mean_field_slope(clip_threshold, noise, at=0.0) -> Tensor:
+    """h'(y) = P(|y + xi| < c), the slope of the mean field h(y) = E clip_c(y + xi) (1-D, per-sample clipping).
+
+    Clipped SGD with step eta relaxes to its stationary point in about 1/(eta L h') steps: for Exp(1) - 1
+    noise and small c that is ~ 1/(eta c), far longer than for two-point noise (h' = 1 - p).  ``noise`` is
+    a ``TwoPointNoise``, ``ExpNoise``, ``CauchyNoise`` or ``GaussianNoise``; ``at`` is y (e.g. the root).
+    """
+    from steplab.problems import CauchyNoise, ExpNoise, GaussianNoise, TwoPointNoise
+
+    check_threshold("clip_threshold", clip_threshold)
+    c, y = torch.broadcast_tensors(_t(clip_threshold), _t(at))
+    if isinstance(noise, TwoPointNoise):
+        a, b = noise.outlier, noise.inlier
+        return noise.p * ((y + a).abs() < c).double() + (1 - noise.p) * ((y - b).abs() < c).double()
+    if isinstance(noise, ExpNoise):  # xi = s (E - 1): P(-c - y < xi < c - y) with P(E <= u) = 1 - e^{-u}, u >= 0
+        def cdf(u):
+            return 1 - torch.exp(-(1 + u / noise.sigma).clamp(min=0))
+        return cdf(c - y) - cdf(-c - y)
+    if isinstance(noise, CauchyNoise):
+        return (torch.atan((c - y) / noise.scale) - torch.atan((-c - y) / noise.scale)) / math.pi
+    if isinstance(noise, GaussianNoise):
+        def cdf(u):
+            return 0.5 * (1 + torch.erf(u / (noise.sigma * math.sqrt(2))))
+        return cdf(c - y) - cdf(-c - y)
+    raise ValueError(f"mean_field_slope has no formula for noise of type {type(noise).__name__}")
 
 
 # ----------------------------------------------------------------------------- dispatcher

@@ -146,3 +146,38 @@ def median_tracker_picture(axes, e6, chain: int = 0, shown: int = 3000, zoom=((-
             ax.set_title("samples: 90% near (1, 0), 10% near (20, 20)")
             ax.legend(loc="center right")
     return axes
+
+
+def rate_curves(ax, e7):
+    """E7 (an ``experiments.Rate``): E||grad f(x_t)|| over t (log-log), one colour per (c, eta), with each run's
+    floor (dotted) and stationary sqrt(floor^2 + variance) (dashed) drawn as levels."""
+    steps = np.maximum(to_numpy(e7.steps), 1)
+    norms, floors, rms = to_numpy(e7.mean_norm), to_numpy(e7.floor), to_numpy(e7.stationary_rms)
+    for r, (c, eta) in enumerate(zip(to_numpy(e7.clip_threshold), to_numpy(e7.step_size))):
+        color = COLORS[r % len(COLORS)]
+        ax.plot(steps, norms[:, r], color=color, label=f"{label_c(float(c))}, η = {eta:g}")
+        ax.axhline(rms[r], color=color, ls="--", lw=0.9)
+        if floors[r] > 0:
+            ax.axhline(floors[r], color=color, ls=":", lw=1.2)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step t")
+    ax.set_ylabel(r"$\mathbb{E}\,|\nabla f(x_t)|$ (1024 chains, log)")
+    ax.set_title("dashed: √(floor² + variance part); dotted: floor 1/9")
+    ax.legend(loc="upper right")
+    return ax
+
+
+def safe_and_best_steps(ax, e2_steps):
+    """E2 (an ``experiments.FixedSteps``): plain GD's |f'(x_t)| with 2/cosh(10) and with the sweep's best step."""
+    labels = (f"η = 2/cosh(10): {e2_steps.safe_iterations:,} its",
+              f"best of the sweep, η = {float(e2_steps.step_size[e2_steps.best]):.3g}")
+    for k, label in enumerate(labels):
+        y = to_numpy(e2_steps.grad_norm[:, k])
+        reached = np.flatnonzero(y <= 1e-6)
+        y = y[: reached[0] + 1] if reached.size else y  # stop each run at the tolerance |f'| <= 1e-6
+        ax.plot(np.arange(len(y)), y, color=COLORS[3 + k], label=label)
+    ax.axhline(1e-6, color="grey", ls="--", lw=0.8)
+    ax.set(yscale="log", xlabel="iteration t", ylabel=r"$|f'(x_t)|$", title="plain GD on cosh, fixed steps")
+    ax.legend()
+    return ax
