@@ -383,3 +383,24 @@ def test_ring_ranking_by_error_and_cluster():
     # ‖x − x_ref‖ > 1 lets samples in a neighbouring cluster (0.765 apart) pass: 'ok' is not 'right cluster'
     ok_wrong = (~ring.diverged("hb3.8", 8)) & (metrics.errors(ring.samples["hb3.8", 8], ring.reference) > 0.5)
     assert int(ok_wrong.sum()) > 0
+
+
+def test_reference_path_ends_at_the_reference_and_starts_at_the_samplers_start():
+    model, x_T, labels = experiments.gmm_problem(batch=16)
+    grid = schedule.sigma_grid(8)
+    path = metrics.reference_path(model, 15.0, x_T, grid, labels, substeps=50)
+    end = metrics.reference_samples(model, 15.0, x_T, labels, steps=experiments.REFERENCE_STEPS)
+    assert path.shape == (9, 16, 64) and float(metrics.errors(path[-1], end).max()) < 1e-5
+    _, sampler_path = samplers.sample(model, "ddim", 8, 15.0, x_T, labels, return_path=True)
+    assert torch.equal(path[0], sampler_path[0])
+    with pytest.raises(ValueError):
+        metrics.reference_path(model, 15.0, x_T, torch.tensor([1.0, 0.0], dtype=torch.float64), labels)
+
+
+def test_palette_never_reuses_a_colour():
+    from steplab.plots import diffusion as dplots
+
+    colours = dplots.palette(len(experiments.GMM_METHODS))
+    assert len(set(colours)) == len(colours) == 9
+    with pytest.raises(ValueError):
+        dplots.palette(len(dplots.PALETTE) + 1)

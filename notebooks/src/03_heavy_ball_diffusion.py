@@ -204,8 +204,8 @@ show_claim("diffusion.gmm_accuracy")
 
 # %% [markdown]
 # **Reading it.** At N = 10, PLMS4 loses most samples (73% beyond the threshold, median error 2.5× DDIM's), yet
-# 97% of them are still nearest their own class mean: in 64 dimensions a diverged sample overshoots along its
-# class direction rather than jumping class. HB 0.8 saves almost all of them and has the smallest median error at
+# 97% of all its samples are still nearest their own class mean: in 64 dimensions most diverged samples overshoot
+# along their class direction rather than jump class. HB 0.8 saves almost all of them and has the smallest median error at
 # N = 10; GHVB 3.5 too; GHVB 3.8 (β close to 1) only helps partly. DDIM and DPM-Solver++ do not diverge *at this
 # (w, N)* — section 5 shows DPM-Solver++ diverging at fewer steps or stronger guidance. At N = 30 nothing diverges
 # and accuracy decides: **HB buys stability with accuracy** (first order, error 1.46× PLMS4), **GHVB keeps the

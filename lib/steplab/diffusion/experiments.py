@@ -11,7 +11,11 @@ Each experiment returns a dataclass. Paper: Wizadwongsa et al. 2024 (ICLR).
   with the exact ε of :mod:`~steplab.diffusion.gmm` in place of a network).
 * :func:`ring_experiment`: the 2-D picture, eight classes on the unit circle (s = 0.05, w = 15, N = 8; Fig. 1).
 * :func:`order_table` (App. F, Theorems 1–2), :func:`beta_one_differences` (β = 1 recovers the base method,
-  §4.1–4.2) and :func:`diffusers_differences` (our DDIM/PLMS/DPM-Solver++ against diffusers' schedulers).
+  §4.1–4.2; a regression test, no claim: the code paths coincide by construction) and
+  :func:`diffusers_differences` (our DDIM/PLMS/DPM-Solver++ against diffusers' schedulers).
+
+The β sweeps and DPM-Solver++ with HB are in :mod:`steplab.diffusion.sweeps`; the hand-written momentum trace
+in :mod:`steplab.diffusion.trace`.
 """
 
 from __future__ import annotations
