@@ -223,17 +223,20 @@ def render(live: SamplerPath, v: dict, method: str, model, grid: torch.Tensor, l
     finite_z = np.isfinite(z)
     try:
         applied, left = region(n)
-        inside = spectral_radius(applied, np.where(finite_z, z, 0)).numpy() <= 1 + 1e-9
+        growth = spectral_radius(applied, np.where(finite_z, z, 0)).numpy()  # |ζ|max: error growth this step
+        inside = growth <= 1 + 1e-9
     except ValueError:  # DPM-Solver: no multistep region
-        applied, inside, left = None, np.ones(len(z), dtype=bool), None
+        applied, inside, left, growth = None, np.ones(len(z), dtype=bool), None, None
     cols = st.columns(4)
     cols[0].metric("step", f"{t} / {v['steps']}", help=f"σ = {sigmas[t]:.3g}")
     cols[1].metric("samples off the reference now", f"{int(bad[-1].sum())} / {len(labels)}",
                    help="‖x_t − x_ref,t‖ > 1 in the data scale x = x̄/√(1+σ²); at t = N: diverged")
     cols[2].metric(f"δλ outside {applied}'s region, step {n}→{n + 1}" if applied else "δλ outside the region",
-                   f"{int((~inside).sum())} / {len(z)}" if left is not None else "–",
+                   f"{int((~inside).sum())} / {len(z)} (median |ζ| {np.median(growth[finite_z]):.2f})"
+                   if left is not None and finite_z.any() else "–",
                    help="the region of the method actually applied at this step (warm-up: Euler, then AB2, …); "
-                   "one step outside multiplies an error by |ζ| > 1 once; divergence needs several in a row")
+                   "one step outside multiplies an error by its |ζ| > 1 once (the median over samples is shown); "
+                   "divergence needs large |ζ| for several steps in a row")
     cols[3].metric(f"stable real interval of {applied}" if applied else "stable real interval",
                    f"({left:.3g}, 0)" if left is not None else "n/a")
     if bad[-1].any():  # samples off now: since when (the start of their final off streak)?
