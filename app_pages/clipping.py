@@ -23,7 +23,7 @@ from steplab.clipping.theory import mean_field_slope
 from steplab.device import make_generator
 from steplab.problems import CauchyNoise, CommonNoise, ExpNoise, Noisy, Quadratic, TwoPointNoise
 from steplab.trajectory import Trajectory, run
-from steplab.transforms import optimizer
+from steplab.transforms import chain, clip_per_sample, optimizer, scale
 
 PAGE = "clipping"
 NOISES = {"two_point": "two-point (rare big outlier)", "exp": "Exp(1) − 1 (skewed)", "cauchy": "Cauchy (no mean)"}
@@ -33,6 +33,9 @@ CONTROLS = [
     Control("p", "two-point outlier probability p", "float", 0.1, low=0.01, high=0.5, step=0.01),
     Control("c", "clip threshold c", "log", 1.0, low=0.01, high=100.0),
     Control("eta", "step size η", "log", 0.03, low=0.001, high=0.5),
+    Control("batch", "batch size b", "int", 1, low=1, high=16, step=1),
+    Control("mode", "clipping of a batch", "select", "per_sample", options=("per_sample", "batch"),
+            labels={"per_sample": "per-sample: (1/b) Σ clip(gᵢ)", "batch": "batch: clip((1/b) Σ gᵢ)"}),
     Control("chains", "chains", "int", 256, low=16, high=1024, step=16),
     Control("steps", "steps", "int", 300, low=100, high=4000, step=100),
     Control("seed", "seed", "int", 0, low=0, high=99),
@@ -92,7 +95,39 @@ def tail_bias(chain_mean: np.ndarray) -> np.ndarray:
     return measured_bias(torch.from_numpy(chain_mean)).numpy()
 
 
+def per_sample_batches(v: dict) -> bool:
+    """Whether the oracle hands out b per-sample gradients (per-sample clipping with b > 1)."""
+    return v["batch"] > 1 and v["mode"] == "per_sample"
+
+
+def make_transform(v: dict, lr, threshold):
+    """Per-sample clipping (1/b) Σ clip_c(gᵢ) on [runs, b, 1] gradients, else clip_c of the (batch-mean) gradient."""
+    if per_sample_batches(v):
+        return chain(clip_per_sample(threshold), scale(lr))
+    return optimizer(lr=lr, clip_threshold=threshold)
+
+
 def reproduce_code(v: dict) -> str:
+    if v["batch"] > 1:
+        per_sample = per_sample_batches(v)
+        transform = (f"chain(clip_per_sample({v['c']:g}), scale({v['eta']:g}))" if per_sample
+                     else f"optimizer(lr={v['eta']:g}, clip_threshold={v['c']:g})")
+        imports = "chain, clip_per_sample, scale" if per_sample else "optimizer"
+        return f"""import torch
+from steplab.clipping import bias_theory, measured_bias
+from steplab.problems import Noisy, Quadratic, {noise_code(v).split('(')[0]}
+from steplab.trajectory import run
+from steplab.transforms import {imports}
+
+noise = {noise_code(v)}
+# f(x) = x²/2 with b = {v['batch']} noisy gradients per step ({'per-sample' if per_sample else 'batch'} clipping)
+problem = Noisy(Quadratic([1.0]), noise, batch_size={v['batch']}, per_sample={per_sample})
+x0 = torch.zeros({v['chains']}, 1, dtype=torch.float64)  # {v['chains']} chains start at the minimum
+traj = run(problem, {transform}, x0, steps={v['steps']}, seed={v['seed']})
+chain_mean = traj.iterates[:, :, 0].mean(1)  # mean over chains of x_t, t = 0..T
+bias = measured_bias(chain_mean).item()  # |tail average over T/2 <= t < T|
+theory = bias_theory({v['c']:g}, noise, {v['batch']}, per_sample={per_sample}).item()
+print(f"measured bias = {{bias:.4f}}, theory = {{theory:.4f}}")"""
     return f"""import torch
 from steplab.clipping import bias_theory, measured_bias
 from steplab.problems import Noisy, Quadratic, {noise_code(v).split('(')[0]}
@@ -115,10 +150,12 @@ def relaxation_steps(noise, c, eta: float) -> torch.Tensor:
 
 
 @st.cache_data(max_entries=32, show_spinner="Measuring the bias for 12 thresholds in one batched run…")
-def measured_curve(noise_name: str, sigma: float, p: float, eta: float, seed: int) -> pd.DataFrame:
+def measured_curve(noise_name: str, sigma: float, p: float, eta: float, seed: int, batch: int = 1,
+                   per_sample: bool = True) -> pd.DataFrame:
     """simulate_bias over 12 thresholds x 256 chains (float32, one tensor program), run for a burn-in of
     RELAXATIONS times the slowest threshold's relaxation time (at most SWEEP_MAX_STEPS steps in all); a
-    threshold whose burn-in is shorter than that is marked "not yet stationary" and gets no bias."""
+    threshold whose burn-in is shorter than that is marked "not yet stationary" and gets no bias. For batch
+    clipping the per-sample slope h′ is used: an estimate (averaging b draws changes the noise's law)."""
     noise = make_noise({"noise": noise_name, "sigma": sigma, "p": p})
     c = torch.logspace(math.log10(0.05), math.log10(20.0), 12, dtype=torch.float64) * sigma
     relax = relaxation_steps(noise, c, eta)
@@ -126,12 +163,13 @@ def measured_curve(noise_name: str, sigma: float, p: float, eta: float, seed: in
     finite = needed[torch.isfinite(needed)]
     burn_in = max(1000, math.ceil(float(finite.max()) if finite.numel() else 1000))
     steps = min(SWEEP_MAX_STEPS, 2 * burn_in)
-    result = simulate_bias(c, eta, noise, chains=256, steps=steps, burn_in=steps // 2, seed=seed,
+    result = simulate_bias(c, eta, noise, batch, per_sample, chains=256, steps=steps, burn_in=steps // 2, seed=seed,
                            dtype=torch.float32)
     stationary = (needed <= steps // 2).numpy()
     bias = np.where(stationary, result.bias.double().numpy(), np.nan)
     return pd.DataFrame({"c": c.numpy(), "bias": bias, "stderr": result.standard_error.double().numpy(),
-                         "theory": bias_theory(c, noise).numpy(), "relaxation": relax.numpy(), "steps": steps,
+                         "theory": bias_theory(c, noise, batch, per_sample).numpy(), "relaxation": relax.numpy(),
+                         "steps": steps,
                          "stationary": stationary})
 
 
@@ -148,9 +186,9 @@ def sweep_table(sweep: pd.DataFrame) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def theory_at(noise_name: str, sigma: float, p: float, c: float) -> float:
+def theory_at(noise_name: str, sigma: float, p: float, c: float, batch: int = 1, per_sample: bool = True) -> float:
     """The predicted bias at one threshold (mean-field root; NaN where the theory has no closed form)."""
-    return float(bias_theory(c, make_noise({"noise": noise_name, "sigma": sigma, "p": p}))[0])
+    return float(bias_theory(c, make_noise({"noise": noise_name, "sigma": sigma, "p": p}), batch, per_sample)[0])
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -176,12 +214,17 @@ def main() -> None:
     v = {"noise": ctl("noise"), "sigma": ctl("sigma")}
     v["p"] = ctl("p", disabled=v["noise"] != "two_point")
     st.sidebar.header("Clipped SGD")
-    for name in ("c", "eta", "chains", "steps", "seed"):
+    for name in ("c", "eta", "batch"):
+        v[name] = ctl(name)
+    v["mode"] = ctl("mode", disabled=v["batch"] == 1)
+    for name in ("chains", "steps", "seed"):
         v[name] = ctl(name)
     noise = make_noise(v)
     chains = v["chains"]
-    problem = Noisy(Quadratic([1.0]), CommonNoise(noise, group=chains))  # every config sees the same draws
-    theory = theory_at(v["noise"], v["sigma"], v["p"], v["c"])
+    per_sample = v["mode"] == "per_sample"
+    problem = Noisy(Quadratic([1.0]), CommonNoise(noise, group=chains), batch_size=v["batch"],
+                    per_sample=per_sample_batches(v))  # every config sees the same draws
+    theory = theory_at(v["noise"], v["sigma"], v["p"], v["c"], v["batch"], per_sample)
     pins = Pins(ctl, parse_pin, format_pin)
     runs = [(v["c"], v["eta"]), (None, v["eta"])] + pins.values  # (c, η); c = None: unclipped
     count = len(runs)
@@ -195,7 +238,7 @@ def main() -> None:
         """k steps of all R configs x C chains in one run(): per-run step size and clip threshold tensors."""
         threshold = torch.tensor([float("inf") if c is None else c for c, _ in runs], dtype=torch.float64)
         lr = torch.tensor([eta for _, eta in runs], dtype=torch.float64)
-        transform = optimizer(lr=lr.repeat_interleave(chains), clip_threshold=threshold.repeat_interleave(chains))
+        transform = make_transform(v, lr.repeat_interleave(chains), threshold.repeat_interleave(chains))
         traj = run(problem, transform, live.x, k, generator=live.generator, seed=None)
         diverged = (traj.diverged_at.reshape(count, chains) >= 0).sum(-1).numpy()  # frozen chains re-count
         live.notes["diverged chains"] = diverged
@@ -205,16 +248,16 @@ def main() -> None:
         return live.advance(step, k, summarise=lambda traj: per_setting(traj, count))
 
     labels = run_labels(runs)
-    reset_key = (v["noise"], v["sigma"], v["p"], chains, v["seed"], tuple(pins.values))
+    reset_key = (v["noise"], v["sigma"], v["p"], v["batch"], v["mode"], chains, v["seed"], tuple(pins.values))
     player = playback(PAGE, steps=v["steps"], reset_key=reset_key, live_key=(v["c"], v["eta"], v["steps"]),
                       start=start, advance=advance,
                       render=lambda live, state: render(live, state, v, runs, labels, theory, chains))
     pins.buttons((v["c"], v["eta"]), what="setting (c, η)")
 
     st.subheader("The bias floor across thresholds")
-    sweep_for = (v["noise"], v["sigma"], v["p"], v["eta"], v["seed"])
+    sweep_for = (v["noise"], v["sigma"], v["p"], v["eta"], v["seed"], v["batch"], per_sample)
     sweep = st.session_state.get(keys.widget(PAGE, "sweep_for")) == sweep_for
-    if st.button("Measure the whole curve (12 thresholds × 256 chains, one batched run)",
+    if st.button("Measure the whole curve (12 thresholds × 256 chains, one batched run, each past its relaxation time)",
                  key=keys.widget(PAGE, "sweep"), icon=":material/query_stats:"):
         st.session_state[keys.widget(PAGE, "sweep_for")] = sweep_for
         sweep = True
@@ -226,7 +269,7 @@ def main() -> None:
             "now": pd.DataFrame({"c": [runs[r][0] for r in clipped], "bias": biases[clipped],
                                  "what": ["this run (live)" if r == 0 else labels[r] for r in clipped]})}
     if sweep:
-        data["sweep"] = measured_curve(v["noise"], v["sigma"], v["p"], v["eta"], v["seed"])
+        data["sweep"] = measured_curve(v["noise"], v["sigma"], v["p"], v["eta"], v["seed"], v["batch"], per_sample)
     charts.show(specs.curve_spec(sweep), data)
     if sweep:
         st.dataframe(sweep_table(data["sweep"]), hide_index=True)
@@ -261,7 +304,8 @@ def render(live: Live, state: dict, v: dict, runs: list, labels: list[str], theo
     count = len(runs)
     rows = [{"run": labels[r], "c": "∞" if c is None else f"{c:g}", "η": f"{eta:g}",
              "measured bias": f"{bias[r]:.4f}",
-             "theory": "–" if c is None else theory_text(theory_at(v["noise"], v["sigma"], v["p"], c)),
+             "theory": "–" if c is None else theory_text(theory_at(v["noise"], v["sigma"], v["p"], c, v["batch"],
+                                                                   v["mode"] == "per_sample")),
              "mean loss": fmt(float(history.loss[-1, r])),
              "mean ‖g‖ raw": fmt(float(history.grad_norm[-1, r])) if live.t else "–",
              "mean ‖g‖ clipped": fmt(float(history.clipped_grad_norm[-1, r])) if live.t else "–",
@@ -290,9 +334,13 @@ def render(live: Live, state: dict, v: dict, runs: list, labels: list[str], theo
         marks.append({"x": sign * theory, "what": "theory"})
     charts.show(specs.histogram_spec(), {"bins": pd.concat(bins, ignore_index=True), "marks": pd.DataFrame(marks)},
                 left)
-    frame = charts.long_frame(chain_mean, labels, column="mean x")
-    charts.series(frame, "mean x", "mean over chains of x_t", labels, log=False, height=300,
+    rms = np.sqrt(2 * history.loss.numpy())  # f = x²/2: √(2 E f(x_t)) = √E‖∇f(x_t)‖², ≥ E‖∇f(x_t)‖ (Jensen)
+    charts.series(charts.long_frame(rms, labels, column="rms grad"), "rms grad",
+                  "the rate: √E‖∇f(x_t)‖² over the chains (log)", labels, log=True, height=300,
                   changes=state["changes"], container=right)
+    frame = charts.long_frame(chain_mean, labels, column="mean x")
+    charts.series(frame, "mean x", "mean over chains of x_t", labels, log=False, height=260,
+                  changes=state["changes"])
 
 
 main()

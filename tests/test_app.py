@@ -21,7 +21,7 @@ import torch
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from steplab import claims  # noqa: E402
+from steplab import claims, logistic  # noqa: E402
 from steplab.diffusion import balanced_labels, noise, ring_gmm, sample  # noqa: E402
 from steplab.problems import Noisy, Quadratic, TwoPointNoise  # noqa: E402
 from steplab.rnn.cliff import descend  # noqa: E402
@@ -111,8 +111,9 @@ MAIN_CHARTS = {
     "app_pages/clipping.py": [("where the chains are now", "bins"), ("mean over chains of x_t", "series"),
                               ("measured bias vs theory", "theory"), ("measured bias vs theory", "now")],
     "app_pages/logistic.py": [("decision boundaries", "points"), ("decision boundaries", "lines"),
-                              ("loss f(θ_t)", "series"), ("training accuracy", "series"),
-                              ("gradient norm ‖∇f(θ_t)‖", "series"), ("normalized step r_t", "series")],
+                              ("loss f(θ_t)", "series"), ("normalized margin", "series"),
+                              ("training accuracy", "series"), ("gradient norm ‖∇f(θ_t)‖", "series"),
+                              ("normalized step r_t", "series")],
     "app_pages/diffusion.py": [("samples now", "points"), ("stability region", "locus"), ("stability region", "z"),
                                ("δλ per step so far", "series")],
     "app_pages/rnn.py": [("loss surface", "cells"), ("loss surface", "paths"), ("gradient norm per step", "series"),
@@ -332,6 +333,20 @@ def test_clipping_page_measures_the_bias_floor_and_its_code_reproduces_it():
     assert namespace["bias"] == pytest.approx(page["bias"], rel=1e-9)
 
 
+@pytest.mark.parametrize("mode, theory", [("per_sample", 2 / 9), ("batch", 0.0217368)])
+def test_clipping_batch_toggle_per_sample_keeps_the_bias_batch_shrinks_it(mode, theory):
+    at = open_app("app_pages/clipping.py", batch="4", mode=mode, steps="1000")
+    page = at.session_state["_result.clipping"]
+    assert page["theory"] == pytest.approx(theory, rel=1e-5)  # two-point, c = 1, b = 4 (binomial root for batch)
+    assert abs(page["bias"] - page["theory"]) < 0.02
+    code = next(c.value for c in at.code if "from steplab" in c.value)
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(code, "<reproduce>", "exec"), namespace)  # noqa: S102 - the code the page shows
+    assert namespace["bias"] == pytest.approx(page["bias"], rel=1e-9)
+    assert any("the rate" in shown for shown, _ in charts_drawn(at))
+
+
 def test_clipping_reset_shows_step_zero_and_steps_on():
     at = open_app("app_pages/clipping.py", chains="16", steps="100")
     click(at, "clipping.reset")  # t = 0: no tail window to average yet, the bias shown is |x_0| = 0
@@ -393,6 +408,22 @@ def test_logistic_page_matches_run_on_and_continues_mid_run():
     widget(at, "logistic.gamma_max").set_value(10.0).run()
     live = player(at, "logistic")["live"]
     assert live.t == 2 and np.array_equal(live.history.iterates[2], theta2)
+
+
+def test_logistic_page_hint_status_and_margin_at_defaults():
+    """At the defaults (Wu toy, gamma 0.1..1000) the gamma = 1000 run's loss peaks far above log 2: the hint fires;
+    the status says from when each run stays separated, and the margin column is min_i m_i / ||theta_T||."""
+    at = open_app("app_pages/logistic.py")
+    assert any("rose to loss" in i.value and "4 · γ = 1000" in i.value for i in at.info)
+    table = at.dataframe[0].value
+    assert table["status"][0] == "not separated yet"  # gamma = 0.1 needs more than 100 steps
+    assert all("stays separated from t =" in s for s in table["status"][1:])
+    dataset = logistic.wu_toy()
+    history = logistic.run_on(dataset, [1000.0], 100)
+    margin = float(logistic.metrics.normalized_margin(history.weights[-1, 0], dataset.signed))
+    assert float(table["margin"][3]) == pytest.approx(margin, rel=1e-2) and "max r so far" in table.columns
+    quiet = open_app("app_pages/logistic.py", gamma_max="1", gamma_min="0.1", runs="2")
+    assert not any("rose to loss" in i.value for i in quiet.info)
 
 
 # ----------------------------------------------------------------------------- diffusion

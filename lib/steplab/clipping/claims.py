@@ -2,7 +2,7 @@
 
 Papers: Koloskova, Hendrikx, Stich, "Revisiting Gradient Clipping" (ICML 2023, "KHS");
 Schaipp, Garrigos, Simsekli, Gower, "SGD with Clipping is Secretly Estimating the Median Gradient"
-(2024, "SGSG"). Each claim runs one experiment of ``steplab.clipping.experiments`` (E1-E7); the closed
+(2024, "SGSG"). Each claim runs one experiment of ``steplab.clipping.experiments`` (E1-E8); the closed
 forms it is checked against are derived in ``steplab.clipping.theory``. "KHS abstract (i)/(ii)" are the
 abstract's two headline claims; no theorem or section number of either paper is cited (none was checked
 against the PDFs). The two-point, worst-case, upper-bound and Exp(1) - 1 (Huber root) formulas are our
@@ -156,3 +156,16 @@ def _rate() -> Result:
                                  int((r.late_mean_norm <= r.stationary_rms).sum()), runs, low=runs),
                    between("E|grad f| / floor, eta=0.0125", float(r.late_mean_norm[2] / r.floor[2]), high=1.05,
                            fmt=".2f", show_value=False))
+
+
+@register("clipping.sgsg_optimizer", paper=SGSG,
+          source="abstract: median gradients under heavy-tailed, state-dependent noise; E8 (our noise)",
+          statement="g = x + (1+|x|) Cauchy: median-of-5, clipped and SPP-tracker SGD settle; "
+                    "mean-of-5 SGD and heavy ball do not")
+def _sgsg_optimizer() -> Result:
+    r = ex.e8_robust_sgd()
+    size = dict(zip(r.methods, r.median_abs_tail_average.tolist()))
+    settled = sum(size[m] < 0.1 for m in ("median", "clip", "spp"))
+    wandering = sum(size[m] > 1.0 for m in ("mean", "momentum"))
+    return combine(count_between("median/clip/SPP with median |tail avg| < 0.1", settled, 3, low=3),
+                   count_between("mean/heavy ball with median |tail avg| > 1", wandering, 2, low=2))

@@ -1,10 +1,11 @@
-"""Experiments E1-E6 of the clipping family, one function each, shared by the claims, the tests and notebook 01.
+"""Experiments E1-E8 of the clipping family, one function each, shared by the claims, the tests and notebook 01.
 
 E1-E2 are deterministic (Koloskova, Hendrikx, Stich 2023: the threshold and (L0, L1)-smoothness); E3-E5 measure
 the stochastic bias of clipped SGD against the closed forms of ``theory``; E6 is the SPP median tracker
-(Schaipp, Garrigos, Simsekli, Gower 2024). Each returns a frozen dataclass of tensors (float64, seeded)
-with the measured values next to the theory. Results are cached per seed, so the notebook's final claims
-table and a test session reuse the simulations instead of re-running them.
+(Schaipp, Garrigos, Simsekli, Gower 2024); E7 the rate of clipped SGD (transient, variance, floor); E8 SGSG's
+robust-gradient SGD under heavy-tailed, state-dependent noise. Each returns a frozen dataclass of tensors
+(float64, seeded) with the measured values next to the theory. Results are cached per seed, so the notebook's
+final claims table and a test session reuse the simulations instead of re-running them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from steplab.clipping import theory
 from steplab.clipping.deterministic import cosh_hitting_times, quadratic_hitting_times
 from steplab.clipping.median import TrackerPaths, contaminated_gradients, mixture_mean, track, weiszfeld
+from steplab.clipping.robust import RobustRuns, robust_sgd
 from steplab.clipping.simulate import BiasResult, simulate_bias
 from steplab.problems import CauchyNoise, ExpNoise, TwoPointNoise
 
@@ -334,3 +336,10 @@ def e7_rate(seed: int = 0, chains: int = 1024) -> Rate:
     measured_variance = (result.square_path - mean**2)[late].mean(0)  # E||g||^2 - (E g)^2 over the tail window
     return Rate(c, eta, result.trace_steps, result.norm_path, (mean - floor).abs(), floor, variance,
                 result.bias, measured_variance, result)
+
+
+@lru_cache(maxsize=4)
+def e8_robust_sgd(seed: int = 0) -> RobustRuns:
+    """E8 (SGSG's method): mean-of-5, median-of-5, clipped (c = 1), SPP-tracker (tau = 1) and heavy-ball (beta = 0.9)
+    SGD, eta = 0.05, on g_i = x + (1 + |x|) xi_i with Cauchy xi, 256 chains x 4000 steps from x_0 = 5."""
+    return robust_sgd(seed=seed)

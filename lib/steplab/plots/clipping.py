@@ -181,3 +181,17 @@ def safe_and_best_steps(ax, e2_steps):
     ax.set(yscale="log", xlabel="iteration t", ylabel=r"$|f'(x_t)|$", title="plain GD on cosh, fixed steps")
     ax.legend()
     return ax
+
+
+def robust_sgd_paths(ax, runs):
+    """E8 (a ``robust.RobustRuns``): the median over chains of |x_t| against t (log-log), one colour per method."""
+    labels = {"mean": "SGD, mean of 5 samples", "median": "SGD, median of 5 samples", "clip": "clipped SGD, c = 1",
+              "spp": "SPP median tracker, τ = 1", "momentum": "heavy ball, β = 0.9 (running mean)"}
+    steps = np.maximum(to_numpy(runs.steps), 1)
+    values = to_numpy(runs.median_abs)
+    for k, method in enumerate(runs.methods):
+        ax.plot(steps, values[:, k], color=COLORS[k % len(COLORS)], label=labels[method])
+    ax.set(xscale="log", yscale="log", xlabel="step t", ylabel=r"median over chains of $|x_t|$ (log)",
+           title="heavy-tailed, state-dependent noise g = x + (1 + |x|) ξ")
+    ax.legend(fontsize=8)
+    return ax
