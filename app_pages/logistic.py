@@ -1,5 +1,6 @@
 """Large-step logistic regression: GD with huge step sizes on separable 2-D data behaves like the Batch
-Perceptron (Tyurin 2025); the loss can spike while the classifier keeps improving (Wu et al. 2024)."""
+Perceptron (Tyurin 2025); the loss can spike while the classifier keeps improving (Wu et al. 2024); the
+normalized step r_t = tau/rho_a says how far each step goes beyond the loss's convergence radius (Sao 2026)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from app_pages.controls import Control, Controls
 from app_pages.live import MAX_LOSS, Live
 from app_pages.player import playback
 from app_pages.ui import device_caption, fmt, reproduce_expander
-from steplab.logistic import algorithms, data
+from steplab.logistic import algorithms, data, metrics
 from steplab.trajectory import Trajectory
 
 PAGE = "logistic"
@@ -128,23 +129,48 @@ def main() -> None:
 
 
 def summaries(live: Live, dataset: data.Dataset):
-    """loss, accuracy, ||grad f|| [T+1, R] and r_t [T, R] of the recorded weights (library metrics)."""
+    """loss, accuracy, ||grad f||, normalized margin [T+1, R] and r_t [T, R] of the recorded weights (library
+    metrics; the normalized margin min_i m_i / ||theta_t|| is 0 at theta_0 = 0)."""
     weights = live.history.iterates
     loss, accuracy, grad_norm, _, r = algorithms.summaries(weights, dataset.signed)
-    return loss.numpy(), accuracy.numpy(), grad_norm.numpy(), r.numpy()
+    margin = torch.nan_to_num(metrics.normalized_margin(weights, dataset.signed), nan=0.0)
+    return loss.numpy(), accuracy.numpy(), grad_norm.numpy(), margin.numpy(), r.numpy()
+
+
+def status_text(loss: np.ndarray, accuracy: np.ndarray, run: int) -> str:
+    """'diverged at step k', 'separated at t = a; stays separated from t = b', 'separated at t = a; lost again now',
+    or 'not separated yet' for one run (columns of the [T+1, R] loss and accuracy)."""
+    bad = np.flatnonzero(~np.isfinite(loss[:, run]))
+    if bad.size:
+        return f"diverged at step {bad[0]}: the loss overflowed"
+    acc = torch.from_numpy(accuracy[:, run:run + 1])
+    first, stays = int(metrics.separation_time(acc)[0]), int(metrics.stays_separated_from(acc)[0])
+    if first < 0:
+        return "not separated yet"
+    return f"separated at t = {first}; " + (f"stays separated from t = {stays}" if stays >= 0 else "lost again now")
+
+
+def loss_hint(loss: np.ndarray, labels: list[str], sweep_runs: int) -> str | None:
+    """The hint shown when some run of the sweep rose above its starting loss log 2 at some step so far."""
+    finite = np.where(np.isfinite(loss[:, :sweep_runs]), loss[:, :sweep_runs], -np.inf)
+    peak = finite.max(0)
+    worst = int(np.argmax(peak))
+    if peak[worst] <= loss[0, worst]:
+        return None
+    return (f"Run {labels[worst]} rose to loss {fmt(float(peak[worst]))} at t = {int(np.argmax(finite[:, worst]))}, "
+            "far above its starting value log 2 — yet look at the accuracy: with large γ the loss is a poor "
+            "progress measure (Tyurin 2025, Thm 4.1).")
 
 
 def render(live: Live, state: dict, dataset: data.Dataset, labels: list[str], sweep_runs: int) -> None:
-    loss, accuracy, grad_norm, r = summaries(live, dataset)
-    separated = [next((t for t in range(1, len(accuracy)) if accuracy[t, i] == 1.0), -1) for i in range(len(labels))]
+    loss, accuracy, grad_norm, margin, r = summaries(live, dataset)
     rows = []
     for i, label in enumerate(labels):
-        bad = np.flatnonzero(~np.isfinite(loss[:, i]))
-        status = (f"diverged at step {bad[0]}: the loss overflowed" if bad.size else
-                  f"separated at t = {separated[i]}" if separated[i] >= 0 else "not separated yet")
         rows.append({"run": label, "step": live.t, "loss": fmt(float(loss[-1, i])),
-                     "accuracy": f"{accuracy[-1, i]:.3f}", "‖∇f‖": fmt(float(grad_norm[-1, i])),
-                     "r_t": fmt(float(r[-1, i])) if live.t else "–", "status": status})
+                     "accuracy": f"{accuracy[-1, i]:.3f}", "margin": fmt(float(margin[-1, i])),
+                     "‖∇f‖": fmt(float(grad_norm[-1, i])), "r_t": fmt(float(r[-1, i])) if live.t else "–",
+                     "max r so far": fmt(float(r[:, i].max())) if live.t else "–",
+                     "status": status_text(loss, accuracy, i)})
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     left, right = st.columns([1, 1])
     features = dataset.features.numpy()
@@ -165,6 +191,8 @@ def render(live: Live, state: dict, dataset: data.Dataset, labels: list[str], sw
     with right:
         charts.series(charts.long_frame(loss, labels, column="loss"), "loss", "loss f(θ_t) (log)", labels,
                       height=150, changes=state["changes"])
+        charts.series(charts.long_frame(margin, labels, column="margin"), "margin",
+                      "normalized margin min_i y_i a_iᵀθ_t / ‖θ_t‖ (> 0: separated)", labels, log=False, height=120)
         charts.series(charts.long_frame(accuracy, labels, column="accuracy"), "accuracy", "training accuracy",
                       labels, log=False, height=120)
     c1, c2 = st.columns(2)
@@ -173,9 +201,8 @@ def render(live: Live, state: dict, dataset: data.Dataset, labels: list[str], sw
     if live.t:
         charts.series(charts.long_frame(r, labels, column="r", start_step=0), "r", "normalized step r_t (log; "
                       "r > 1 leaves the loss's convergence radius)", labels, height=180, container=c2)
-    if math.isfinite(float(loss[-1, 0])) and live.t and loss[-1, 0] > loss[0, 0]:
-        st.info("The loss is above its starting value log 2, yet look at the accuracy: with large γ the loss is a "
-                "poor progress measure (Tyurin 2025, Thm 4.1).", icon=":material/lightbulb:")
-
+    hint = loss_hint(loss, labels, sweep_runs) if live.t else None
+    if hint:
+        st.info(hint, icon=":material/lightbulb:")
 
 main()

@@ -44,19 +44,29 @@ def toy_boundaries(ax, dataset, weights, steps=None, title: str | None = None, s
     return ax
 
 
-def histories(axes, history, perceptron=None, quantities=("loss", "accuracy", "grad_norm"), max_step=None):
-    """Loss / accuracy / ||grad f|| against t for every gamma of ``history`` (and a Batch Perceptron overlay)."""
+def histories(axes, history, perceptron=None, quantities=("loss", "accuracy", "grad_norm"), max_step=None,
+              floor: float = 1e-12):
+    """Loss / accuracy / ||grad f|| against t for every gamma of ``history`` (and a Batch Perceptron overlay);
+    loss and ||grad f|| below ``floor`` are not drawn (a triangle marks where a run drops below it)."""
     labels = {"loss": "training loss f(θ_t)", "accuracy": "training accuracy", "grad_norm": "‖∇f(θ_t)‖"}
     for ax, name in zip(axes, quantities):
         values = to_numpy(getattr(history, name))
         t = np.arange(values.shape[0]) if max_step is None else np.arange(min(values.shape[0], max_step + 1))
         for r, gamma in enumerate(to_numpy(history.step_sizes)):
-            ax.plot(t, values[t, r], color=COLORS[r % len(COLORS)], lw=1.0, label=gamma_label(gamma))
+            color = COLORS[r % len(COLORS)]
+            if name == "accuracy":
+                ax.plot(t, values[t, r], color=color, lw=1.0, label=gamma_label(gamma))
+                continue
+            below = values[t, r] < floor  # not drawn: on the log axis a drop to ~0 would be a vertical line
+            ax.plot(t, np.where(below, np.nan, values[t, r]), color=color, lw=1.0, label=gamma_label(gamma))
+            if below.any():
+                ax.plot(t[np.argmax(below)], floor, "v", color=color, ms=5)
         if perceptron is not None and name == "accuracy":
             ax.plot(t, to_numpy(perceptron.accuracy)[t, 0], "k--", lw=1.2, label="Batch Perceptron")
         if name != "accuracy":
             ax.set_yscale("log")
-            ax.set_ylim(bottom=max(ax.get_ylim()[0], 1e-12))
+            ax.set_ylim(bottom=floor)
+            ax.annotate(f"▼ drops below {floor:.0e}", (0.98, 0.02), xycoords="axes fraction", ha="right", fontsize=7)
         ax.set_xscale("symlog", linthresh=1)
         ax.set_xlim(0, t[-1])
         ax.set_xlabel("iteration t")
@@ -108,37 +118,44 @@ def wu_losses(ax, wu, reference_etas=(1.0, 4.0, 10.0)):
             ax.loglog(t[100:], loss[-1, r] * t[-1] / t[100:], color=color, ls=":", lw=0.8)
     ax.set_xlabel("iteration t")
     ax.set_ylabel("L(w_t)")
-    ax.set_title("Wu et al. toy: oscillation, then ∝ 1/(ηt) (dotted)")
+    ax.set_title("Wu et al. toy: oscillation, then monotone (dotted: ∝ 1/t)")
     ax.legend(fontsize=7)
     return ax
 
 
 def r_traces(ax, capped):
-    """Normalized step r_t and loss for plain LR+GD and rho_a-capped GD."""
+    """Normalized step r_t for plain LR+GD and rho_a-capped GD, up to the time each stays separated (dotted)."""
     for k, (name, h) in enumerate((("plain LR+GD", capped.plain), ("ρ_a-capped GD", capped.capped))):
-        t_sep = int(h.separated_at[0])
+        t_sep = int(h.stays_separated_from[0])
         r = to_numpy(h.normalized_step[:t_sep, 0])
         ax.semilogy(np.arange(t_sep), r, color=COLORS[k], label=f"{name} (γ = {float(h.step_sizes[0]):g})")
         ax.axvline(t_sep, color=COLORS[k], ls=":", lw=1)
     ax.axhline(1, color="k", lw=0.8, ls="--", label="r = 1 (step = ρ_a)")
-    ax.set_xlabel("iteration t (dotted: separation)")
+    ax.set_xlabel("iteration t (dotted: stays separated from)")
     ax.set_ylabel("normalized step r_t = τ_t / ρ_a")
     ax.legend(fontsize=7)
     return ax
 
 
 def loss_traces(ax, capped):
+    """Loss (solid) and accuracy (thin, right axis) of plain and capped GD until each stays separated."""
+    twin = ax.twinx()
     for k, (name, h) in enumerate((("plain LR+GD", capped.plain), ("ρ_a-capped GD", capped.capped))):
-        t_sep = int(h.separated_at[0])
-        ax.semilogy(np.arange(t_sep + 1), to_numpy(h.loss[: t_sep + 1, 0]), color=COLORS[k], label=name)
+        t_sep = int(h.stays_separated_from[0])
+        ax.semilogy(np.arange(t_sep + 1), to_numpy(h.loss[: t_sep + 1, 0]), color=COLORS[k], label=f"{name}: loss")
+        twin.plot(np.arange(t_sep + 1), to_numpy(h.accuracy[: t_sep + 1, 0]), color=COLORS[k + 2], lw=0.7,
+                  label=f"{name}: accuracy")
     ax.axhline(math.log(2), color="k", lw=0.8, ls="--", label="f(0) = ln 2")
-    ax.set_xlabel("iteration t (until separation)")
+    twin.set_ylabel("training accuracy (thin)")
+    twin.set_ylim(0.9, 1.005)
+    twin.legend(fontsize=7, loc="center right")
+    ax.set_xlabel("iteration t (until it stays separated)")
     ax.set_ylabel("training loss")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower left")
     return ax
 
 
-def r_sweep(ax, sweep, quantity: str = "loss_ratio"):
+def r_sweep(ax, sweep, quantity: str = "loss_ratio", thresholds=()):
     """Loss ratio (or test accuracy kept) after one step r rho_a, per direction (row 0 = -grad f)."""
     r = to_numpy(sweep.r_values)
     values = to_numpy(getattr(sweep, quantity))
@@ -150,10 +167,89 @@ def r_sweep(ax, sweep, quantity: str = "loss_ratio"):
     if quantity == "loss_ratio":
         ax.set_yscale("log")
         ax.axhline(1, color="k", lw=0.8)
+        for value, style in zip(thresholds, ("--", "-.")):
+            ax.axhline(value, color="k", lw=0.8, ls=style, label=f"onset threshold {value:g}")
         ax.set_ylabel("loss after / loss before")
     else:
         ax.set_ylabel("test accuracy kept")
     ax.set_xlabel("normalized step r = τ / ρ_a")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def wu_rate(ax, rate):
+    """L(w_T) against the budget T for eta = c T and for a fixed eta, log-log, with the fitted slopes."""
+    T = to_numpy(rate.budgets)
+    ax.loglog(T, to_numpy(rate.large_step_loss), "o-", color=COLORS[0],
+              label=f"η = {rate.c:g}·T (slope {rate.large_slope:.1f})")
+    ax.loglog(T, to_numpy(rate.fixed_loss), "s-", color=COLORS[1], label=f"η = {rate.fixed_eta:g} (slope "
+              f"{rate.fixed_slope:.1f})")
+    ref = to_numpy(rate.large_step_loss)[0] * (T / T[0]) ** -2.0
+    ax.loglog(T, ref, "k:", lw=0.8, label="∝ 1/T² (reference)")
+    ax.set_xlabel("step budget T")
+    ax.set_ylabel("loss after T steps, L(w_T)")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def margins(ax, m):
+    """Normalized margin min_i m_i / ||theta_t|| over t per gamma, against mu and the Batch Perceptron's."""
+    values = to_numpy(m.normalized)
+    t = np.arange(1, values.shape[0])
+    for r, gamma in enumerate(to_numpy(m.gammas)):
+        ax.plot(t, values[1:, r], color=COLORS[r % len(COLORS)], lw=1.0, label=gamma_label(gamma))
+    ax.axhline(m.mu, color="k", lw=1.0, label=f"max-margin μ = {m.mu:.3f}")
+    ax.axhline(m.perceptron, color="k", ls="--", lw=1.0, label=f"Batch Perceptron ({m.perceptron:.4f})")
+    ax.axhline(m.normalized_perceptron, color="k", ls=":", lw=1.0,
+               label=f"Normalized Batch Perceptron ({m.normalized_perceptron:.3f})")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.05, 1.1 * m.mu)
+    ax.set_xlabel("iteration t")
+    ax.set_ylabel("normalized margin min_i m_i / ‖θ_t‖")
+    ax.legend(fontsize=6, loc="upper left")
+    return ax
+
+
+def spike_losses(ax, runs, methods_style):
+    """Training loss over steps of every spike run (one colour per method and factor), the spike shaded."""
+    loss = to_numpy(runs.loss)
+    steps = np.arange(loss.shape[0]) * runs.every
+    seen = set()
+    for i, (method, factor) in enumerate(zip(runs.methods, to_numpy(runs.factors))):
+        key = (method, float(factor))
+        color, label = methods_style[key]
+        ax.semilogy(steps, loss[:, i], color=color, lw=0.8, label=None if key in seen else label)
+        seen.add(key)
+    ax.axvspan(runs.spike_start, runs.spike_end, color="grey", alpha=0.15, lw=0, label="spike")
+    ax.set_xlabel("Adam step")
+    ax.set_ylabel("training cross-entropy")
+    ax.legend(fontsize=6, ncol=2)
+    return ax
+
+
+def spike_r(ax, runs, methods_style):
+    """Normalized step r_t = ||p_t|| / rho_a of Adam's uncapped update, median over seeds."""
+    r = to_numpy(runs.r)
+    for key, (color, label) in methods_style.items():
+        cols = [i for i, (m, f) in enumerate(zip(runs.methods, to_numpy(runs.factors))) if (m, float(f)) == key]
+        ax.semilogy(np.arange(r.shape[0]), np.median(r[:, cols], axis=1), color=color, lw=0.9, label=label)
+    ax.axhline(1, color="k", lw=0.8, ls="--", label="r = 1")
+    ax.axvspan(runs.spike_start, runs.spike_end, color="grey", alpha=0.15, lw=0)
+    ax.set_xlabel("Adam step")
+    ax.set_ylabel("r_t = ‖p_t‖ / ρ_a (median of 5 seeds)")
+    ax.legend(fontsize=6, ncol=2)
+    return ax
+
+
+def temperature_onsets(ax, temps):
+    """Onset of the one-step loss increase against temperature, in raw tau and in r_T."""
+    T = to_numpy(temps.temperatures)
+    ax.loglog(T, to_numpy(temps.tau_onset), "o-", color=COLORS[0],
+              label=f"raw step length τ (std log10 = {temps.tau_spread:.2f})")
+    ax.loglog(T, to_numpy(temps.r_onset), "s-", color=COLORS[1],
+              label=f"normalized r_T = τΔ_a/(πT) (std log10 = {temps.r_spread:.2f})")
+    ax.set_xlabel("temperature T (logits / T)")
+    ax.set_ylabel("onset (loss ratio > 1.1)")
     ax.legend(fontsize=7)
     return ax
 
