@@ -1,7 +1,7 @@
 """Success rate against sequence length for MSGD, MSGD-C and MSGD-CR (Pascanu et al. 2013, Sec. 4.1, Fig. 7).
 
     python -m steplab.rnn.success_rates            # our CPU grid (minutes), rewrites success_rates.json
-    python -m steplab.rnn.success_rates --paper    # the paper's lengths (hours of CPU; the same code on a GPU box)
+    python -m steplab.rnn.success_rates --paper    # T = 50-200 (hours of CPU), written elsewhere with --out
 
 For every (task, T) one batched :func:`steplab.rnn.train.train` call trains ``len(SEEDS)`` seeds of each method
 (MSGD: no clipping; MSGD-C: clipping at c = 1; MSGD-CR: clipping + Omega with alpha = 2, the code's default);
@@ -9,9 +9,11 @@ the three runs of one seed share initialisation and data. A run succeeds when un
 are wrong (the paper uses 10,000), checked every 250 iterations. Each trained network is then tested at
 ``GENERALISATION`` x T (1000 fresh sequences each): length generalisation.
 
-Our grid is a corner of the paper's: T <= 40 and 2000 iterations at lr 0.1 (the paper: T = 50..250, up to 5M
-updates at lr 0.01, 5 seeds), basic tanh initialisation only. The stored file holds the settings, the seeds and
-every run's outcome; :func:`load` reads it back (notebook 04 shows it without training).
+Our grid is a corner of the paper's: T <= 40 and 2000 iterations at lr 0.1 (the paper: lengths from T = 50 up, up
+to 5M updates at lr 0.01, 5 seeds, three initialisations), basic tanh initialisation only. ``--paper`` runs
+T = 50-200 (the range of the paper's training lengths) with this same code, on the CPU (no GPU path: hours).
+The stored file holds the settings, the seeds and every run's outcome; :func:`load` reads it back (notebook 04
+shows it without training).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ STORED = Path(__file__).with_name("success_rates.json")
 SEEDS = (0, 1, 2, 3, 4)
 METHODS = {"MSGD": (None, 0.0), "MSGD-C": (1.0, 0.0), "MSGD-CR": (1.0, 2.0)}  # (clip threshold, Omega weight)
 OUR_GRID = {"temporal_order": (10, 20, 40), "addition": (10, 20)}
-PAPER_GRID = {"temporal_order": (50, 100, 150, 200, 250), "addition": (50, 100, 150, 200, 250)}
+PAPER_GRID = {"temporal_order": (50, 100, 150, 200), "addition": (50, 100, 150, 200)}
 SETTINGS = dict(lr=0.1, init="basic_tanh", hidden_size=50, batch=20, max_iterations=2000, eval_every=250,
                 eval_size=1000)
 GENERALISATION = (2, 5)
