@@ -7,7 +7,9 @@ Each engine of ``steplab.clipping`` is timed against the same computation writte
     vs ``run(Noisy(Quadratic), chain(clip_by_norm(c), scale(eta)))`` recording every iterate for the tail average;
 (b) ``hitting_times`` on cosh x - 1 (plain GD, eta = 2/cosh(10), 20k steps), the engine of E1/E2;
 (c) ``median.track``: the SPP median tracker and the running mean on a [20000, 16, 2] stream, vs ``run`` on a
-    problem whose oracle returns x - g_t (the gradient of ||x - g_t||^2 / 2) and a transform with a step counter.
+    problem whose oracle returns x - g_t (the gradient of ||x - g_t||^2 / 2) and a transform with a step counter;
+(d) ``robust.robust_sgd``: its five directions x 256 chains, 4000 steps, b = 5 samples of x + (1 + |x|) xi (Cauchy),
+    vs ``run`` on a problem returning those per-sample gradients and a transform computing each block's direction.
 
 Run: ``.venv/bin/python benchmarks/bench_clipping_driver.py [--repeat 3]``; prints the best time of each and the
 ratio run / engine. The engines' module docstrings quote these ratios.
@@ -23,7 +25,9 @@ import torch
 
 from steplab.clipping.deterministic import hitting_times
 from steplab.clipping.median import contaminated_gradients, track
+from steplab.clipping.robust import robust_sgd
 from steplab.clipping.simulate import simulate_bias
+from steplab.noise import cauchy_draw
 from steplab.problems import Cosh, Noisy, Quadratic, TwoPointNoise
 from steplab.trajectory import run
 from steplab.transforms import GradientTransform, chain, clip_by_norm, clip_factor, run_norm, scale
@@ -103,6 +107,43 @@ def track_on_run(samples):
                max_loss=math.inf)
 
 
+class StateDependentCauchy:
+    """oracle(x) = per-sample gradients x + (1 + |x|) xi_i [R, b, 1], xi_i standard Cauchy (as robust_sgd)."""
+
+    def __init__(self, batch: int):
+        self.batch = batch
+
+    def oracle(self, x, generator=None):
+        u = torch.rand((x.shape[0], self.batch, 1), generator=generator, dtype=x.dtype)
+        grads = x.unsqueeze(1) + (1 + x.abs().unsqueeze(1)) * cauchy_draw(u, 1.0)
+        return 0.5 * (x**2).sum(-1), grads
+
+    def loss(self, x):
+        return 0.5 * (x**2).sum(-1)
+
+
+def robust_transform(chains: int, eta: float = 0.05) -> GradientTransform:
+    """Rows in blocks of ``chains``: mean, median, clip_1(g_1), SPP m + clip_1(g_1 - m), heavy ball (beta 0.9)."""
+
+    def init(params):
+        return torch.zeros(2 * chains, params.shape[1], dtype=params.dtype)
+
+    def update(grads, m, params=None, info=None):
+        blocks = grads.split(chains)
+        spp = m[:chains] + (blocks[3][:, 0] - m[:chains]).clamp(-1, 1)
+        momentum = 0.9 * m[chains:] + 0.1 * blocks[4][:, 0]
+        step = torch.cat([blocks[0].mean(1), blocks[1].median(1).values, blocks[2][:, 0].clamp(-1, 1), spp, momentum])
+        return eta * step, torch.cat([spp, momentum])
+
+    return GradientTransform(init, update, "robust")
+
+
+def robust_on_run(steps: int, chains: int = 256):
+    x0 = torch.full((5 * chains, 1), 5.0, dtype=torch.float64)
+    return run(StateDependentCauchy(5), robust_transform(chains), x0, steps, seed=0, record_every=None,
+               max_loss=math.inf)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -114,6 +155,7 @@ def main() -> None:
         "hitting_times (cosh, 20000 steps)": (lambda: hitting_engine(20_000), lambda: hitting_on_run(20_000)),
         "median.track (16 chains, 20000 samples)": (lambda: track(samples, record_every=100),
                                                     lambda: track_on_run(samples)),
+        "robust_sgd (5 x 256 chains, 4000 steps)": (lambda: robust_sgd(4000), lambda: robust_on_run(4000)),
     }
     print(f"torch {torch.__version__}, 1 thread, best of {args.repeat}")
     for name, (engine, generic) in pairs.items():

@@ -170,8 +170,9 @@ cplots.chain_mean_paths(axes[0, 0], steps_run.result, labels, predicted=steps_ru
 
 # %% [markdown]
 # ### KHS's rate, not only its floor
-# KHS bound the gradient norm of clipped SGD by a transient, a variance term that shrinks with $\eta$ and a floor
-# of order $\min(\sigma, \sigma^2/c)$ that does not. We measure the three parts on the same two-point law, from
+# KHS give matching upper and lower bounds on the gradient norm of clipped SGD. Their upper bound has (as later
+# work restates it; its exact statement was not checked here) a transient, a variance term that shrinks with
+# $\eta$ and a floor of order $\min(\sigma, \sigma^2/c)$ that does not. We measure the three parts on the same two-point law, from
 # $\nabla f(x_0) = 5$, for $c = 2$ at three step sizes and plain SGD, 1024 chains, recorded on a geometric grid of $t$:
 #
 # * **transient:** while every sample is clipped ($x_t > c + B$) each step removes exactly $\eta c$, then the mean
