@@ -37,7 +37,7 @@ CONTROLS = [
     Control("mode", "clipping of a batch", "select", "per_sample", options=("per_sample", "batch"),
             labels={"per_sample": "per-sample: (1/b) Σ clip(gᵢ)", "batch": "batch: clip((1/b) Σ gᵢ)"}),
     Control("chains", "chains", "int", 256, low=16, high=1024, step=16),
-    Control("steps", "steps", "int", 300, low=100, high=4000, step=100),
+    Control("steps", "steps", "int", 500, low=100, high=4000, step=100),  # 500: past 6 relaxations at the defaults
     Control("seed", "seed", "int", 0, low=0, high=99),
 ]
 SPECS = {spec.name: spec for spec in CONTROLS}

@@ -326,6 +326,7 @@ def test_clipping_page_measures_the_bias_floor_and_its_code_reproduces_it():
     page = at.session_state["_result.clipping"]
     assert page["theory"] == pytest.approx(2 / 9, rel=1e-6)  # two-point sigma=1, p=0.1, c=1: bias 2/9
     assert abs(page["bias"] - page["theory"]) < 0.02
+    assert not at.metric[1].delta  # 500 steps: the burn-in 250 is past 6 relaxation times 1/(0.03 * 0.9) = 37
     code = next(c.value for c in at.code if "from steplab" in c.value)
     namespace: dict = {}
     with contextlib.redirect_stdout(io.StringIO()):
@@ -353,6 +354,7 @@ def test_clipping_reset_shows_step_zero_and_steps_on():
     assert at.session_state["_result.clipping"]["t"] == 0 and at.session_state["_result.clipping"]["bias"] == 0
     click(at, "clipping.step")
     assert player(at, "clipping")["live"].t == 1
+    assert "not yet stationary" in at.metric[1].delta  # t // 2 = 0 < 6 relaxation times
 
 
 def test_clipping_sweep_button_measures_the_curve():
