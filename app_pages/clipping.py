@@ -273,9 +273,10 @@ def main() -> None:
     charts.show(specs.curve_spec(sweep), data)
     if sweep:
         st.dataframe(sweep_table(data["sweep"]), hide_index=True)
-    st.caption("Grey: theory (the stationary point of the mean clipped gradient); dashed: the Koloskova–Hendrikx–"
-               "Stich envelope; red ✕: this run's measured bias (and the pinned runs'). Cauchy noise is symmetric, "
-               "so its bias is 0 — but unclipped SGD never settles (see the histogram's spread).")
+    st.caption("Grey: theory (the stationary point of the mean clipped gradient); dashed: min(σ, σ²/c), the "
+               "worst-case order over noise laws of variance σ² in Koloskova–Hendrikx–Stich's bounds (a two-point law "
+               "attains it; a given law can lie far below); red ✕: this run's measured bias (and the pinned runs'). "
+               "Cauchy noise is symmetric, so its bias is 0 — but unclipped SGD never settles (see the histogram).")
     reproduce_expander(reproduce_code(v), "The page runs the unclipped chains and the pinned settings alongside, on "
                        "the same noise draws: set lr and clip_threshold to a pin's values to reproduce it.")
     st.session_state[keys.result(PAGE)] = {"t": live.t, "bias": measured, "theory": theory, "runs": runs,
