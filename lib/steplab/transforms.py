@@ -90,7 +90,7 @@ def _stateless(fn: Callable[[Tensor, Tensor, dict | None], Tensor], name: str) -
 def clip_by_norm(threshold: float | Tensor) -> GradientTransform:
     """Norm clipping of each run's whole gradient.
 
-    clip_c(g) = min(1, c / ||g||) * g        (Pascanu et al. 2013, Alg. 2; Koloskova et al. 2023, eq. 2)
+    clip_c(g) = min(1, c / ||g||) * g        (Pascanu et al. 2013, Alg. 1; Koloskova et al. 2023)
 
     ``threshold = float("inf")`` (per run or for all) leaves the gradient unchanged.
     """
@@ -110,7 +110,7 @@ def clip_by_norm(threshold: float | Tensor) -> GradientTransform:
 def clip_per_sample(threshold: float | Tensor) -> GradientTransform:
     """Mean of per-sample clipped gradients (the DP-SGD form).
 
-    g = (1/b) sum_i clip_c(g_i)        (Koloskova et al. 2023, Sec. 5; Abadi et al. 2016)
+    g = (1/b) sum_i clip_c(g_i)        (per-sample clipping as in DP-SGD, Abadi et al. 2016; Koloskova et al. 2023)
 
     ``grads`` has shape ``[runs, batch, *dims]``; the result has shape ``[runs, *dims]``.
     """
