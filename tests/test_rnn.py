@@ -247,6 +247,7 @@ def test_temporal_order_clipping_helps():
     assert (torch.isnan(r.grad_norm[-1, r.solved])).all()  # stopped runs are frozen
     plain_norms = r.grad_norm[:, :10]
     assert float(plain_norms.nan_to_num(0).max()) > 5 * float(plain_norms.nanmedian())  # the spikes
+    assert ex.loss_up_after_largest_spike(r, range(10)) >= 7  # a spike, then a worse loss (the cliff's signature)
 
 
 def test_success_rate_cell_reruns_within_the_stored_band():

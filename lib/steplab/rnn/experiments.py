@@ -265,6 +265,17 @@ def split_solved(result: TrainingResult) -> tuple[int, int]:
     return int(result.solved[:half].sum()), int(result.solved[half:].sum())
 
 
+def loss_up_after_largest_spike(result: TrainingResult, runs, window: int = 10) -> int:
+    """How many of ``runs`` have a higher mean minibatch loss over the ``window`` iterations after their largest
+    pre-clip gradient norm than over the ``window`` before it (the cliff's signature: a spike, then worse)."""
+    count = 0
+    for r in runs:
+        i = int(result.grad_norm[:, r].nan_to_num(0).argmax())
+        before, after = result.loss[max(i - window, 0):i, r], result.loss[i + 1:i + 1 + window, r]
+        count += int(before.numel() > 0 and after.numel() > 0 and float(after.nanmean()) > float(before.nanmean()))
+    return count
+
+
 def average_grad_norm(task: str = "temporal_order", length: int = 20, seeds=(0, 1, 2), iterations: int = 200,
                       **kwargs) -> float:
     """The statistic of the paper's threshold rule (Sec. 3.2): the mean unclipped ||g|| over the first updates."""
