@@ -134,12 +134,16 @@ def test_c4_table1_worst_case_exact():
     assert table.normalized.tolist() == [2, 2, 16, 157]
     assert int(table.lr_gd[0]) == 308
     assert table.perceptron == 301
+    assert table.normalized_stays.tolist() == [4, 4, 16, 157] and int(table.lr_gd_stays[0]) == 308
 
 
 def test_c5_imbalanced_normalized_wins_for_small_gamma():
     table = experiments.table1_imbalanced()  # gammas 100, 10, 1, 0.1
     assert bool((table.lr_gd > 0).all()) and bool((table.normalized > 0).all())
     assert int(table.normalized[2]) < int(table.lr_gd[2]) and int(table.normalized[3]) < int(table.lr_gd[3])
+    assert int(table.normalized_stays[2]) < int(table.lr_gd_stays[2])
+    assert int(table.normalized_stays[3]) < int(table.lr_gd_stays[3])
+    assert bool((table.normalized_stays > table.normalized).any())  # Normalized LR+GD loses a separation again
 
 
 def test_c6_wu_two_phases():
@@ -184,6 +188,7 @@ def test_implicit_bias_margins_and_balanced_rows():
     assert (b49.perceptron, b49.normalized_perceptron) == (18, 33)
     assert (b38.perceptron, b38.normalized_perceptron) == (86, 49)
     assert int(b49.lr_gd.min()) < int(b49.normalized.min()) and int(b38.normalized.min()) < int(b38.lr_gd.min())
+    assert int(b38.normalized_stays.min()) > 150 and int(b38.lr_gd_stays.min()) == 82  # (stays: machine-dependent)
 
 
 def test_float32_reduction():

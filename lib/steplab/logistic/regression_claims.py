@@ -86,3 +86,14 @@ def _capped() -> Result:
                             [40, 72]),
                    _matches("capped steps at r = 1", [c.capped_at_radius], [72]),
                    _matches("capped increases", [c.capped_increases], [19]))
+
+
+@register("logistic.regression_tables", paper=REGRESSION, source="Tyurin Table 1 layout, stays-separated times",
+          statement="Normalized LR+GD separates and loses it again: stays separated from 4/4/16/157 on the Thm 5.1 set "
+                    "(first: 2/2/16/157) and only after t > 150 on digits 3 vs 8 (first: 47/59/69/180)")
+def _tables() -> Result:
+    worst, d38 = ex.table1_worst_case(1000), studies.balanced_table("digits_3v8")
+    return combine(_matches("Thm 5.1 Normalized stays", worst.normalized_stays.tolist(), [4, 4, 16, 157]),
+                   between("3v8 Normalized stays (min)", int(d38.normalized_stays.min()), low=150, fmt="d",
+                           show_value=False),
+                   _matches("3v8 LR+GD stays", d38.lr_gd_stays.tolist(), [83, 82, 278, 2779]))
