@@ -158,7 +158,7 @@ def loss_hint(loss: np.ndarray, labels: list[str], sweep_runs: int) -> str | Non
     if peak[worst] <= loss[0, worst]:
         return None
     return (f"Run {labels[worst]} rose to loss {fmt(float(peak[worst]))} at t = {int(np.argmax(finite[:, worst]))}, "
-            "far above its starting value log 2 — yet look at the accuracy: with large γ the loss is a poor "
+            "above its starting value log 2 — yet look at the accuracy: with large γ the loss is a poor "
             "progress measure (Tyurin 2025, Thm 4.1).")
 
 
