@@ -81,10 +81,11 @@ def run_color() -> alt.Color:
 
 @vega_spec
 def series_spec(y: str, title: str, log: bool = True, dash: str | None = None,
-                height: int = 220, x: str = "step", rules: bool = False) -> alt.Chart:
+                height: int = 220, x: str = "step", rules: bool = False, markers: str | None = None) -> alt.Chart:
     """Lines of ``y`` vs ``x`` per run (and per ``dash`` group) from source 'series', with hover values.
 
     With ``rules``, dashed vertical lines at the steps in source 'rules' mark mid-run setting changes.
+    With ``markers`` (a tooltip title), diamonds in each run's colour at the (``x``, ``y``) rows of source 'markers'.
     """
     encode = dict(
         x=alt.X(f"{x}:Q", title=x),
@@ -106,16 +107,25 @@ def series_spec(y: str, title: str, log: bool = True, dash: str | None = None,
         marks = alt.Chart(named("rules")).mark_rule(strokeDash=[4, 4], color="gray").encode(
             x=alt.X("step:Q"), tooltip=[alt.Tooltip("step:Q", title="setting changed at step")])
         chart = chart + marks
+    if markers:
+        points = alt.Chart(named("markers")).mark_point(shape="diamond", size=90, filled=True, opacity=1.0).encode(
+            x=alt.X(f"{x}:Q"), y=alt.Y(f"{y}:Q"), color=run_color(),
+            tooltip=[alt.Tooltip("run:N"), alt.Tooltip(f"{x}:Q", title=markers)])
+        chart = chart + points
     return chart.properties(height=height, title=title)
 
 
 def series(df: pd.DataFrame, y: str, title: str, labels: list[str], log: bool = True, dash: str | None = None,
-           height: int = 220, x: str = "step", changes=(), container=None) -> None:
-    """Draw :func:`series_spec` with the finite rows of ``df`` (positive ones on log axes)."""
-    spec = series_spec(y, title, log, dash, height, x, bool(changes))
+           height: int = 220, x: str = "step", changes=(), container=None,
+           markers: pd.DataFrame | None = None, marker_title: str = "marked at") -> None:
+    """Draw :func:`series_spec` with the finite rows of ``df`` (positive ones on log axes); ``markers``: rows
+    (run, ``x``, ``y``) drawn as diamonds."""
+    spec = series_spec(y, title, log, dash, height, x, bool(changes), marker_title if markers is not None else None)
     data = {"series": finite(df, y, positive=log)}
     if changes:
         data["rules"] = pd.DataFrame({"step": list(changes)})
+    if markers is not None:
+        data["markers"] = markers
     show(spec, data, container)
 
 

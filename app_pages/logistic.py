@@ -162,6 +162,13 @@ def loss_hint(loss: np.ndarray, labels: list[str], sweep_runs: int) -> str | Non
             "progress measure (Tyurin 2025, Thm 4.1).")
 
 
+def separation_markers(accuracy: np.ndarray, labels: list[str]) -> pd.DataFrame:
+    """(run, step, accuracy = 1) at the step from which each run stays separated (runs that do not: no row)."""
+    stays = metrics.stays_separated_from(torch.as_tensor(accuracy))
+    rows = [{"run": label, "step": int(t), "accuracy": 1.0} for label, t in zip(labels, stays.tolist()) if t >= 0]
+    return pd.DataFrame(rows, columns=["run", "step", "accuracy"])
+
+
 def render(live: Live, state: dict, dataset: data.Dataset, labels: list[str], sweep_runs: int) -> None:
     loss, accuracy, grad_norm, margin, r = summaries(live, dataset)
     rows = []
@@ -193,8 +200,9 @@ def render(live: Live, state: dict, dataset: data.Dataset, labels: list[str], sw
                       height=150, changes=state["changes"])
         charts.series(charts.long_frame(margin, labels, column="margin"), "margin",
                       "normalized margin min_i y_i a_iᵀθ_t / ‖θ_t‖ (> 0: separated)", labels, log=False, height=120)
-        charts.series(charts.long_frame(accuracy, labels, column="accuracy"), "accuracy", "training accuracy",
-                      labels, log=False, height=120)
+        charts.series(charts.long_frame(accuracy, labels, column="accuracy"), "accuracy",
+                      "training accuracy (◆: stays separated from here on)", labels, log=False, height=120,
+                      markers=separation_markers(accuracy, labels), marker_title="stays separated from t")
     c1, c2 = st.columns(2)
     charts.series(charts.long_frame(grad_norm, labels, column="grad"), "grad", "gradient norm ‖∇f(θ_t)‖ (log)",
                   labels, height=180, container=c1)

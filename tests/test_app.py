@@ -428,6 +428,19 @@ def test_logistic_page_hint_status_and_margin_at_defaults():
     assert not any("rose to loss" in i.value for i in quiet.info)
 
 
+def test_logistic_page_marks_where_each_run_stays_separated():
+    at = open_app("app_pages/logistic.py")
+    table = at.dataframe[0].value
+    accuracy = next(frames for title, frames in charts_drawn(at) if title.startswith("training accuracy"))
+    markers = accuracy["markers"].set_index("run")["step"]
+    for label, status in zip(table["run"], table["status"]):
+        if "stays separated from t =" in status:
+            assert markers[label] == int(status.rsplit("=", 1)[1])  # the diamond sits where the status says
+        else:
+            assert label not in markers.index
+    assert len(markers) == sum("stays separated from" in s for s in table["status"]) >= 3  # all but gamma = 0.1
+
+
 # ----------------------------------------------------------------------------- diffusion
 
 
