@@ -223,3 +223,18 @@ def test_make_test_reruns_the_notebooks_with_portable_kernels():
     recipe = makefile.split("\ntest-default-kernels:", 1)[1].split("\n\n", 1)[0]
     assert "ATEN_CPU_CAPABILITY=default" in recipe and "$(NBVAL) notebooks" in recipe
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_package_data_ships_every_data_file_of_the_library():
+    """A non-editable install (a wheel, e.g. on Colab) must carry the library's data files (stored results)."""
+    from fnmatch import fnmatch
+
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    lib = ROOT / "lib"
+    data_files = [p for p in (lib / "steplab").rglob("*") if p.is_file() and p.suffix not in {".py", ".pyc"}
+                  and "__pycache__" not in p.parts]
+    assert data_files, "expected at least the stored RNN success rates"
+    for path in data_files:
+        package = ".".join(path.parent.relative_to(lib).parts)
+        assert any(fnmatch(path.name, pattern) for pattern in package_data.get(package, [])), (
+            f"{path.relative_to(ROOT)} is not in [tool.setuptools.package-data]")
