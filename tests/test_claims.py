@@ -80,3 +80,10 @@ def test_checks_build_the_test_and_its_texts_from_the_same_numbers():
     assert not claims.combine(ok, claims.count_between("MSGD", 5, 10, high=4)).passed
     with pytest.raises(ValueError):
         claims.between("x", 1.0)
+
+
+def test_report_marks_a_claim_as_the_table_does():
+    text = claims.report("tour.gd_rate")
+    assert text.splitlines()[0] == "tour.gd_rate: ✓" and "expected" in text.splitlines()[1]
+    not_reproduced = next(c for c in ALL if not c.reproduced)
+    assert claims.report(not_reproduced.id).splitlines()[0] == f"{not_reproduced.id}: {claims.NOT_REPRODUCED}"

@@ -216,6 +216,14 @@ def mark(outcome: Outcome) -> str:
     return "✓" if outcome.claim.reproduced else NOT_REPRODUCED
 
 
+def report(claim_id: str) -> str:
+    """One claim, checked, as a notebook cell prints it: its mark (:func:`mark`), then each condition's expected
+    and measured text on its own line (bands and booleans: the same on every machine)."""
+    outcome = check(claim_id)
+    pairs = zip(outcome.result.expected.split("; "), outcome.result.measured.split("; "))
+    return "\n".join([f"{claim_id}: {mark(outcome)}"] + [f"  expected {e:<52} measured {m}" for e, m in pairs])
+
+
 def summary(outcomes: list[Outcome]) -> str:
     """``'9/10 claims verified, 1 not reproduced here'`` (and how many checks failed, if any)."""
     verified = sum(o.result.passed and o.claim.reproduced for o in outcomes)

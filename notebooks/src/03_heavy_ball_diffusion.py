@@ -35,11 +35,8 @@ plots.use_style()
 
 
 def show_claim(claim_id):
-    """Print what a claim asserts and whether it holds (bands and booleans: the same on every machine)."""
-    result = claims.check(claim_id).result
-    print(f"{claim_id}: {'holds' if result.passed else 'FAILS'}")
-    for expected, measured in zip(result.expected.split("; "), result.measured.split("; ")):
-        print(f"  expected {expected:<52} measured {measured}")
+    """Print what a claim asserts, what we measured, and its mark (✓, ✗ or "not reproduced here")."""
+    print(claims.report(claim_id))
 
 
 # %% [markdown]
