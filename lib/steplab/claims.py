@@ -92,16 +92,12 @@ class Check:
     passed: bool
 
 
-def _number(value: float, fmt: str) -> str:
-    return format(value, fmt)
-
-
 def close(label: str, value: float, target: float, tolerance: float, fmt: str = ".4g",
           show_value: bool = True) -> Check:
     """|value - target| <= tolerance. ``show_value=False`` prints only whether it holds (for chaotic values)."""
     passed = bool(abs(value - target) <= tolerance)
-    expected = f"{label} = {_number(target, fmt)} ± {tolerance:.1g}"
-    measured = f"{label} = {_number(value, fmt)}" if show_value else f"{label} within ± {tolerance:.1g}: {yes(passed)}"
+    expected = f"{label} = {target:{fmt}} ± {tolerance:.1g}"
+    measured = f"{label} = {value:{fmt}}" if show_value else f"{label} within ± {tolerance:.1g}: {yes(passed)}"
     return Check(expected, measured, passed)
 
 
@@ -112,12 +108,12 @@ def between(label: str, value: float, low: float | None = None, high: float | No
         raise ValueError("between needs a lower or an upper bound")
     passed = (low is None or value > low) and (high is None or value < high)
     if low is not None and high is not None:
-        band = f"{label} in ({_number(low, fmt)}, {_number(high, fmt)})"
+        band = f"{label} in ({low:{fmt}}, {high:{fmt}})"
     elif low is not None:
-        band = f"{label} > {_number(low, fmt)}"
+        band = f"{label} > {low:{fmt}}"
     else:
-        band = f"{label} < {_number(high, fmt)}"
-    measured = f"{label} = {_number(value, fmt)}" if show_value else f"{band}: {yes(passed)}"
+        band = f"{label} < {high:{fmt}}"
+    measured = f"{label} = {value:{fmt}}" if show_value else f"{band}: {yes(passed)}"
     return Check(band, measured, bool(passed))
 
 
