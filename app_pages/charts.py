@@ -48,9 +48,13 @@ def named(name: str) -> alt.NamedData:
 
 def show(spec: dict, datasets: dict[str, pd.DataFrame | bytes], container=None, **options):
     """Draw a copy of a cached spec with this run's data frames (one per named source; Arrow bytes for
-    static ones). ``options`` go to ``st.vega_lite_chart`` (e.g. ``on_select``); returns its value."""
+    static ones). ``options`` go to ``st.vega_lite_chart`` (e.g. ``on_select``); returns its value.
+
+    The frames are merged into the spec's own ``datasets`` (where Altair puts an ``alt.InlineData`` layer's
+    values), never replace them: a layer whose source went missing would silently draw nothing.
+    """
     spec = copy.deepcopy(spec)  # Streamlit edits the dict it is given (legend titles, datasets)
-    spec["datasets"] = datasets
+    spec["datasets"] = {**spec.get("datasets", {}), **datasets}
     spec["autosize"] = {"type": "fit-x", "contains": "padding"}  # height is the plot's, legends come on top
     return (container or st).vega_lite_chart(spec, width="stretch", **options)
 

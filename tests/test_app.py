@@ -87,13 +87,29 @@ def clear_pins(at: AppTest, page: str) -> AppTest:
 # ----------------------------------------------------------------------------- every page
 
 
+def sources_referenced(node) -> set[str]:
+    """Every named data source a Vega-Lite spec (or one of its layers) reads: ``{"data": {"name": ...}}``."""
+    if isinstance(node, list):
+        return set().union(*map(sources_referenced, node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    names = {node["data"]["name"]} if isinstance(node.get("data"), dict) and "name" in node["data"] else set()
+    return names.union(*(sources_referenced(v) for k, v in node.items() if k != "datasets"))
+
+
 def charts_drawn(at: AppTest) -> list[tuple[str, dict]]:
-    """Every Vega-Lite chart on the page: its title and its named data sets (as data frames)."""
+    """Every Vega-Lite chart on the page: its title and its named data sets (as data frames).
+
+    Checks on the way that every source a layer reads was sent (a missing one draws nothing, silently)."""
     drawn = []
     for chart in at.get("vega_lite_chart"):
-        title = json.loads(chart.proto.spec).get("title", "")
+        spec = json.loads(chart.proto.spec)
+        title = spec.get("title", "")
         frames = {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets}
-        drawn.append((title if isinstance(title, str) else str(title), frames))
+        missing = sources_referenced(spec) - set(frames) - set(spec.get("datasets", {}))
+        assert not missing, f"chart {title!r} reads data sets that were not sent: {sorted(missing)}"
+        drawn.append((title if isinstance(title, str) else " ".join(map(str, title)) if isinstance(title, list)
+                      else str(title), frames))
     return drawn
 
 
@@ -569,3 +585,28 @@ def test_about_runs_the_claims_and_shows_the_table():
     assert len(outcomes) >= 2 and all(o.claim.family == "tour" for o in outcomes)
     table = at.dataframe[-1].value
     assert set(table[""]) <= {"✓", "✗", claims.NOT_REPRODUCED} and len(table) == len(outcomes)
+
+
+# ----------------------------------------------------------------------------- every view true at a glance
+
+
+class _Capture:
+    """A stand-in container: keeps the spec ``charts.show`` would hand to ``st.vega_lite_chart``."""
+
+    def vega_lite_chart(self, spec, **options):
+        self.spec = spec
+
+
+def test_show_keeps_the_data_sets_altair_made_for_inline_layers():
+    """The diffusion history's green line (the region's left end) is an ``alt.InlineData`` layer: Altair puts
+    its values in the spec's ``datasets``; ``charts.show`` must add the page's frames, not replace them."""
+    import pandas as pd
+
+    from app_pages import charts, specs
+
+    box = _Capture()
+    series = pd.DataFrame({"step": [0, 1], "run": ["worst δλ"] * 2, "z": [-0.5, -1.0]})
+    charts.show(specs.history_spec(-0.7), {"series": series}, box)
+    assert sources_referenced(box.spec) <= set(box.spec["datasets"]), sorted(box.spec["datasets"])
+    inline = [v for k, v in box.spec["datasets"].items() if k != "series"]
+    assert inline == [[{"z": -0.7}]]
