@@ -11,7 +11,7 @@ import importlib.metadata
 import sys
 
 # the same lists as pyproject.toml's dependencies and extras (tests/test_packaging.py compares them)
-REQUIRED = ["torch", "numpy", "scipy", "scikit-learn"]
+REQUIRED = ["torch", "numpy", "scipy", "scikit-learn", "safetensors"]
 OPTIONAL = {
     "notebooks": ["jupyterlab", "ipykernel", "ipywidgets", "matplotlib", "tqdm"],
     "app": ["streamlit", "altair", "pandas", "contourpy"],
