@@ -47,6 +47,7 @@ lab: env
 	$(PY) -m ipykernel install --user --name steplab --display-name "Python (steplab)"
 	$(PY) -m jupyter lab notebooks/
 
+## make dashboard: one Streamlit server on :8501, file watcher off (.streamlit/config.toml says why)
 dashboard: env
 	@if [ -f app.py ]; then $(PY) -m streamlit run app.py; else echo "dashboard not built yet"; fi
 
