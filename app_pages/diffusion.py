@@ -47,8 +47,9 @@ CONTROLS = [
     Control("guidance", "guidance scale w", "float", 15.0, low=0.0, high=20.0, step=0.5),
     Control("samples", "samples", "int", 256, low=64, high=1024, step=64),
     Control("seed", "seed", "int", 0, low=0, high=99),
-    Control("compare", "compare with (same noise, labels, N and w)", "select", "plms4",
-            options=("none", "ddim", "plms4", "hb3.8", "ghvb3.8", "dpm++")),
+    Control("compare", "compare with (same noise, labels, N and w)", "select", "auto",
+            options=("auto", "none", "ddim", "plms4", "hb3.8", "ghvb3.8", "dpm++"),
+            labels={"auto": "auto: plms4 (hb3.8 when the sampler is plms4)"}),
 ]
 REFERENCE_STEPS = 400  # RK4 steps in all, spread over the sampler's N intervals
 
@@ -114,6 +115,13 @@ print(f"diverged (‖x_N − x_ref‖ > 1): {{divergence_fraction(x / scale, ref
       f"right cluster: {{assigned_fraction(x, model.means, labels).item():.1%}} of samples")"""
 
 
+def comparison(choice: str, method: str) -> str:
+    """The comparison sampler: 'auto' is plms4 (hb3.8 for plms4 itself); never the sampler itself ('none')."""
+    if choice == "auto":
+        choice = "hb3.8" if method == "plms4" else "plms4"
+    return "none" if choice == method else choice
+
+
 def parse_pin(text: str) -> str:
     """A pinned sampler's name, e.g. ``'hb2.5'`` (checked by ``parse_method``)."""
     parse_method(text)
@@ -152,7 +160,11 @@ def main() -> None:
     grid = sigma_grid(v["steps"])
     eps = model.eps_fn(labels, v["guidance"])
     pins = Pins(ctl, parse_pin, str)
-    others = ([] if v["compare"] == "none" else [(f"compare: {v['compare']}", v["compare"])]) + [
+    compare = comparison(v["compare"], method)
+    if compare == "none" and v["compare"] not in ("none", "auto"):
+        st.caption(f"The comparison sampler is this sampler itself ({method}): nothing to compare; pick another "
+                   f"under “compare with”.")
+    others = ([] if compare == "none" else [(f"compare: {compare}", compare)]) + [
         (f"pin {i}: {m}", m) for i, m in enumerate(pins.values, start=1)]  # (label, sampler) on the same x_T
     other = {label: sampler_path(m, v["steps"], v["guidance"], v["samples"], v["seed"]) for label, m in others}
 
@@ -185,8 +197,8 @@ def main() -> None:
     fraction = rows[0]["diverged at the end"]
     summary = (f"**At the end of the run ({v['steps']} steps, w = {v['guidance']:g}):** {method}: {fraction:.1%} of "
                f"the samples diverged, {rows[0]['right cluster']:.1%} in the right cluster")
-    if v["compare"] != "none":
-        summary += (f"; {v['compare']}: {rows[1]['diverged at the end']:.1%} diverged, "
+    if compare != "none":
+        summary += (f"; {compare}: {rows[1]['diverged at the end']:.1%} diverged, "
                     f"{rows[1]['right cluster']:.1%} in the right cluster")
     st.markdown(summary + " (diverged: ‖x_N − x_ref‖ > 1; right cluster: nearest class mean = own label).")
     if pins.values:

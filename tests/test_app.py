@@ -610,3 +610,11 @@ def test_show_keeps_the_data_sets_altair_made_for_inline_layers():
     assert sources_referenced(box.spec) <= set(box.spec["datasets"]), sorted(box.spec["datasets"])
     inline = [v for k, v in box.spec["datasets"].items() if k != "series"]
     assert inline == [[{"z": -0.7}]]
+
+
+def test_diffusion_never_compares_the_sampler_with_itself():
+    at = open_app("app_pages/diffusion.py", family="plms", m="4", samples="64")  # compare: auto
+    assert list(at.session_state["_result.diffusion"]["runs"]) == ["now: plms4", "compare: hb3.8"]
+    same = open_app("app_pages/diffusion.py", family="plms", m="4", samples="64", compare="plms4")
+    assert list(same.session_state["_result.diffusion"]["runs"]) == ["now: plms4"]
+    assert any("this sampler itself (plms4)" in c.value for c in same.caption)
