@@ -1,5 +1,33 @@
 """Where computations run, which dtype they use, and how they are seeded.
 
+Device policy
+-------------
+* Every public engine and experiment takes ``device=None`` and calls :func:`resolve_device`: an explicit
+  ``device`` is always honoured; ``None`` means :func:`default_device` (CUDA when present, the environment
+  variable ``STEPLAB_DEVICE`` overrides). Tensors, generators and per-run parameters are created on it.
+* The CPU fast path for tiny work is chosen here and nowhere else: when the default device was
+  auto-detected as an accelerator and the caller says its work is at most ``CPU_FAST_PATH_MAX_ITEMS``
+  elements per step (``work_items``), :func:`resolve_device` returns the CPU. A CUDA kernel launch costs a
+  few microseconds whatever its size, while one CPU core does a float64 element-wise op on 4096 numbers in
+  about as long, so below that size every step is launch-bound on the GPU. (Our estimate, not yet measured on
+  a GPU: ``benchmarks/bench_sweep.py``'s GPU rows are where to check it.) ``STEPLAB_DEVICE=cuda:0`` switches
+  the fast path off: what is asked for explicitly is what runs.
+* Results stay on the device inside engines; experiments move their returned dataclasses to the CPU with
+  :func:`to_host` (the one place a result leaves the device), because they are printed and drawn.
+* Hot loops do not wait for the host every step. A loop with a data-dependent early stop checks it every
+  :func:`host_check_interval` steps: every step on the CPU (a check costs nothing there), every
+  ``ACCELERATOR_CHECK_INTERVAL`` steps on an accelerator (each check waits for the device to finish).
+
+Random draws
+------------
+Generators live on the compute device (:func:`make_generator`): draws inside a hot loop are made where they
+are used. CUDA's Philox stream differs from the CPU's Mersenne twister, so on a GPU the same seed gives other
+draws than on the CPU: everything asserted about random runs (claims, checked notebook cells) is a band or a
+boolean that holds for any seed, never a raw value. On the CPU the draws are bit-identical to what they were
+before the device rule. Initial conditions drawn once before a loop (a data set, initial weights) may be drawn
+on the CPU and moved, so that they are the same on every machine. ``meta`` tensors (the tests' stand-in for an
+accelerator) have no generator of their own; they use a CPU one and draw nothing.
+
 Dtype policy
 ------------
 * ``EXACT_DTYPE = torch.float64`` for every experiment whose printed numbers are asserted
@@ -11,6 +39,7 @@ Dtype policy
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 from contextlib import contextmanager
@@ -21,6 +50,8 @@ import torch
 EXACT_DTYPE = torch.float64
 FAST_DTYPE = torch.float32
 DEVICE_ENV_VAR = "STEPLAB_DEVICE"
+CPU_FAST_PATH_MAX_ITEMS = 4096  # elements per step at or below which the auto-detected GPU yields to the CPU
+ACCELERATOR_CHECK_INTERVAL = 64  # steps between host checks of a data-dependent early stop on an accelerator
 
 
 def default_device() -> torch.device:
@@ -36,6 +67,50 @@ def default_device() -> torch.device:
             raise RuntimeError(f"{DEVICE_ENV_VAR}={requested!r} but CUDA is not available on this machine")
         return device
     return torch.device("cuda:0") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def resolve_device(device: torch.device | str | None = None, *, work_items: int | None = None) -> torch.device:
+    """The device an engine computes on: ``device`` when given, else :func:`default_device`, except the CPU for
+    tiny work (``work_items`` <= ``CPU_FAST_PATH_MAX_ITEMS`` elements per step) when the default is an
+    accelerator that ``STEPLAB_DEVICE`` did not ask for (see the module docstring for why).
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if isinstance(device, torch.device):
+        return device
+    if device is not None:
+        return torch.device(device)
+    chosen = default_device()
+    auto_detected = not os.environ.get(DEVICE_ENV_VAR, "").strip()
+    if chosen.type != "cpu" and auto_detected and work_items is not None and work_items <= CPU_FAST_PATH_MAX_ITEMS:
+        return torch.device("cpu")
+    return chosen
+
+
+def host_check_interval(device: torch.device | str) -> int:
+    """Steps between two host checks of a loop's data-dependent stop (1 on the CPU, where a check is free)."""
+    return 1 if torch.device(device).type == "cpu" else ACCELERATOR_CHECK_INTERVAL
+
+
+def to_host(value):
+    """``value`` with every tensor moved to the CPU: tensors, dataclasses, tuples, lists and dicts of them.
+
+    The one place a result leaves the device (experiments call it on what they return). A CPU tensor is
+    returned as it is (no copy), so on the CPU nothing changes.
+    """
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: to_host(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
+        return type(value)(*(to_host(v) for v in value))
+    if isinstance(value, (tuple, list)):
+        return type(value)(to_host(v) for v in value)
+    if isinstance(value, dict):
+        return {k: to_host(v) for k, v in value.items()}
+    return value
 
 
 def default_dtype() -> torch.dtype:
@@ -65,12 +140,16 @@ def seed_everything(seed: int) -> torch.Generator:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-    return make_generator(seed)
+    return make_generator(seed, "cpu")
 
 
 def make_generator(seed: int, device: torch.device | str | None = None) -> torch.Generator:
-    """A ``torch.Generator`` on ``device`` (default CPU) seeded with ``seed``."""
-    generator = torch.Generator(device=device or "cpu")
+    """A ``torch.Generator`` on ``device`` (default :func:`resolve_device`) seeded with ``seed``.
+
+    ``meta`` gets a CPU generator (meta tensors draw nothing; see the module docstring).
+    """
+    device = resolve_device(device)
+    generator = torch.Generator(device="cpu" if device.type == "meta" else device)
     generator.manual_seed(int(seed))
     return generator
 

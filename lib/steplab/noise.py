@@ -1,6 +1,7 @@
 """Stochastic-gradient noise models: xi of a given shape, drawn from an explicit generator.
 
-Each model has ``sample(shape, generator=None, dtype=torch.float64, device="cpu") -> Tensor``.
+Each model has ``sample(shape, generator=None, dtype=torch.float64, device=None) -> Tensor`` (``device=None``:
+``steplab.device.resolve_device()``; the generator must be on that device).
 Uniforms and normals are drawn in float32 (fast) and cast where float64 is needed
 (see ``steplab.device``). The formulas (``two_point_draw``, ``exp_draw`` ...) are written once here,
 as functions of the uniform/normal draws and of parameters that may be numbers or tensors, so that
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from steplab.device import resolve_device
 from steplab.validation import check_int, check_positive, check_range
 
 Tensor = torch.Tensor
@@ -22,10 +24,12 @@ Tensor = torch.Tensor
 
 def _randn(shape, generator, dtype, device) -> Tensor:
     """Standard normals drawn in float32 (fast) and cast to ``dtype``."""
+    device = resolve_device(device)
     return torch.randn(shape, generator=generator, dtype=torch.float32, device=device).to(dtype)
 
 
 def _rand(shape, generator, dtype, device) -> Tensor:
+    device = resolve_device(device)
     return torch.rand(shape, generator=generator, dtype=torch.float32, device=device).to(dtype)
 
 
@@ -63,7 +67,7 @@ class GaussianNoise:
     def __post_init__(self):
         check_positive("sigma", self.sigma)
 
-    def sample(self, shape, generator=None, dtype=torch.float64, device="cpu") -> Tensor:
+    def sample(self, shape, generator=None, dtype=torch.float64, device=None) -> Tensor:
         return gaussian_draw(_randn(shape, generator, dtype, device), self.sigma)
 
 
@@ -99,7 +103,8 @@ class TwoPointNoise:
         """B = sigma sqrt(q) (the value is -B)."""
         return self.sigma * math.sqrt(self.odds)
 
-    def sample(self, shape, generator=None, dtype=torch.float64, device="cpu") -> Tensor:
+    def sample(self, shape, generator=None, dtype=torch.float64, device=None) -> Tensor:
+        device = resolve_device(device)
         u = _rand(shape, generator, torch.float32, device)
         # A and B as tensors of the sampling dtype: Python numbers would make torch.where return float32
         outlier, inlier = (torch.tensor(v, dtype=dtype, device=device) for v in (self.outlier, self.inlier))
@@ -115,7 +120,7 @@ class ExpNoise:
     def __post_init__(self):
         check_positive("sigma", self.sigma)
 
-    def sample(self, shape, generator=None, dtype=torch.float64, device="cpu") -> Tensor:
+    def sample(self, shape, generator=None, dtype=torch.float64, device=None) -> Tensor:
         return exp_draw(_rand(shape, generator, torch.float64, device), self.sigma).to(dtype)
 
 
@@ -128,7 +133,7 @@ class CauchyNoise:
     def __post_init__(self):
         check_positive("scale", self.scale)
 
-    def sample(self, shape, generator=None, dtype=torch.float64, device="cpu") -> Tensor:
+    def sample(self, shape, generator=None, dtype=torch.float64, device=None) -> Tensor:
         return cauchy_draw(_rand(shape, generator, torch.float64, device), self.scale).to(dtype)
 
 
@@ -151,7 +156,7 @@ class GaussianMixtureNoise:
     def mean(self) -> float:
         return self.p * self.outlier_mean
 
-    def sample(self, shape, generator=None, dtype=torch.float64, device="cpu") -> Tensor:
+    def sample(self, shape, generator=None, dtype=torch.float64, device=None) -> Tensor:
         hit = _rand(shape, generator, torch.float32, device) < self.p
         z = _randn(shape, generator, dtype, device)
         return mixture_draw(hit, z, self.inlier_std, self.outlier_mean, self.outlier_std,
@@ -171,7 +176,7 @@ class CommonNoise:
         self.noise = noise
         self.group = group
 
-    def sample(self, shape, generator=None, dtype=torch.float64, device="cpu") -> Tensor:
+    def sample(self, shape, generator=None, dtype=torch.float64, device=None) -> Tensor:
         """One draw of shape ``[group, ...]`` from the wrapped model, repeated ``shape[0] // group`` times."""
         if shape[0] % self.group:
             raise ValueError(f"{shape[0]} runs are not a multiple of the noise group size {self.group}")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from steplab import rates
+from steplab.device import resolve_device
 from steplab.problems import CommonNoise, Cosh, GaussianNoise, Noisy, Quadratic, Rosenbrock
 from steplab.transforms import GradientTransform, chain, clip_by_norm, momentum, scale
 from steplab.validation import check_range
@@ -52,17 +53,19 @@ class RunConfig:
 
 
 def make_problem(name: str, eigenvalues=(1.0, 10.0), rotation_deg: float = 30.0, noise_sigma: float = 0.0,
-                 common_noise: bool = True, device: torch.device | str = "cpu"):
+                 common_noise: bool = True, device: torch.device | str | None = None):
     """The playground's objective by name, optionally with Gaussian gradient noise of std ``noise_sigma``.
 
     ``common_noise=True`` gives every overlaid run the same draws (:class:`CommonNoise` with group 1).
+    ``device=None``: :func:`steplab.device.resolve_device` (start points and transform on the same device).
     """
+    device = resolve_device(device)
     if name == "quadratic":
         base = Quadratic(list(eigenvalues), rotation=math.radians(rotation_deg), device=device)
     elif name == "rosenbrock":
-        base = Rosenbrock()
+        base = Rosenbrock(device=device)
     elif name == "cosh":
-        base = Cosh(dim=2)
+        base = Cosh(dim=2, device=device)
     else:
         raise ValueError(f"problem must be one of {', '.join(PROBLEMS)}, got {name!r}")
     check_range("noise_sigma", noise_sigma, 0.0)
@@ -72,19 +75,21 @@ def make_problem(name: str, eigenvalues=(1.0, 10.0), rotation_deg: float = 30.0,
     return base
 
 
-def overlay_transform(configs: list[RunConfig]) -> GradientTransform:
+def overlay_transform(configs: list[RunConfig], device: torch.device | str | None = None) -> GradientTransform:
     """clip_by_norm(c_r) -> momentum(beta_r, nesterov_r) -> scale(eta_r) for runs r = 0..R-1.
 
-    An unclipped run has c_r = inf, a GD run beta_r = 0.
+    An unclipped run has c_r = inf, a GD run beta_r = 0. The per-run parameters are made on ``device``
+    (None: :func:`steplab.device.resolve_device`), the device of the runs they drive.
     """
+    device = resolve_device(device)
     for config in configs:
         if config.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {config.method!r}")
-    f64 = dict(dtype=torch.float64)
+    f64 = dict(dtype=torch.float64, device=device)
     clip = torch.tensor([math.inf if c.clip_threshold is None else c.clip_threshold for c in configs], **f64)
     beta = torch.tensor([0.0 if c.method == "gd" else c.beta for c in configs], **f64)
     eta = torch.tensor([c.eta for c in configs], **f64)
-    nesterov = torch.tensor([c.method == "nesterov" for c in configs])
+    nesterov = torch.tensor([c.method == "nesterov" for c in configs], device=device)
     return chain(clip_by_norm(clip), momentum(beta, nesterov), scale(eta))
 
 
@@ -95,14 +100,16 @@ def measured_rates(iterates: Tensor, minimizer: Tensor, diverged_at) -> Tensor:
     cannot be measured: fewer than 2 steps in the window, x at the window's start equal to x*, or a
     run that diverged (``diverged_at[r] >= 0``).
     """
-    iterates = torch.as_tensor(iterates, dtype=torch.float64)
-    distance = torch.linalg.vector_norm(iterates - torch.as_tensor(minimizer, dtype=torch.float64), dim=-1)
+    iterates = torch.as_tensor(iterates, dtype=torch.float64)  # computed where the iterates are
+    device = iterates.device
+    distance = torch.linalg.vector_norm(iterates - torch.as_tensor(minimizer, dtype=torch.float64, device=device),
+                                        dim=-1)
     t = distance.shape[0] - 1
-    nan = torch.full((distance.shape[1],), math.nan, dtype=torch.float64)
+    nan = torch.full((distance.shape[1],), math.nan, dtype=torch.float64, device=device)
     if t - t // 2 < 2:
         return nan
     rate = rates.second_half_rate(distance)
-    ok = (distance[t // 2] > 0) & (torch.as_tensor(diverged_at).reshape(-1) < 0)
+    ok = (distance[t // 2] > 0) & (torch.as_tensor(diverged_at, device=device).reshape(-1) < 0)
     return torch.where(ok, rate, nan)
 
 
@@ -126,3 +133,4 @@ def divergence_reason(problem, config: RunConfig, last_iterate: Tensor) -> str:
     if isinstance(problem, Noisy):
         return f"gradient noise pushed it out: η = {config.eta:g} ≤ {formula} = {limit:.3g}{where}"
     return f"η = {config.eta:g} ≤ {formula} = {limit:.3g}, but the curvature grew along the path{where}"
+

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from steplab.device import resolve_device
 from steplab.noise import (  # noqa: F401  (re-exported: problems and their noise are imported together)
     NOISE_MODELS,
     CauchyNoise,
@@ -59,13 +60,15 @@ class Quadratic(_Curvature):
     minimizer: Tensor | None = None
     basis: Tensor | None = None
     dtype: torch.dtype = torch.float64
-    device: torch.device | str = "cpu"
+    device: torch.device | str | None = None  # None: steplab.device.resolve_device()
 
     def __post_init__(self):
-        lam = torch.as_tensor(self.eigenvalues, dtype=self.dtype, device=self.device)
+        self.device = resolve_device(self.device)
+        lam = torch.as_tensor(self.eigenvalues, dtype=self.dtype)  # checked where it was given, then moved
         if lam.ndim != 1 or lam.numel() < 1:
             raise ValueError("eigenvalues must be a non-empty 1-D list")
         check_range("eigenvalues", lam, 0.0)
+        lam = lam.to(self.device)
         self.eigenvalues = lam
         self.dim = lam.numel()
         if self.basis is None:
@@ -76,10 +79,10 @@ class Quadratic(_Curvature):
             self.basis = basis
         self.basis = self.basis.to(dtype=self.dtype, device=self.device)
         self.matrix = self.basis @ torch.diag(lam) @ self.basis.T
+        self._at_origin = self.minimizer is None or not bool(torch.as_tensor(self.minimizer).any())
         if self.minimizer is None:
             self.minimizer = torch.zeros(self.dim, dtype=self.dtype, device=self.device)
         self.minimizer = torch.as_tensor(self.minimizer, dtype=self.dtype, device=self.device)
-        self._at_origin = not bool(self.minimizer.any())
 
     @property
     def smoothness(self) -> float:
@@ -116,6 +119,10 @@ class Cosh(_Curvature):
     """
 
     dim: int = 1
+    device: torch.device | str | None = None  # where ``minimizer`` lives (None: steplab.device.resolve_device())
+
+    def __post_init__(self):
+        self.device = resolve_device(self.device)
 
     def loss(self, x: Tensor) -> Tensor:
         return (torch.cosh(x) - 1).sum(-1)
@@ -126,7 +133,7 @@ class Cosh(_Curvature):
     @property
     def minimizer(self) -> Tensor:
         """x* = 0."""
-        return torch.zeros(self.dim, dtype=torch.float64)
+        return torch.zeros(self.dim, dtype=torch.float64, device=self.device)
 
     def hessian(self, x: Tensor) -> Tensor:
         """diag(cosh(x_j)): ``[runs, dim, dim]``."""
@@ -140,6 +147,10 @@ class Rosenbrock(_Curvature):
     a: float = 1.0
     b: float = 100.0
     dim: int = 2
+    device: torch.device | str | None = None  # where ``minimizer`` lives (None: steplab.device.resolve_device())
+
+    def __post_init__(self):
+        self.device = resolve_device(self.device)
 
     def loss(self, x: Tensor) -> Tensor:
         u, v = x[..., 0], x[..., 1]
@@ -154,7 +165,7 @@ class Rosenbrock(_Curvature):
     @property
     def minimizer(self) -> Tensor:
         """x* = (a, a^2)."""
-        return torch.tensor([self.a, self.a**2], dtype=torch.float64)
+        return torch.tensor([self.a, self.a**2], dtype=torch.float64, device=self.device)
 
     def hessian(self, x: Tensor) -> Tensor:
         """[[2 - 4b(y - x^2) + 8b x^2, -4b x], [-4b x, 2b]] at every point: ``[runs, 2, 2]``."""

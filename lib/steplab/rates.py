@@ -16,27 +16,41 @@ from __future__ import annotations
 
 import torch
 
+from steplab.device import resolve_device
+
 Tensor = torch.Tensor
 
 
-def _as_tensor(x) -> Tensor:
-    return torch.as_tensor(x, dtype=torch.float64)
+def _device(*values, device=None) -> torch.device:
+    """Where a closed form is evaluated: ``device`` if given, else where its tensor inputs are, else
+    :func:`steplab.device.resolve_device` (these are a few numbers: the CPU fast path applies)."""
+    if device is None:
+        for value in values:
+            if isinstance(value, Tensor):
+                return value.device
+    return resolve_device(device, work_items=1)
 
 
-def gd_rate(eta, eigenvalues) -> Tensor:
+def _as_tensor(x, device=None) -> Tensor:
+    return torch.as_tensor(x, dtype=torch.float64, device=device)
+
+
+def gd_rate(eta, eigenvalues, *, device=None) -> Tensor:
     """max_i |1 - eta lambda_i| for every eta (any shape): returns a tensor shaped like eta."""
-    eta = _as_tensor(eta)
-    lam = _as_tensor(eigenvalues)
+    device = _device(eta, eigenvalues, device=device)
+    eta = _as_tensor(eta, device)
+    lam = _as_tensor(eigenvalues, device)
     return (1 - eta.unsqueeze(-1) * lam).abs().amax(-1)
 
 
-def heavy_ball_rate(eta, beta, eigenvalues) -> Tensor:
+def heavy_ball_rate(eta, beta, eigenvalues, *, device=None) -> Tensor:
     """Spectral radius of heavy ball's 2x2 iteration, maximised over eigenvalues.
 
     ``eta`` and ``beta`` broadcast against each other (e.g. a [n_beta, n_eta] grid).
     """
-    eta, beta = torch.broadcast_tensors(_as_tensor(eta), _as_tensor(beta))
-    lam = _as_tensor(eigenvalues)
+    device = _device(eta, beta, eigenvalues, device=device)
+    eta, beta = torch.broadcast_tensors(_as_tensor(eta, device), _as_tensor(beta, device))
+    lam = _as_tensor(eigenvalues, device)
     trace = (1 + beta.unsqueeze(-1) - eta.unsqueeze(-1) * lam).to(torch.complex128)
     det = beta.unsqueeze(-1).to(torch.complex128).expand_as(trace)
     root = torch.sqrt(trace**2 - 4 * det)
@@ -44,9 +58,10 @@ def heavy_ball_rate(eta, beta, eigenvalues) -> Tensor:
     return modulus.amax(-1).real.to(torch.float64)
 
 
-def critical_damping_beta(eta, eigenvalue) -> Tensor:
+def critical_damping_beta(eta, eigenvalue, *, device=None) -> Tensor:
     """beta at which heavy ball is critically damped for one eigenvalue: (1 - sqrt(eta lambda))^2."""
-    return (1 - torch.sqrt(_as_tensor(eta) * _as_tensor(eigenvalue))) ** 2
+    device = _device(eta, eigenvalue, device=device)
+    return (1 - torch.sqrt(_as_tensor(eta, device) * _as_tensor(eigenvalue, device))) ** 2
 
 
 def stability_limit(method: str, beta: float, smoothness: float) -> float:
@@ -70,7 +85,8 @@ def stability_limit_formula(method: str, beta: float) -> str:
 
 
 def stability_map(eigenvalues, etas: Tensor, betas: Tensor) -> Tensor:
-    """Heavy-ball rate on the grid ``betas`` x ``etas``: [len(betas), len(etas)], one batched closed-form call."""
+    """Heavy-ball rate on the grid ``betas`` x ``etas``: [len(betas), len(etas)], one batched closed-form call
+    on the grid's device."""
     return heavy_ball_rate(etas.reshape(1, -1), betas.reshape(-1, 1), eigenvalues)
 
 

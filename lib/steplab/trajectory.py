@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from steplab.device import make_generator
+from steplab.divergence import loss_growth
 from steplab.optional import require
 from steplab.transforms import GradientTransform, run_norm
 from steplab.validation import check_int
@@ -69,9 +70,13 @@ class Trajectory:
 
     def divergence_message(self, run: int) -> str:
         """One run's status: ``'diverged at step 37 (loss is not finite)'``, ``'diverged at step 37 (loss 2e+12 >
-        1e+12)'`` or ``'did not diverge in 60 steps'``."""
+        1e+12)'``, ``'diverging: the loss grows ×1.44 per step (steps 25–50); below 1e+12 after 50 steps'`` (a
+        geometric climb, :func:`steplab.divergence.loss_growth`) or ``'did not diverge in 60 steps'``."""
         step = int(self.diverged_at[run])
         if step < 0:
+            growth = loss_growth(self.loss[:, run])
+            if bool(growth.diverging[0]):
+                return f"{growth.message(0)}; below {self.max_loss:.3g} after {self.steps} steps"
             return f"did not diverge in {self.steps} steps"
         value = float(self.loss[step, run])
         reason = "loss is not finite" if not math.isfinite(value) else f"loss {value:.3g} > {self.max_loss:.3g}"
@@ -132,7 +137,8 @@ def run(
     Args:
         problem: has ``oracle(x, generator) -> (loss [R], grad)`` and ``loss(x)``.
         transform: a :class:`GradientTransform`; hyper-parameters may be per-run tensors.
-        x0: starting points, shape ``[R, *dims]`` (one row per run).
+        x0: starting points, shape ``[R, *dims]`` (one row per run). The run computes on ``x0``'s device (make
+            it with ``device=steplab.device.resolve_device(...)``); the problem's tensors must be there too.
         steps: number of updates T (at least 1).
         seed / generator: randomness for stochastic oracles (explicit, never global).
         record_every: keep every k-th iterate (``None``: only x_0 and x_T) to bound memory.
@@ -149,6 +155,9 @@ def run(
         raise ValueError(f"x0 must have shape [runs, *dims], got {tuple(x0.shape)}")
     if generator is None and seed is not None:
         generator = make_generator(seed, x0.device)
+    elif generator is not None and x0.device.type not in ("meta", generator.device.type):
+        raise ValueError(f"generator is on {generator.device} but x0 is on {x0.device}: make it with "
+                         f"steplab.device.make_generator(seed, x0.device)")
 
     runs = x0.shape[0]
     x = x0.clone()
@@ -158,25 +167,23 @@ def run(
     clipped_norms = x.new_empty(steps, runs)
     diverged_at = torch.full((runs,), -1, dtype=torch.long, device=x.device)
     alive = torch.ones(runs, dtype=torch.bool, device=x.device)
-    any_dead = False
+    zero = torch.zeros((), dtype=x.dtype, device=x.device)
     kept, kept_steps = [x.clone()], [0]
     mask_shape = (runs, *([1] * (x.ndim - 1)))
 
+    # no host synchronisation in the loop: the divergence bookkeeping is masks (steplab.device's policy)
     for t in _progress(steps, progress, desc):
         loss, grads = problem.oracle(x, generator)
         losses[t] = loss
         newly = alive & ~(loss <= max_loss)  # catches NaN too
-        if bool(newly.any()):
-            diverged_at[newly] = t
-            alive &= ~newly
-            any_dead = True
+        diverged_at = torch.where(newly, t, diverged_at)
+        alive &= ~newly
         info: dict = {}
         updates, state = transform.update(grads, state, x, info)
         raw = info.get("grad_norm")
         grad_norms[t] = run_norm(grads if grads.ndim == x.ndim else grads.mean(1)) if raw is None else raw
         clipped_norms[t] = info.get("clipped_grad_norm", grad_norms[t])
-        if any_dead:
-            updates = torch.where(alive.reshape(mask_shape), updates, torch.zeros((), dtype=x.dtype, device=x.device))
+        updates = torch.where(alive.reshape(mask_shape), updates, zero)  # a diverged run stays frozen
         x.sub_(updates)  # x_{t+1} = x_t - u_t
         if record_every is not None and (t + 1) % record_every == 0:
             kept.append(x.clone())
@@ -184,8 +191,7 @@ def run(
 
     final_loss = problem.loss(x)
     losses[steps] = final_loss
-    newly = alive & ~(final_loss <= max_loss)
-    diverged_at[newly] = steps
+    diverged_at = torch.where(alive & ~(final_loss <= max_loss), steps, diverged_at)
     if kept_steps[-1] != steps:
         kept.append(x.clone())
         kept_steps.append(steps)
