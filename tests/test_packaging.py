@@ -153,6 +153,8 @@ def test_every_module_imports_with_only_the_core_dependencies():
     for module, status in report.items():
         if module.startswith("steplab.plots") or module == "progress bar":
             assert "pip install 'steplab[notebooks]'" in status, (module, status)
+        elif module == "steplab.diffusion.schedulers":  # diffusers schedulers subclass diffusers' classes
+            assert "pip install 'steplab[diffusers]'" in status, (module, status)
         elif module != "digits":
             assert status == "ok", (module, status)
     assert report["digits"].startswith("(")  # the logistic data sets load with the core install
