@@ -17,7 +17,7 @@ from app_pages.controls import Control, Controls
 from app_pages.live import Live, start_of
 from app_pages.pins import Pins, step_clip_pins
 from app_pages.player import playback
-from app_pages.ui import device_caption, fmt, reproduce_expander
+from app_pages.ui import device, fmt, measure, page_clock, reproduce_expander
 from steplab.clipping import bias_theory, khs_envelope, measured_bias, simulate_bias
 from steplab.clipping.theory import mean_field_slope
 from steplab.device import make_generator
@@ -164,10 +164,10 @@ def measured_curve(noise_name: str, sigma: float, p: float, eta: float, seed: in
     burn_in = max(1000, math.ceil(float(finite.max()) if finite.numel() else 1000))
     steps = min(SWEEP_MAX_STEPS, 2 * burn_in)
     result = simulate_bias(c, eta, noise, batch, per_sample, chains=256, steps=steps, burn_in=steps // 2, seed=seed,
-                           dtype=torch.float32)
+                           dtype=torch.float32, device=device())
     stationary = (needed <= steps // 2).numpy()
-    bias = np.where(stationary, result.bias.double().numpy(), np.nan)
-    return pd.DataFrame({"c": c.numpy(), "bias": bias, "stderr": result.standard_error.double().numpy(),
+    bias = np.where(stationary, result.bias.double().cpu().numpy(), np.nan)
+    return pd.DataFrame({"c": c.numpy(), "bias": bias, "stderr": result.standard_error.double().cpu().numpy(),
                          "theory": bias_theory(c, noise, batch, per_sample).numpy(), "relaxation": relax.numpy(),
                          "steps": steps,
                          "stationary": stationary})
@@ -207,7 +207,8 @@ def main() -> None:
     st.title("Clipping bias")
     st.caption("Clipped SGD x ← x − η·clip_c(x + ξ) on f(x) = x²/2: with asymmetric noise the chains settle "
                "at a point where the *clipped* gradient averages to zero, not at the minimum — a bias floor "
-               "that does not shrink with η (Koloskova, Hendrikx & Stich 2023). " + device_caption() + ".")
+               "that does not shrink with η (Koloskova, Hendrikx & Stich 2023).")
+    clock = page_clock(PAGE)
     ctl = Controls(PAGE, CONTROLS)
     ctl.show_warnings()
     st.sidebar.header("Noise")
@@ -222,7 +223,7 @@ def main() -> None:
     noise = make_noise(v)
     chains = v["chains"]
     per_sample = v["mode"] == "per_sample"
-    problem = Noisy(Quadratic([1.0]), CommonNoise(noise, group=chains), batch_size=v["batch"],
+    problem = Noisy(Quadratic([1.0], device=device()), CommonNoise(noise, group=chains), batch_size=v["batch"],
                     per_sample=per_sample_batches(v))  # every config sees the same draws
     theory = theory_at(v["noise"], v["sigma"], v["p"], v["c"], v["batch"], per_sample)
     pins = Pins(ctl, parse_pin, format_pin)
@@ -230,17 +231,18 @@ def main() -> None:
     count = len(runs)
 
     def start() -> Live:
-        x0 = torch.zeros(count * chains, 1, dtype=torch.float64)
-        at_minimum = start_of(torch.zeros(count, 1, dtype=torch.float64), torch.zeros(count, dtype=torch.float64))
-        return Live.at(x0, problem.loss(x0), generator=make_generator(v["seed"]), history=at_minimum)
+        x0 = torch.zeros(count * chains, 1, dtype=torch.float64, device=device())
+        at_minimum = start_of(x0.new_zeros(count, 1), x0.new_zeros(count))
+        return Live.at(x0, problem.loss(x0), generator=make_generator(v["seed"], device()), history=at_minimum)
 
     def step(live: Live, k: int) -> Trajectory:
         """k steps of all R configs x C chains in one run(): per-run step size and clip threshold tensors."""
-        threshold = torch.tensor([float("inf") if c is None else c for c, _ in runs], dtype=torch.float64)
-        lr = torch.tensor([eta for _, eta in runs], dtype=torch.float64)
+        threshold = torch.tensor([float("inf") if c is None else c for c, _ in runs], dtype=torch.float64,
+                                 device=device())
+        lr = torch.tensor([eta for _, eta in runs], dtype=torch.float64, device=device())
         transform = make_transform(v, lr.repeat_interleave(chains), threshold.repeat_interleave(chains))
         traj = run(problem, transform, live.x, k, generator=live.generator, seed=None)
-        diverged = (traj.diverged_at.reshape(count, chains) >= 0).sum(-1).numpy()  # frozen chains re-count
+        diverged = (traj.diverged_at.reshape(count, chains) >= 0).sum(-1).cpu().numpy()  # frozen chains re-count
         live.notes["diverged chains"] = diverged
         return traj
 
@@ -269,7 +271,8 @@ def main() -> None:
             "now": pd.DataFrame({"c": [runs[r][0] for r in clipped], "bias": biases[clipped],
                                  "what": ["this run (live)" if r == 0 else labels[r] for r in clipped]})}
     if sweep:
-        data["sweep"] = measured_curve(v["noise"], v["sigma"], v["p"], v["eta"], v["seed"], v["batch"], per_sample)
+        with measure(PAGE):
+            data["sweep"] = measured_curve(v["noise"], v["sigma"], v["p"], v["eta"], v["seed"], v["batch"], per_sample)
     charts.show(specs.curve_spec(sweep), data)
     if sweep:
         st.dataframe(sweep_table(data["sweep"]), hide_index=True)
@@ -280,8 +283,9 @@ def main() -> None:
     reproduce_expander(reproduce_code(v), "The page runs the unclipped chains and the pinned settings alongside, on "
                        "the same noise draws: set lr and clip_threshold to a pin's values to reproduce it.")
     st.session_state[keys.result(PAGE)] = {"t": live.t, "bias": measured, "theory": theory, "runs": runs,
-                                           "labels": labels, "biases": biases.tolist()}
+                                           "labels": labels, "biases": biases.tolist(), "x": live.x}
     ctl.finish(extra={"pins": pins.param()})
+    clock.show()
 
 
 def theory_text(value: float) -> str:
@@ -318,7 +322,7 @@ def render(live: Live, state: dict, v: dict, runs: list, labels: list[str], theo
             st.error(f"**{labels[r]}**: {diverged[r]} chains diverged (|x| blew past 10⁶; heavy-tailed noise "
                      f"with η = {eta:g} and {'no clipping' if c is None else f'c = {c:g}'})", icon=":material/error:")
     left, right = st.columns(2)
-    x = live.x[:, 0].reshape(count, chains).numpy()
+    x = live.x[:, 0].reshape(count, chains).cpu().numpy()
     finite = x[np.isfinite(x)]
     low, high = (np.quantile(finite, [0.01, 0.99]) if finite.size else (-1.0, 1.0))
     low, high = min(low, -abs(theory) if math.isfinite(theory) else low), max(high, abs(theory) if

@@ -18,7 +18,7 @@ from app_pages import charts, keys, specs
 from app_pages.controls import Control, Controls
 from app_pages.pins import Pins
 from app_pages.player import playback
-from app_pages.ui import device_caption, reproduce_expander
+from app_pages.ui import device, measure, page_clock, reproduce_expander
 from steplab.diffusion import (
     balanced_labels,
     boundary_locus,
@@ -72,9 +72,9 @@ class SamplerPath:
 def reference(guidance: float, samples: int, seed: int, steps: int) -> np.ndarray:
     """x̄_ref at every σ of the N-step grid [N+1, B, 2] (RK4 in log σ, ⌈REFERENCE_STEPS/N⌉ steps per interval)."""
     model = ring_gmm()
-    x_t, labels = noise(samples, 2, seed=seed), balanced_labels(samples, model.classes)
+    x_t, labels = noise(samples, 2, seed=seed, device=device()), balanced_labels(samples, model.classes, device())
     return reference_path(model, guidance, x_t, sigma_grid(steps), labels,
-                          substeps=-(-REFERENCE_STEPS // steps)).numpy()
+                          substeps=-(-REFERENCE_STEPS // steps)).cpu().numpy()
 
 
 def off_reference(path: np.ndarray, ref: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -96,7 +96,7 @@ def locus(method: str) -> bytes | None:
 
 def step_eigenvalues(model, labels, guidance: float, x_bar: torch.Tensor, sigma: float, delta: float) -> np.ndarray:
     """z = δ λ per sample (complex dtype for the stability-region test), from the library's exact Jacobian."""
-    return dominant_step_eigenvalue(model, x_bar, sigma, delta, labels, guidance).numpy().astype(complex)
+    return dominant_step_eigenvalue(model, x_bar, sigma, delta, labels, guidance).cpu().numpy().astype(complex)
 
 
 def reproduce_code(v: dict, method: str) -> str:
@@ -136,8 +136,8 @@ def sampler_path(method: str, steps: int, guidance: float, samples: int, seed: i
     path is cached, so a redraw or a play frame only slices it.
     """
     model = ring_gmm()
-    x_t, labels = noise(samples, 2, seed=seed), balanced_labels(samples, model.classes)
-    return sample(model, method, steps, guidance, x_t, labels, return_path=True)[1].numpy()
+    x_t, labels = noise(samples, 2, seed=seed, device=device()), balanced_labels(samples, model.classes, device())
+    return sample(model, method, steps, guidance, x_t, labels, return_path=True)[1].cpu().numpy()
 
 
 def main() -> None:
@@ -147,7 +147,8 @@ def main() -> None:
                "lower order); strong guidance pushes δλ out and samples fly off. Heavy-ball momentum (β < 1) "
                "stretches the region along the negative real axis by (2 − β)/β but lowers it near the imaginary "
                "axis (Wizadwongsa et al. 2024). A sample is off when ‖x_t − x_ref,t‖ > 1 against an RK4 reference "
-               "at the same σ_t. " + device_caption() + ".")
+               "at the same σ_t.")
+    clock = page_clock(PAGE)
     ctl = Controls(PAGE, CONTROLS)
     ctl.show_warnings()
     v = {"family": ctl("family")}
@@ -156,7 +157,8 @@ def main() -> None:
         v[name] = ctl(name)
     method = method_name(v["family"], v["m"])
     model = ring_gmm()
-    x_t, labels = noise(v["samples"], 2, seed=v["seed"]), balanced_labels(v["samples"], model.classes)
+    x_t = noise(v["samples"], 2, seed=v["seed"], device=device())
+    labels = balanced_labels(v["samples"], model.classes, device())
     grid = sigma_grid(v["steps"])
     eps = model.eps_fn(labels, v["guidance"])
     pins = Pins(ctl, parse_pin, str)
@@ -166,7 +168,9 @@ def main() -> None:
                    f"under “compare with”.")
     others = ([] if compare == "none" else [(f"compare: {compare}", compare)]) + [
         (f"pin {i}: {m}", m) for i, m in enumerate(pins.values, start=1)]  # (label, sampler) on the same x_T
-    other = {label: sampler_path(m, v["steps"], v["guidance"], v["samples"], v["seed"]) for label, m in others}
+    with measure(PAGE):
+        other = {label: sampler_path(m, v["steps"], v["guidance"], v["samples"], v["seed"]) for label, m in others}
+        ref = reference(v["guidance"], v["samples"], v["seed"], v["steps"])
 
     def start() -> SamplerPath:
         _, path = sample(model, method, v["steps"], v["guidance"], x_t, labels, return_path=True)
@@ -181,13 +185,10 @@ def main() -> None:
 
     player = playback(PAGE, steps=v["steps"], reset_key=(v["steps"], v["samples"], v["seed"]),
                       live_key=(method, v["guidance"]), start=start, advance=advance,
-                      render=lambda live, state: render(live, v, method, model, grid, labels, other,
-                                                        reference(v["guidance"], v["samples"], v["seed"],
-                                                                  v["steps"])))
+                      render=lambda live, state: render(live, v, method, model, grid, labels, other, ref))
     pins.buttons(method, what="sampler")
     live = player["live"]
-    final = live.path[-1].numpy()
-    ref = reference(v["guidance"], v["samples"], v["seed"], v["steps"])
+    final = live.path[-1].cpu().numpy()
     scale = np.sqrt(1.0 + grid.numpy() ** 2)[:, None, None]
     rows = []
     for label, sampler, x_n in [(f"now: {method}", method, final)] + [(lb, m, other[lb][-1]) for lb, m in others]:
@@ -210,8 +211,10 @@ def main() -> None:
     st.session_state[keys.result(PAGE)] = {"t": live.t, "divergence": fraction, "final": final,
                                            "right": rows[0]["right cluster"],
                                            "runs": {row["run"]: row["diverged at the end"] for row in rows},
-                                           "finals": {label: path[-1] for label, path in other.items()}}
+                                           "finals": {label: path[-1] for label, path in other.items()},
+                                           "x": live.path}
     ctl.finish(extra={"pins": pins.param()})
+    clock.show()
 
 
 def render(live: SamplerPath, v: dict, method: str, model, grid: torch.Tensor, labels: torch.Tensor,
@@ -219,13 +222,16 @@ def render(live: SamplerPath, v: dict, method: str, model, grid: torch.Tensor, l
     t = live.t
     sigmas = grid.numpy()
     scale = np.sqrt(1.0 + sigmas**2)[:, None, None]
-    shown = live.path[: t + 1].numpy() / scale[: t + 1]
-    bad = off_reference(live.path[: t + 1].numpy(), ref, scale)  # [t+1, B]: ‖x_k − x_ref,k‖ > 1
+    with measure(PAGE):
+        path = live.path[: t + 1].cpu().numpy()
+        shown = path / scale[: t + 1]
+        bad = off_reference(path, ref, scale)  # [t+1, B]: ‖x_k − x_ref,k‖ > 1
     n = min(t, v["steps"] - 1)
 
     def z_at(k: int) -> np.ndarray:  # δλ of step k -> k + 1, per sample
-        return step_eigenvalues(model, labels, v["guidance"], live.path[k], float(sigmas[k]),
-                                float(sigmas[k + 1] - sigmas[k]))
+        with measure(PAGE):
+            return step_eigenvalues(model, labels, v["guidance"], live.path[k], float(sigmas[k]),
+                                    float(sigmas[k + 1] - sigmas[k]))
 
     def region(k: int):  # the method applied at step k (warm-up: lower order) and its real interval
         applied = applied_method(method, k)
@@ -265,7 +271,7 @@ def render(live: SamplerPath, v: dict, method: str, model, grid: torch.Tensor, l
         st.error(f"**{method}** — {what} since step {first}{reason} ({int(bad[-1].sum())} samples off).",
                  icon=":material/error:")
     left_col, right_col = st.columns(2)
-    points = pd.DataFrame({"x": shown[-1, :, 0], "y": shown[-1, :, 1], "class": labels.numpy()})
+    points = pd.DataFrame({"x": shown[-1, :, 0], "y": shown[-1, :, 1], "class": labels.cpu().numpy()})
     points = points[np.isfinite(points.x) & np.isfinite(points.y)]
     means = pd.DataFrame({"x": model.means[:, 0].numpy(), "y": model.means[:, 1].numpy()})
     compare = [pd.DataFrame({"x": [], "y": [], "sampler": []})]

@@ -11,6 +11,7 @@ Per page ``p`` (its ``PAGE`` name, also its URL path):
 ``_warnings.p``    the invalid-link warnings shown on this visit
 ``_player.p``      the player's state: the live run, playing or not, mid-run changes
 ``_result.p``      the page's headline numbers after each run (read by the tests and benchmarks)
+``_clock.p``       the compute clock of the page's current run or playback frame (:mod:`app_pages.ui`)
 =================  ================================================================================
 
 App-wide: :data:`QP_WRITTEN` (the page and parameters last mirrored to the URL) and
@@ -50,3 +51,7 @@ def player(page: str) -> str:
 
 def result(page: str) -> str:
     return f"_result.{page}"
+
+
+def clock(page: str) -> str:
+    return f"_clock.{page}"

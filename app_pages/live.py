@@ -9,6 +9,10 @@ batched call with the page's *current* settings. :meth:`Live.advance` calls it, 
 its chains, not every chain).
 
 The player (:mod:`app_pages.player`) only needs ``live.t``; the page reads ``live.history``.
+
+Devices: the resume point (``x``, ``state``, ``generator``) stays on the device the runs compute on
+(:func:`app_pages.ui.device`); the history is kept on the CPU, because it is what gets drawn: each
+:meth:`Live.advance` moves its new (possibly summarised) steps to the host once, never one step at a time.
 """
 
 from __future__ import annotations
@@ -38,8 +42,8 @@ def start_of(x0: Tensor, loss0: Tensor, max_loss: float = MAX_LOSS) -> Trajector
 class Live:
     """Every run's resume point and its history so far.
 
-    x:         [R, *dims] the current iterates (what the step function continues from)
-    history:   steps 0..t, possibly summarised (see :meth:`advance`)
+    x:         [R, *dims] the current iterates (what the step function continues from), on the compute device
+    history:   steps 0..t, possibly summarised (see :meth:`advance`), on the CPU
     state:     the optimizer state after step t (``None`` for stateless updates)
     generator: the runs' noise stream (``None`` for deterministic oracles)
     notes:     what the page records as the runs go (e.g. why a run diverged, in the words of that moment)
@@ -55,7 +59,8 @@ class Live:
     def at(cls, x0: Tensor, loss0: Tensor, generator: torch.Generator | None = None,
            history: Trajectory | None = None) -> Live:
         """A fresh run at step 0 from ``x0`` (its history: ``start_of(x0, loss0)`` unless given)."""
-        return cls(x=x0.clone(), history=start_of(x0, loss0) if history is None else history, generator=generator)
+        history = start_of(x0, loss0) if history is None else history
+        return cls(x=x0.clone(), history=history.to("cpu"), generator=generator)
 
     @property
     def t(self) -> int:
@@ -66,5 +71,5 @@ class Live:
         """``k`` more steps by ``step(self, k)``; the history grows by ``summarise(new steps)`` (default: as is)."""
         more = step(self, k)
         self.x, self.state, self.generator = more.final, more.state, more.generator or self.generator
-        self.history = self.history.extend(more if summarise is None else summarise(more))
+        self.history = self.history.extend((more if summarise is None else summarise(more)).to("cpu"))
         return self

@@ -15,7 +15,7 @@ from app_pages import charts, keys, specs
 from app_pages.controls import Control, Controls
 from app_pages.live import MAX_LOSS, Live
 from app_pages.player import playback
-from app_pages.ui import device_caption, fmt, reproduce_expander
+from app_pages.ui import device, fmt, measure, page_clock, reproduce_expander
 from steplab.logistic import algorithms, data, metrics
 from steplab.trajectory import Trajectory
 
@@ -35,6 +35,11 @@ CONTROLS = [
 ]
 DATA_CODE = {"wu4": "wu_toy()", "thm41": "thm41_toy()", "thm51": "thm51_worst_case(1000)",
              "gauss2d": "gaussian_separable(n=100, d=2, seed=0)"}
+
+
+def on_device(dataset: data.Dataset) -> data.Dataset:
+    """The same data set on the compute device (the page's copy for drawing stays on the CPU)."""
+    return data.Dataset(dataset.name, dataset.features.to(device()), dataset.labels.to(device()))
 
 
 def load(name: str) -> data.Dataset:
@@ -72,7 +77,8 @@ def advance_runs(live: Live, dataset: data.Dataset, groups: list[tuple[str, torc
         blocks = live.x.split([len(gamma) for _, gamma in groups])
         return as_trajectory([
             algorithms.run_on(dataset, gamma, k, method, r_max=r_max,
-                              state=algorithms.GDState(theta, live.t, torch.full((len(gamma),), -1)))
+                              state=algorithms.GDState(theta, live.t, torch.full((len(gamma),), -1,
+                                                                                 device=theta.device)))
             for (method, gamma), theta in zip(groups, blocks, strict=True)])
 
     return live.advance(step, k)
@@ -96,8 +102,8 @@ for r, gamma in enumerate(gammas.tolist()):
 def main() -> None:
     st.title("Large-step logistic regression")
     st.caption("GD on the logistic loss of separable data, for a sweep of step sizes γ. Large γ makes LR+GD follow "
-               "the Batch Perceptron (Tyurin 2025, Thm 3.2); the loss may rise while accuracy improves. "
-               + device_caption() + ".")
+               "the Batch Perceptron (Tyurin 2025, Thm 3.2); the loss may rise while accuracy improves.")
+    clock = page_clock(PAGE)
     ctl = Controls(PAGE, CONTROLS)
     ctl.show_warnings()
     v = {name: ctl(name) for name in ("data", "method", "gamma_min", "gamma_max", "runs")}
@@ -105,36 +111,41 @@ def main() -> None:
     v["perceptron"] = ctl("perceptron")
     v["steps"] = ctl("steps")
     dataset = load(v["data"])
+    computed = on_device(dataset)
     gammas = sweep(v)
-    groups = [(v["method"], torch.tensor(gammas, dtype=torch.float64))]
+    groups = [(v["method"], torch.tensor(gammas, dtype=torch.float64, device=device()))]
     labels = [f"{i + 1} · γ = {g:g}" for i, g in enumerate(gammas)]
     if v["perceptron"]:
-        groups.append(("batch_perceptron", torch.tensor([1.0], dtype=torch.float64)))
+        groups.append(("batch_perceptron", torch.tensor([1.0], dtype=torch.float64, device=device())))
         labels.append(f"{len(labels) + 1} · Batch Perceptron")
 
     def start() -> Live:
-        theta0 = torch.zeros(sum(len(g) for _, g in groups), 2, dtype=torch.float64)  # theta_0 = 0 for every method
-        return Live.at(theta0, torch.full((len(theta0),), math.log(2.0), dtype=torch.float64))  # f(0) = log 2
+        theta0 = torch.zeros(sum(len(g) for _, g in groups), 2, dtype=torch.float64,
+                             device=device())  # theta_0 = 0 for every method
+        return Live.at(theta0, theta0.new_full((len(theta0),), math.log(2.0)))  # f(0) = log 2
 
     player = playback(PAGE, steps=v["steps"], reset_key=(v["data"], v["perceptron"], len(gammas)),
                       live_key=(v["method"], tuple(gammas), v["r_max"], v["steps"]), start=start,
-                      advance=lambda live, k: advance_runs(live, dataset, groups, v["r_max"], k),
-                      render=lambda live, state: render(live, state, dataset, labels, len(gammas)))
+                      advance=lambda live, k: advance_runs(live, computed, groups, v["r_max"], k),
+                      render=lambda live, state: render(live, state, dataset, computed, labels, len(gammas)))
     reproduce_expander(reproduce_code(v, gammas),
                        "The Batch Perceptron overlay is `run_on(dataset, [1.0], steps, method=\"batch_perceptron\")`.")
     live = player["live"]
-    loss = summaries(live, dataset)[0]
-    st.session_state[keys.result(PAGE)] = {"t": live.t, "loss": loss[-1, : len(gammas)].tolist()}
+    with measure(PAGE):
+        loss = summaries(live, computed)[0]
+    st.session_state[keys.result(PAGE)] = {"t": live.t, "loss": loss[-1, : len(gammas)].tolist(), "x": live.x}
     ctl.finish()
+    clock.show()
 
 
 def summaries(live: Live, dataset: data.Dataset):
     """loss, accuracy, ||grad f||, normalized margin [T+1, R] and r_t [T, R] of the recorded weights (library
-    metrics; the normalized margin min_i m_i / ||theta_t|| is 0 at theta_0 = 0)."""
-    weights = live.history.iterates
+    metrics; the normalized margin min_i m_i / ||theta_t|| is 0 at theta_0 = 0), computed on ``dataset``'s device
+    and moved to the CPU to be drawn."""
+    weights = live.history.iterates.to(dataset.features.device)
     loss, accuracy, grad_norm, _, r = algorithms.summaries(weights, dataset.signed)
     margin = torch.nan_to_num(metrics.normalized_margin(weights, dataset.signed), nan=0.0)
-    return loss.numpy(), accuracy.numpy(), grad_norm.numpy(), margin.numpy(), r.numpy()
+    return tuple(value.cpu().numpy() for value in (loss, accuracy, grad_norm, margin, r))
 
 
 def status_text(loss: np.ndarray, accuracy: np.ndarray, run: int) -> str:
@@ -169,8 +180,10 @@ def separation_markers(accuracy: np.ndarray, labels: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run", "step", "accuracy"])
 
 
-def render(live: Live, state: dict, dataset: data.Dataset, labels: list[str], sweep_runs: int) -> None:
-    loss, accuracy, grad_norm, margin, r = summaries(live, dataset)
+def render(live: Live, state: dict, dataset: data.Dataset, computed: data.Dataset, labels: list[str],
+           sweep_runs: int) -> None:
+    with measure(PAGE):
+        loss, accuracy, grad_norm, margin, r = summaries(live, computed)
     rows = []
     for i, label in enumerate(labels):
         rows.append({"run": label, "step": live.t, "loss": fmt(float(loss[-1, i])),
@@ -184,7 +197,7 @@ def render(live: Live, state: dict, dataset: data.Dataset, labels: list[str], sw
     box = float(np.abs(features).max() * 1.25)
     points = pd.DataFrame({"x": features[:, 0], "y": features[:, 1],
                            "label": np.where(dataset.labels.numpy() > 0, "y = +1", "y = −1")}).drop_duplicates()
-    theta = live.x.numpy()
+    theta = live.x.cpu().numpy()
     lines = []
     for i, label in enumerate(labels):
         norm = np.linalg.norm(theta[i])

@@ -13,6 +13,10 @@ object in ``st.session_state`` and applies these rules:
 
 Streamlit's ``run_every`` is fixed when the fragment is defined, so Play/Pause trigger a full rerun
 (the pattern of Streamlit's "start and stop a streaming fragment" tutorial).
+
+Every ``start``/``advance`` call is timed on the page's compute clock (:func:`app_pages.ui.measure`); a
+playing frame gets its own clock (:func:`app_pages.ui.frame_clock`) and says under the charts where and in
+how long that frame was computed.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 import streamlit as st
 
-from app_pages import keys
+from app_pages import keys, ui
 from app_pages.ui import compute_threads
 
 FRAME_SECONDS = 0.1  # 10 frames per second
@@ -35,11 +39,22 @@ def _fresh(start, advance, steps: int, full: bool):
     return live
 
 
+def _timed(page: str, compute: Callable) -> Callable:
+    """``compute`` timed on the page's current clock (each call adds to it)."""
+
+    def timed(*args):
+        with ui.measure(page):
+            return compute(*args)
+
+    return timed
+
+
 def playback(page: str, *, steps: int, reset_key: Any, live_key: Any, start: Callable[[], Any],
              advance: Callable[[Any, int], Any], render: Callable[[Any, dict], None],
              frame_steps: int | None = None) -> dict:
     """Draw the transport buttons and the live fragment; return the player's state dict."""
     frame_steps = frame_steps or max(1, steps // 60)
+    start, advance = _timed(page, start), _timed(page, advance)
     key = keys.player(page)
     state = st.session_state.get(key)
     if state is None or state["reset_key"] != reset_key:
@@ -85,7 +100,12 @@ def playback(page: str, *, steps: int, reset_key: Any, live_key: Any, start: Cal
     @st.fragment(run_every=FRAME_SECONDS if state["playing"] else None)
     def frame():
         with compute_threads():  # timer ticks rerun only this function, not app.py
-            tick()
+            if state["playing"]:
+                with ui.frame_clock(page) as clock:
+                    tick()
+                st.caption(clock.text(f"frame at step {state['live'].t}"))
+            else:
+                tick()
 
     def tick():
         if state["playing"]:

@@ -13,7 +13,7 @@ from app_pages.controls import Control, Controls
 from app_pages.live import Live
 from app_pages.pins import Pins
 from app_pages.player import playback
-from app_pages.ui import device_caption, fmt, reproduce_expander
+from app_pages.ui import device, fmt, page_clock, reproduce_expander
 from steplab import playground as dash
 from steplab import rates
 from steplab.device import make_generator
@@ -86,7 +86,8 @@ print(traj.divergence_message(0))"""
 def main() -> None:
     st.title("Playground")
     st.caption("Step size, momentum and clipping on 2-D objectives: the path, each eigen-direction's error, and "
-               "where (η, β) converges. " + device_caption() + ".")
+               "where (η, β) converges.")
+    clock = page_clock(PAGE)
     ctl = Controls(PAGE, CONTROLS)
     ctl.show_warnings()
     st.sidebar.header("Objective")
@@ -111,11 +112,11 @@ def main() -> None:
     configs = [current] + pins.values
 
     lam = (min(v["lam1"], v["lam2"]), max(v["lam1"], v["lam2"]))
-    problem = dash.make_problem(v["problem"], lam, v["rotation"], v["noise"])
-    x0 = torch.tensor([[v["x0"], v["y0"]]], dtype=torch.float64).repeat(len(configs), 1)
+    problem = dash.make_problem(v["problem"], lam, v["rotation"], v["noise"], device=device())
+    x0 = torch.tensor([[v["x0"], v["y0"]]], dtype=torch.float64, device=device()).repeat(len(configs), 1)
 
     def start() -> Live:
-        return Live.at(x0, problem.loss(x0), generator=make_generator(v["seed"]))
+        return Live.at(x0, problem.loss(x0), generator=make_generator(v["seed"], device()))
 
     def step(live: Live, k: int):
         return run(problem, dash.overlay_transform(configs), live.x, k, generator=live.generator, state=live.state,
@@ -125,7 +126,7 @@ def main() -> None:
         before = live.history.diverged_at.clone()
         live.advance(step, k)
         for r in (before.lt(0) & live.history.diverged_at.ge(0)).nonzero().flatten().tolist():
-            last = live.history.iterates[max(int(live.history.diverged_at[r]) - 1, 0), r]
+            last = live.history.iterates[max(int(live.history.diverged_at[r]) - 1, 0), r].to(live.x.device)
             live.notes[r] = dash.divergence_reason(problem, configs[r], last)  # the bound at the time it diverged
         return live
 
@@ -148,8 +149,9 @@ def main() -> None:
                        "They recompute the run from its start; changes made mid-run are not included.")
     live = player["live"]
     st.session_state[keys.result(PAGE)] = {"t": live.t, "loss": float(live.history.loss[-1, 0]),
-                                           "diverged_at": int(live.history.diverged_at[0])}
+                                           "diverged_at": int(live.history.diverged_at[0]), "x": live.x}
     ctl.finish(extra={"pins": pins.param()})
+    clock.show()
 
 
 def render(live: Live, state: dict, v: dict, problem, configs, labels) -> None:
@@ -159,8 +161,8 @@ def render(live: Live, state: dict, v: dict, problem, configs, labels) -> None:
     loss = history.loss.numpy()  # [t + 1, R]
     diverged_at = history.diverged_at.numpy()
     rows = []
-    eigenvalues = problem.eigen_at_minimum()[0]
-    measured_rates = dash.measured_rates(iterates, problem.minimizer, diverged_at).tolist()
+    eigenvalues = problem.eigen_at_minimum()[0].cpu()
+    measured_rates = dash.measured_rates(iterates, problem.minimizer.cpu(), diverged_at).tolist()
     for r, label in enumerate(labels):
         d = diverged_at[r]
         config = configs[r]

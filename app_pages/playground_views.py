@@ -11,6 +11,7 @@ import streamlit as st
 import torch
 
 from app_pages import charts, specs
+from app_pages.ui import device
 from steplab import playground as dash
 from steplab import rates
 from steplab.problems import loss_grid
@@ -27,12 +28,13 @@ def plot_box(name: str, x0: float, y0: float) -> tuple[float, float, float, floa
 @st.cache_data(max_entries=64, show_spinner=False)
 def contour_data(name: str, lam: tuple, rotation: float, box: tuple) -> tuple[bytes, bytes]:
     """Heat cells of log10 f and iso-lines (contourpy) on a 60 x 60 grid, as Arrow; cached per objective."""
-    problem = dash.make_problem(name, lam, rotation)
-    xs = torch.linspace(box[0], box[1], 60, dtype=torch.float64)
-    ys = torch.linspace(box[2], box[3], 60, dtype=torch.float64)
-    z = np.log10(loss_grid(problem, xs, ys).numpy() + 1e-3)
-    cells = charts.grid_cells(xs.numpy(), ys.numpy(), z)
-    generator = contourpy.contour_generator(xs.numpy(), ys.numpy(), z)
+    problem = dash.make_problem(name, lam, rotation, device=device())
+    xs = torch.linspace(box[0], box[1], 60, dtype=torch.float64, device=device())
+    ys = torch.linspace(box[2], box[3], 60, dtype=torch.float64, device=device())
+    z = np.log10(loss_grid(problem, xs, ys).cpu().numpy() + 1e-3)
+    xs, ys = xs.cpu().numpy(), ys.cpu().numpy()
+    cells = charts.grid_cells(xs, ys, z)
+    generator = contourpy.contour_generator(xs, ys, z)
     lines = []
     for level in np.linspace(z.min(), z.max(), 14)[1:-1]:
         for k, segment in enumerate(generator.lines(level)):
@@ -49,7 +51,7 @@ def contour(problem, v: dict, iterates: np.ndarray, loss: np.ndarray, diverged_a
     path = charts.long_frame(loss, labels, diverged_at=diverged_at, column="loss",
                              extra={"x": iterates[..., 0], "y": iterates[..., 1]})
     path = path[np.isfinite(path[["x", "y"]]).all(axis=1) & (path[["x", "y"]].abs() < 1e6).all(axis=1)]
-    star = problem.minimizer.numpy()
+    star = problem.minimizer.cpu().numpy()
     optimum = pd.DataFrame({"x": [star[0]], "y": [star[1]], "what": ["minimum"]})
     charts.show(specs.contour_spec(box), {"cells": cells, "iso": iso, "path": path, "optimum": optimum},
                 container)
@@ -57,8 +59,8 @@ def contour(problem, v: dict, iterates: np.ndarray, loss: np.ndarray, diverged_a
 
 def eigen_errors(problem, iterates: np.ndarray, diverged_at, labels, changes, container) -> None:
     """|u_i^T (x_t - x*)| per eigen-direction i of the Hessian at x*, log scale."""
-    eigenvalues, basis = problem.eigen_at_minimum()
-    z = np.abs((iterates - problem.minimizer.numpy()) @ basis.numpy())  # [T, R, 2]
+    eigenvalues, basis = (value.cpu() for value in problem.eigen_at_minimum())
+    z = np.abs((iterates - problem.minimizer.cpu().numpy()) @ basis.numpy())  # [T, R, 2]
     frames = []
     for i in range(2):
         frame = charts.long_frame(z[:, :, i], labels, diverged_at=diverged_at, column="error")

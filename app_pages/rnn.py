@@ -15,7 +15,7 @@ from app_pages.controls import Control, Controls
 from app_pages.live import Live
 from app_pages.pins import Pins, step_clip_pins
 from app_pages.player import playback
-from app_pages.ui import device_caption, fmt, reproduce_expander
+from app_pages.ui import device, fmt, measure, page_clock, reproduce_expander
 from steplab.rnn.cliff import CliffProblem, cliff_surface, descend, valley_line, wall_line
 from steplab.rnn.vanishing import vanishing_view
 from steplab.trajectory import Trajectory
@@ -45,11 +45,11 @@ def run_labels(runs: list[tuple[float, float | None]]) -> list[str]:
 @st.cache_data(max_entries=4, show_spinner=False)
 def surface() -> bytes:
     """log10 E_50 and ||∇E|| on a 90 x 90 (w, b) grid (one batched recursion), as Arrow."""
-    w = torch.linspace(BOX[0], BOX[1], 90, dtype=torch.float64)
-    b = torch.linspace(BOX[2], BOX[3], 90, dtype=torch.float64)
+    w = torch.linspace(BOX[0], BOX[1], 90, dtype=torch.float64, device=device())
+    b = torch.linspace(BOX[2], BOX[3], 90, dtype=torch.float64, device=device())
     loss, grad = cliff_surface(w, b)
-    cells = charts.grid_cells(w.numpy(), b.numpy(), np.log10(loss.numpy() + 1e-8))
-    cells["grad"] = grad.numpy().ravel()
+    cells = charts.grid_cells(w.cpu().numpy(), b.cpu().numpy(), np.log10(loss.cpu().numpy() + 1e-8))
+    cells["grad"] = grad.cpu().numpy().ravel()
     return charts.arrow(cells)
 
 
@@ -89,7 +89,8 @@ def main() -> None:
     st.title("RNN gradient clipping")
     st.caption("The one-unit RNN x_t = w σ(x_{t−1}) + b, 50 steps, loss E = (σ(x₅₀) − 0.7)². Past w = 1/σ′(0.5) ≈ 4.26 "
                "the surface has a cliff where ‖∇E‖ explodes like (0.235 w)⁵⁰; norm clipping keeps the step bounded "
-               "(Pascanu, Mikolov & Bengio 2013). " + device_caption() + ".")
+               "(Pascanu, Mikolov & Bengio 2013).")
+    clock = page_clock(PAGE)
     apply_click()
     ctl = Controls(PAGE, CONTROLS)
     ctl.show_warnings()
@@ -98,15 +99,16 @@ def main() -> None:
     pins = Pins(ctl, parse_pin, format_pin)
     runs = [(v["eta"], v["c"]), (v["eta"], None)] + pins.values  # (η, c); c = None: unclipped
     labels = run_labels(runs)
-    start_point = torch.tensor([[v["w0"], v["b0"]]], dtype=torch.float64).repeat(len(runs), 1)
+    start_point = torch.tensor([[v["w0"], v["b0"]]], dtype=torch.float64, device=device()).repeat(len(runs), 1)
 
     def start() -> Live:
         return Live.at(start_point, problem.loss(start_point))
 
     def step(live: Live, k: int) -> Trajectory:
         """k steps of every run in one descend() call, with per-run step size and clip threshold tensors."""
-        lr = torch.tensor([eta for eta, _ in runs], dtype=torch.float64)
-        threshold = torch.tensor([math.inf if c is None else c for _, c in runs], dtype=torch.float64)  # inf: no clip
+        lr = torch.tensor([eta for eta, _ in runs], dtype=torch.float64, device=device())
+        threshold = torch.tensor([math.inf if c is None else c for _, c in runs], dtype=torch.float64,
+                                 device=device())  # inf: no clip
         return descend(live.x, lr=lr, clip_threshold=threshold, steps=k)
 
     player = playback(PAGE, steps=v["steps"], reset_key=(v["w0"], v["b0"], tuple(pins.values)),
@@ -117,9 +119,10 @@ def main() -> None:
     reproduce_expander(reproduce_code(v), "Pinned runs: descend(start, lr=η, clip_threshold=c, ...) with their values.")
     live = player["live"]
     st.session_state[keys.result(PAGE)] = {"t": live.t, "loss": live.history.loss[-1].tolist(),
-                                           "final": live.x.tolist(), "runs": runs, "labels": labels}
+                                           "final": live.x.tolist(), "runs": runs, "labels": labels, "x": live.x}
     vanishing_section()
     ctl.finish(extra={"pins": pins.param()})
+    clock.show()
 
 
 @st.cache_data(max_entries=1, show_spinner="training 6 small RNNs (a few seconds, once)…")
@@ -140,7 +143,8 @@ def vanishing_section() -> None:
                "curves fall more than 20-fold over the 50 steps; with Ω (eq. 10) they stay within a factor 10 of "
                "their start (claim rnn.omega_vanishing). The sigmoid RNN's error vanishes either way; norms that "
                "underflow to 0 in float32 are not drawn.")
-    frame = vanishing_frame()
+    with measure(PAGE):
+        frame = vanishing_frame()
     st.session_state[keys.result(PAGE)]["vanishing_rows"] = int((frame.norm > 0).sum())
     charts.series(frame, "norm", "‖∂E/∂h_k‖ (log) against the distance T − k", sorted(frame.run.unique()),
                   dash="method", height=220, x="distance")

@@ -618,3 +618,19 @@ def test_diffusion_never_compares_the_sampler_with_itself():
     same = open_app("app_pages/diffusion.py", family="plms", m="4", samples="64", compare="plms4")
     assert list(same.session_state["_result.diffusion"]["runs"]) == ["now: plms4"]
     assert any("this sampler itself (plms4)" in c.value for c in same.caption)
+
+
+@pytest.mark.parametrize("page", ["playground", "clipping", "logistic", "diffusion", "rnn"])
+def test_caption_says_where_and_how_long_this_view_was_computed(page, monkeypatch):
+    """The caption is the page's own compute clock (issue 13): the device this run used and its measured time."""
+    monkeypatch.setenv("STEPLAB_DEVICE", "cpu")
+    at = open_app(f"app_pages/{page}.py")
+    clock = at.session_state[f"_clock.{page}"]
+    assert clock.blocks >= 1 and clock.seconds > 0
+    captions = [c.value for c in at.caption if "computed on" in c.value]
+    assert captions == [f"this view computed on **cpu** in {1000 * clock.seconds:.0f} ms"], captions
+    click(at, f"{page}.reset")
+    click(at, f"{page}.play")
+    at.run()  # one playing frame
+    frames = [c.value for c in at.caption if c.value.startswith("frame at step")]
+    assert len(frames) == 1 and " computed on **cpu** in " in frames[0], frames
