@@ -169,7 +169,9 @@ def render(live: Live, state: dict, v: dict, problem, configs, labels) -> None:
         theory = (float(rates.heavy_ball_rate(config.eta, config.beta, eigenvalues)) if config.method != "nesterov"
                   else None)
         measured = measured_rates[r]
-        status = (f"diverged at step {d}: {live.notes.get(r, '')}" if d >= 0
+        growing = "" if d >= 0 else dash.growth_note(problem, config, history.loss[:, r],
+                                                    history.iterates[-1, r].to(live.x.device))
+        status = (f"diverged at step {d}: {live.notes.get(r, '')}" if d >= 0 else growing if growing
                   else "running" if t < v["steps"] else "finished")
         rows.append({"run": label, "step": t, "loss": fmt(float(loss[-1, r])),
                      "‖g‖ raw": fmt(float(history.grad_norm[-1, r])) if t else "–",
@@ -181,6 +183,8 @@ def render(live: Live, state: dict, v: dict, problem, configs, labels) -> None:
     for r, row in enumerate(rows):
         if diverged_at[r] >= 0:
             st.error(f"**{row['run']}** — {row['status']}", icon=":material/error:")
+        elif row["status"].startswith("diverging"):  # growing geometrically, not yet past the loss cut-off
+            st.warning(f"**{row['run']}** — {row['status']}", icon=":material/trending_up:")
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
     left, right = st.columns(2)

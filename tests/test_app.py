@@ -620,6 +620,18 @@ def test_diffusion_never_compares_the_sampler_with_itself():
     assert any("this sampler itself (plms4)" in c.value for c in same.caption)
 
 
+def test_playground_reports_a_geometric_climb_below_the_cut_off():
+    """GD at eta = 0.15 > 2/L = 0.133 (L = 15): 40 steps end below the 1e12 cut-off, yet the loss grows by
+    (1 - 0.15 * 15)^2 = 1.5625 per step; the page warns (steplab.divergence, the criterion of the notebooks'
+    divergence_message) instead of saying 'finished'."""
+    at = open_app(lam2="15", steps="40")
+    assert at.session_state["_result.playground"]["diverged_at"] == -1
+    warnings = " ".join(w.value for w in at.warning)
+    assert "diverging: the loss grows ×1.56 per step" in warnings and "η = 0.15 > 2/L = 0.133" in warnings
+    assert at.dataframe[0].value["status"][0].startswith("diverging")
+    assert not at.exception
+
+
 @pytest.mark.parametrize("page", ["playground", "clipping", "logistic", "diffusion", "rnn"])
 def test_caption_says_where_and_how_long_this_view_was_computed(page, monkeypatch):
     """The caption is the page's own compute clock (issue 13): the device this run used and its measured time."""

@@ -73,3 +73,19 @@ def test_bad_parameters_are_named():
         divergence.loss_growth(torch.ones(20), min_factor=0.5)
     with pytest.raises(ValueError, match="min_rising"):
         divergence.loss_growth(torch.ones(20), min_rising=1.5)
+
+
+def test_playground_growth_note_names_the_factor_and_the_bound():
+    """GD at eta = 0.21 > 2/L = 0.2 on eigenvalues (1, 10): the loss grows by (1 - 2.1)^2 = 1.21 per step, 60 steps
+    stay below the cut-off; the Playground says so with the bound. A converging run gets no note."""
+    from steplab import playground
+    from steplab.trajectory import run
+
+    problem = playground.make_problem("quadratic", (1.0, 10.0), 30.0)
+    configs = [playground.RunConfig("gd", 0.21), playground.RunConfig("gd", 0.15)]
+    x0 = torch.tensor([[1.0, 1.0]] * 2, dtype=torch.float64, device=problem.minimizer.device)
+    traj = run(problem, playground.overlay_transform(configs), x0, 60)
+    assert int(traj.diverged_at[0]) == -1
+    notes = [playground.growth_note(problem, c, traj.loss[:, r], traj.final[r]) for r, c in enumerate(configs)]
+    assert notes[0] == "diverging: the loss grows ×1.21 per step (steps 30–60); η = 0.21 > 2/L = 0.2"
+    assert notes[1] == ""

@@ -23,6 +23,7 @@ import torch
 
 from steplab import rates
 from steplab.device import resolve_device
+from steplab.divergence import loss_growth
 from steplab.problems import CommonNoise, Cosh, GaussianNoise, Noisy, Quadratic, Rosenbrock
 from steplab.transforms import GradientTransform, chain, clip_by_norm, momentum, scale
 from steplab.validation import check_range
@@ -134,3 +135,13 @@ def divergence_reason(problem, config: RunConfig, last_iterate: Tensor) -> str:
         return f"gradient noise pushed it out: η = {config.eta:g} ≤ {formula} = {limit:.3g}{where}"
     return f"η = {config.eta:g} ≤ {formula} = {limit:.3g}, but the curvature grew along the path{where}"
 
+
+def growth_note(problem, config: RunConfig, loss: Tensor, last_iterate: Tensor) -> str:
+    """For a run not yet past the driver's loss cut-off: ``'diverging: the loss grows ×1.44 per step (steps 25–50);
+    η = 0.55 > 2/L = 0.5'`` when its loss ``[t + 1]`` grows geometrically (:func:`steplab.divergence.loss_growth`,
+    the criterion of the notebooks' ``Trajectory.divergence_message``), with :func:`divergence_reason`; else ``''``.
+    """
+    growth = loss_growth(loss)
+    if not bool(growth.diverging[0]):
+        return ""
+    return f"{growth.message(0)}; {divergence_reason(problem, config, last_iterate)}"
