@@ -16,7 +16,15 @@ from app_pages.live import Live
 from app_pages.pins import Pins, step_clip_pins
 from app_pages.player import playback
 from app_pages.ui import device, fmt, measure, page_clock, reproduce_expander
-from steplab.rnn.cliff import CliffProblem, cliff_surface, descend, valley_line, wall_line
+from steplab.rnn.cliff import (
+    EXPLODING_GRAD_NORM,
+    CliffProblem,
+    cliff_surface,
+    descend,
+    exploded,
+    valley_line,
+    wall_line,
+)
 from steplab.rnn.vanishing import vanishing_view
 from steplab.trajectory import Trajectory
 
@@ -155,18 +163,29 @@ def render(live: Live, state: dict, v: dict, labels: list[str]) -> None:
     iterates = history.iterates.numpy()  # [t+1, R, 2]
     loss, grad_norm = history.loss.numpy(), history.grad_norm.numpy()
     jumps = np.linalg.norm(np.diff(iterates, axis=0), axis=-1) if live.t else np.zeros((1, len(labels)))
+    raw_hit, used_hit = exploded(grad_norm).numpy(), exploded(history.clipped_grad_norm).numpy()  # [t, R]
     rows = []
     for r, label in enumerate(labels):
         w, b = iterates[-1, r]
         inside = BOX[0] <= w <= BOX[1] and BOX[2] <= b <= BOX[3]
         k = int(jumps[:, r].argmax())
         status = f"largest step {fmt(float(jumps[k, r]))} at step {k}" if live.t else "–"
-        if not inside:
+        if live.t and used_hit[:, r].any():  # a step taken with an exploded gradient (unclipped, or c too large)
+            k = int(np.argmax(used_hit[:, r]))
+            status = (f"thrown off the cliff at step {k}: ‖∇E‖ = {fmt(float(grad_norm[k, r]))} > "
+                      f"{EXPLODING_GRAD_NORM:g}, step length {fmt(float(jumps[k, r]))}; "
+                      f"now at (w, b) = ({w:.3g}, {b:.3g})")
+        elif live.t and raw_hit[:, r].any():
+            k = int(np.argmax(raw_hit[:, r]))
+            status = (f"met the cliff at step {k} (‖∇E‖ = {fmt(float(grad_norm[k, r]))} > {EXPLODING_GRAD_NORM:g}); "
+                      f"clipping kept that step to length {fmt(float(jumps[k, r]))}")
+        elif not inside:
             first_out = int(np.argmax(~((iterates[:, r, 0] >= BOX[0]) & (iterates[:, r, 0] <= BOX[1])
                                          & (iterates[:, r, 1] >= BOX[2]) & (iterates[:, r, 1] <= BOX[3]))))
-            status = (f"thrown off the cliff at step {first_out - 1}: ‖∇E‖ = "
-                      f"{fmt(float(grad_norm[first_out - 1, r]))}, step η‖∇E‖ = "
-                      f"{fmt(float(jumps[first_out - 1, r]))}; now at (w, b) = ({w:.3g}, {b:.3g})")
+            status = (f"left the plotted box at step {first_out - 1} with no exploded gradient (‖∇E‖ ≤ "
+                      f"{EXPLODING_GRAD_NORM:g} on every step; that step's length "
+                      f"{fmt(float(jumps[first_out - 1, r]))}); "
+                      f"now at (w, b) = ({w:.3g}, {b:.3g})")
         rows.append({"run": label, "step": live.t, "loss E": fmt(float(loss[-1, r])),
                      "‖∇E‖ raw": fmt(float(grad_norm[-1, r])) if live.t else "–",
                      "‖∇E‖ clipped": fmt(float(history.clipped_grad_norm[-1, r])) if live.t else "–",

@@ -620,6 +620,17 @@ def test_diffusion_never_compares_the_sampler_with_itself():
     assert any("this sampler itself (plms4)" in c.value for c in same.caption)
 
 
+def test_rnn_thrown_off_the_cliff_only_when_a_step_uses_an_exploded_gradient():
+    """η = 5 leaves the plotted box with ‖∇E‖ = 0.83 < c = 1 (both runs alike): a long step, not the cliff."""
+    at = open_app("app_pages/rnn.py", eta="5", c="1")
+    status = list(at.dataframe[0].value["status"])
+    assert all(s.startswith("left the plotted box at step 13 with no exploded gradient") for s in status), status
+    assert not any("thrown off the cliff" in e.value for e in at.error)
+    at = open_app("app_pages/rnn.py")  # the defaults: both meet the cliff; clipping keeps the step short
+    status = list(at.dataframe[0].value["status"])
+    assert status[0].startswith("met the cliff at step") and status[1].startswith("thrown off the cliff"), status
+
+
 def test_playground_reports_a_geometric_climb_below_the_cut_off():
     """GD at eta = 0.15 > 2/L = 0.133 (L = 15): 40 steps end below the 1e12 cut-off, yet the loss grows by
     (1 - 0.15 * 15)^2 = 1.5625 per step; the page warns (steplab.divergence, the criterion of the notebooks'

@@ -70,6 +70,16 @@ def test_the_wall_needs_an_unstable_x0():
         assert (moved < 1e-6) == stays
 
 
+def test_the_exploding_threshold_separates_the_wall_from_the_rest_of_the_surface():
+    from steplab.rnn.cliff import EXPLODING_GRAD_NORM, cliff_surface, exploded
+
+    w, b = torch.linspace(1, 8, 300, dtype=F64), torch.linspace(-6, 1, 300, dtype=F64)
+    _, grad = cliff_surface(w, b)  # [b, w]
+    away = (b[:, None] - (0.5 - w[None, :] * torch.sigmoid(torch.tensor(0.5, dtype=F64)))).abs() > 0.5
+    assert float(grad[away].max()) < EXPLODING_GRAD_NORM / 5 and not exploded(grad[away]).any()
+    assert exploded(torch.tensor(ex.wall_profile(5.0).max / 100))
+
+
 def test_no_wall_below_4_26_and_the_zoomed_peaks():
     peaks = ex.max_grad_norm_over_b((3.0, 4.2, 4.5, 5.0, 5.5))
     assert peaks.at(3.0) < 2 and peaks.at(4.2) < 100

@@ -37,6 +37,10 @@ X0 = 0.5
 STEPS = 50
 TARGET = 0.7
 WALL_W = theory.WALL_W  # the wall b_wall(w) exists only for w > 1/sigma'(0.5) = 4.2553
+EXPLODING_GRAD_NORM = 2.0
+"""||grad E_50|| above which a gradient counts as exploded (the cliff). Our regression value, no paper's: on
+w in [1, 8], b in [-6, 1], every point at least 0.5 in b from the line 0.5 - w sigma(0.5) has ||grad E|| <= 0.40
+(5 times less), while the wall at w = 5 reaches more than 1e3 (GD from (5, -2.3) at lr 1 meets ||grad E|| = 4.2)."""
 
 
 def cliff_loss_and_grad(w: Tensor, b: Tensor, steps: int = STEPS, x0: float = X0,
@@ -143,6 +147,11 @@ def descend(starts: Tensor, lr: float | Tensor, clip_threshold: float | Tensor |
     check_int("steps", steps, 1)
     transform = optimizer(lr, clip_threshold=clip_threshold)
     return run(CliffProblem(), transform, starts, steps, seed=None, record_every=record_every)
+
+
+def exploded(grad_norm: Tensor) -> Tensor:
+    """Boolean, elementwise: ||grad E_50|| > :data:`EXPLODING_GRAD_NORM` (the gradient met the cliff)."""
+    return torch.as_tensor(grad_norm) > EXPLODING_GRAD_NORM
 
 
 def step_lengths(trajectory: Trajectory) -> Tensor:
