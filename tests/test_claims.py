@@ -87,3 +87,38 @@ def test_report_marks_a_claim_as_the_table_does():
     assert text.splitlines()[0] == "tour.gd_rate: ✓" and "expected" in text.splitlines()[1]
     not_reproduced = next(c for c in ALL if not c.reproduced)
     assert claims.report(not_reproduced.id).splitlines()[0] == f"{not_reproduced.id}: {claims.NOT_REPRODUCED}"
+
+
+def _outcomes():
+    from steplab.claims import Claim, Outcome, Result
+
+    def outcome(claim_id, statement, passed, reproduced=True):
+        result = Result("a < 1; b in (0.2, 0.3)", "a = 0.5; b > 0.2: yes" if passed else "a = 2; b > 0.2: NO", passed)
+        return Outcome(Claim(claim_id, "Doe 2024", "Thm 1 & Fig. 2", statement, lambda: result, reproduced),
+                       result, 1.25)
+
+    return [outcome("x.ok", "GD <converges> & stops", True), outcome("x.bad", "fails", False),
+            outcome("x.ours", "paper band", True, reproduced=False)]
+
+
+def test_html_table_escapes_every_text_and_marks_each_row():
+    html = claims.format_html(_outcomes())
+    assert html.count("<tr>") == 4 and html.count("<th ") == 5  # a header row and one row per claim
+    assert "GD &lt;converges&gt; &amp; stops" in html and "<converges>" not in html
+    assert "Doe 2024, Thm 1 &amp; Fig. 2" in html
+    assert "a &lt; 1<br>b in (0.2, 0.3)" in html and "a = 2<br>b &gt; 0.2: NO" in html  # one condition per line
+    rows = html.split("<tr>")[2:]
+    assert "color:#1a7f37" in rows[0] and "<b>✓</b>" in rows[0]
+    assert "color:#cf222e" in rows[1] and "<b>✗</b>" in rows[1] and "✓" not in rows[1]
+    assert f"<b>{claims.NOT_REPRODUCED}</b>" in rows[2] and "✓" not in rows[2]
+    assert "1/3 claims verified, 1 not reproduced here, 1 failed" in html
+    assert "1.2" not in html  # no timings: the same on every machine
+
+
+def test_table_prints_text_and_renders_html():
+    table = claims.Table(_outcomes())
+    assert str(table) == repr(table) == claims.format_table(_outcomes(), show_seconds=False)
+    assert table._repr_html_() == claims.format_html(_outcomes())
+    tour = claims.table("tour")
+    assert "tour.gd_diverges" in str(tour) and "<code>tour.gd_diverges</code>" in tour._repr_html_()
+    assert "x.ok" in str(table)

@@ -9,7 +9,7 @@ one-sentence statement, and a function that runs the experiment and returns a :c
     def _gd_diverges() -> Result: ...
 
 ``python -m steplab.verify [family]`` prints the table; ``tests/test_claims.py`` runs them all;
-each notebook ends with ``claims.table(family)``.
+each notebook ends with ``claims.table(family)``, shown as an HTML table (plain text when printed).
 
 A paper statement that our runs do not reproduce is registered with ``reproduced=False``: its check
 asserts what we measured instead (a band that must hold on every machine), and the table shows it as
@@ -22,6 +22,7 @@ the same on every machine.
 
 from __future__ import annotations
 
+import html
 import importlib
 import time
 from collections.abc import Callable
@@ -254,6 +255,50 @@ def format_table(outcomes: list[Outcome], show_seconds: bool = True) -> str:
     return "\n".join(lines)
 
 
-def table(family: str | None = None, show_seconds: bool = False) -> str:
-    """Run the claims of ``family`` and return the table (for the end of each notebook)."""
-    return format_table(run_all(family), show_seconds=show_seconds)
+# the mark's colour in the HTML table (inline styles: JupyterLab's sanitizer keeps them, no stylesheet needed)
+_MARK_STYLE = {"✓": "color:#1a7f37", "✗": "color:#cf222e", NOT_REPRODUCED: "color:#9a6700"}
+_CELL = "text-align:left;vertical-align:top;padding:2px 8px"
+
+
+def format_html(outcomes: list[Outcome]) -> str:
+    """The table as HTML for a notebook (id, statement with its paper and source, expected, measured, mark),
+    each condition of a claim on its own line, every text escaped; the summary line below it. No timings, so
+    that it reads the same on every machine."""
+    def cell(content: str, style: str = "") -> str:
+        return f'<td style="{_CELL};{style}">{content}</td>'
+
+    def lines(text: str) -> str:
+        return "<br>".join(html.escape(part) for part in text.split("; "))
+
+    head = "".join(f'<th style="{_CELL}">{h}</th>' for h in ("id", "statement", "expected", "measured", "ok"))
+    rows = []
+    for o in outcomes:
+        where = html.escape(f"{o.claim.paper}, {o.claim.source}")
+        rows.append("<tr>" + cell(f"<code>{html.escape(o.claim.id)}</code>")
+                    + cell(f'{html.escape(o.claim.statement)}<br><small style="color:#57606a">{where}</small>')
+                    + cell(lines(o.result.expected)) + cell(lines(o.result.measured))
+                    + cell(f"<b>{html.escape(mark(o))}</b>", _MARK_STYLE[mark(o)] + ";white-space:nowrap") + "</tr>")
+    return (f'<table class="steplab-claims"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            f"<p>{html.escape(summary(outcomes))}</p>")
+
+
+@dataclass(repr=False)
+class Table:
+    """The checked claims of a notebook: plain text where text is shown (``print``, a terminal, nbval's
+    text/plain), an HTML table where a notebook renders HTML (``_repr_html_``)."""
+
+    outcomes: list[Outcome]
+    show_seconds: bool = False
+
+    def __str__(self) -> str:
+        return format_table(self.outcomes, show_seconds=self.show_seconds)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return format_html(self.outcomes)
+
+
+def table(family: str | None = None, show_seconds: bool = False) -> Table:
+    """Run the claims of ``family``: the table at the end of each notebook (``print`` it for plain text)."""
+    return Table(run_all(family), show_seconds=show_seconds)
