@@ -185,3 +185,6 @@ if crosscheck.diffusers_available():
         diffs = experiments.diffusers_differences().differences
         return combine(*(close(f"{name} max |diff|", value, 0.0, 1e-5, show_value=False)
                          for name, value in diffs.items()))
+
+
+from steplab.diffusion import digits_claims  # noqa: E402, F401  (registers the digits-denoiser claims after these)
