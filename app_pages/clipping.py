@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, keys, specs
+from app_pages import charts, ensemble, keys, specs
 from app_pages.controls import Control, Controls
 from app_pages.live import Live, start_of
 from app_pages.pins import Pins, step_clip_pins
@@ -36,7 +36,7 @@ CONTROLS = [
     Control("batch", "batch size b", "int", 1, low=1, high=16, step=1),
     Control("mode", "clipping of a batch", "select", "per_sample", options=("per_sample", "batch"),
             labels={"per_sample": "per-sample: (1/b) Σ clip(gᵢ)", "batch": "batch: clip((1/b) Σ gᵢ)"}),
-    Control("chains", "chains", "int", 256, low=16, high=1024, step=16),
+    ensemble.control(PAGE),  # "chains": its range and default follow the device (app_pages.ensemble.SIZES)
     Control("steps", "steps", "int", 500, low=100, high=4000, step=100),  # 500: past 6 relaxations at the defaults
     Control("seed", "seed", "int", 0, low=0, high=99),
 ]
@@ -269,7 +269,8 @@ def main() -> None:
     clipped = [r for r in range(count) if runs[r][0] is not None]
     data = {"theory": theory_curves(v["noise"], v["sigma"], v["p"]),
             "now": pd.DataFrame({"c": [runs[r][0] for r in clipped], "bias": biases[clipped],
-                                 "what": ["this run (live)" if r == 0 else labels[r] for r in clipped]})}
+                                 "what": ["this run (live)" if r == 0 else labels[r] for r in clipped],
+                                 "note": [stationarity(noise, runs[r][0], runs[r][1], live.t) for r in clipped]})}
     if sweep:
         with measure(PAGE):
             data["sweep"] = measured_curve(v["noise"], v["sigma"], v["p"], v["eta"], v["seed"], v["batch"], per_sample)
@@ -278,7 +279,9 @@ def main() -> None:
         st.dataframe(sweep_table(data["sweep"]), hide_index=True)
     st.caption("Grey: theory (the stationary point of the mean clipped gradient); dashed: min(σ, σ²/c), the "
                "worst-case order over noise laws of variance σ² in Koloskova–Hendrikx–Stich's bounds (a two-point law "
-               "attains it; a given law can lie far below); red ✕: this run's measured bias (and the pinned runs'). "
+               "attains it; a given law can lie far below); red +: this run's measured bias (and the pinned "
+               f"runs'), marked “not yet stationary” while T/2 is shorter than {RELAXATIONS} relaxation times "
+               "1/(η h′): the chains, started at the minimum, are still moving towards their stationary point. "
                "Cauchy noise is symmetric, so its bias is 0 — but unclipped SGD never settles (see the histogram).")
     reproduce_expander(reproduce_code(v), "The page runs the unclipped chains and the pinned settings alongside, on "
                        "the same noise draws: set lr and clip_threshold to a pin's values to reproduce it.")
@@ -286,6 +289,12 @@ def main() -> None:
                                            "labels": labels, "biases": biases.tolist(), "x": live.x}
     ctl.finish(extra={"pins": pins.param()})
     clock.show()
+
+
+def stationarity(noise, c: float, eta: float, t: int) -> str:
+    """'' once the averaging window t ≥ T/2 starts RELAXATIONS relaxation times in, else 'not yet stationary'."""
+    relax = float(relaxation_steps(noise, torch.tensor([c], dtype=torch.float64), eta)[0])
+    return "" if t // 2 >= RELAXATIONS * relax else "not yet stationary"
 
 
 def theory_text(value: float) -> str:
@@ -322,15 +331,18 @@ def render(live: Live, state: dict, v: dict, runs: list, labels: list[str], theo
             st.error(f"**{labels[r]}**: {diverged[r]} chains diverged (|x| blew past 10⁶; heavy-tailed noise "
                      f"with η = {eta:g} and {'no clipping' if c is None else f'c = {c:g}'})", icon=":material/error:")
     left, right = st.columns(2)
-    x = live.x[:, 0].reshape(count, chains).cpu().numpy()
-    finite = x[np.isfinite(x)]
-    low, high = (np.quantile(finite, [0.01, 0.99]) if finite.size else (-1.0, 1.0))
-    low, high = min(low, -abs(theory) if math.isfinite(theory) else low), max(high, abs(theory) if
-                                                                              math.isfinite(theory) else high)
-    edges = np.linspace(low - 1e-9, high + 1e-9, 41)
+    with measure(PAGE):  # the chains stay on the device: only the 40 bin counts per setting come back
+        x = live.x[:, 0].reshape(count, chains)
+        finite = x[torch.isfinite(x)]
+        low, high = (torch.quantile(finite, finite.new_tensor([0.01, 0.99])).tolist() if finite.numel()
+                     else (-1.0, 1.0))
+        low, high = min(low, -abs(theory) if math.isfinite(theory) else low), max(high, abs(theory) if
+                                                                                  math.isfinite(theory) else high)
+        edges = np.linspace(low - 1e-9, high + 1e-9, 41)
+        histogram = ensemble.histograms(x, edges[0], edges[-1], bins=40).cpu().numpy()
+    live.notes["histogram counts"] = histogram.sum(1).tolist()
     bins = []
-    for r in range(count):
-        counts, _ = np.histogram(np.clip(x[r], edges[0], edges[-1]), bins=edges)
+    for r, counts in enumerate(histogram):
         bins.append(pd.DataFrame({"run": labels[r], "left": edges[:-1], "right": edges[1:], "count": counts,
                                   "zero": 0}))
     marks = [{"x": 0.0, "what": "minimum"}]

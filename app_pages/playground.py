@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, keys
+from app_pages import charts, ensemble, keys
 from app_pages import playground_views as views
 from app_pages.controls import Control, Controls
 from app_pages.live import Live
@@ -32,6 +32,7 @@ CONTROLS = [
     Control("clip", "clip the gradient norm", "toggle", False),
     Control("c", "clip threshold c", "log", 1.0, low=0.01, high=100.0),
     Control("noise", "gradient noise σ (0 = exact gradients)", "float", 0.0, low=0.0, high=5.0, step=0.1),
+    ensemble.control(PAGE),  # "ensemble": noisy runs of the current setting; range by device (ensemble.SIZES)
     Control("steps", "steps", "int", 60, low=10, high=500, step=10),
     Control("seed", "seed", "int", 0, low=0, high=99),
     Control("x0", "start x", "float", -1.8, low=-4.0, high=4.0, step=0.1),
@@ -102,6 +103,8 @@ def main() -> None:
     v["clip"] = ctl("clip")
     v["c"] = ctl("c", disabled=not v["clip"])
     v["noise"] = ctl("noise")
+    v["ensemble"] = ctl("ensemble", disabled=v["noise"] == 0)
+    members = v["ensemble"] if v["noise"] > 0 else 0  # without noise every member would follow the same path
     st.sidebar.header("Run")
     for name in ("steps", "seed", "x0", "y0"):
         v[name] = ctl(name)
@@ -112,11 +115,23 @@ def main() -> None:
     configs = [current] + pins.values
 
     lam = (min(v["lam1"], v["lam2"]), max(v["lam1"], v["lam2"]))
+    if quadratic and v["lam1"] > v["lam2"]:  # said, not swapped silently
+        st.warning(f"λ₁ = {v['lam1']:g} is larger than λ₂ = {v['lam2']:g}: the quadratic takes its eigenvalues "
+                   f"sorted, λ = ({lam[0]:g}, {lam[1]:g}).",
+                   icon=":material/swap_vert:")
     problem = dash.make_problem(v["problem"], lam, v["rotation"], v["noise"], device=device())
     x0 = torch.tensor([[v["x0"], v["y0"]]], dtype=torch.float64, device=device()).repeat(len(configs), 1)
 
+    cloud_problem = dash.make_problem(v["problem"], lam, v["rotation"], v["noise"], common_noise=False,
+                                      device=device()) if members else None  # independent draws per member
+
     def start() -> Live:
-        return Live.at(x0, problem.loss(x0), generator=make_generator(v["seed"], device()))
+        live = Live.at(x0, problem.loss(x0), generator=make_generator(v["seed"], device()))
+        if members:
+            cloud_x0 = x0[:1].repeat(members, 1)
+            live.notes["cloud"] = ensemble.Cloud.at(cloud_x0, cloud_problem.loss(cloud_x0),
+                                                    make_generator(v["seed"] + 1, device()))
+        return live
 
     def step(live: Live, k: int):
         return run(problem, dash.overlay_transform(configs), live.x, k, generator=live.generator, state=live.state,
@@ -125,23 +140,29 @@ def main() -> None:
     def advance(live: Live, k: int) -> Live:
         before = live.history.diverged_at.clone()
         live.advance(step, k)
+        cloud = live.notes.get("cloud")
+        if cloud is not None:  # the members follow the current setting, each with its own noise
+            cloud.advance(run(cloud_problem, dash.overlay_transform([current] * cloud.members, device()), cloud.x,
+                              k, generator=cloud.generator, state=cloud.state, seed=None))
         for r in (before.lt(0) & live.history.diverged_at.ge(0)).nonzero().flatten().tolist():
             last = live.history.iterates[max(int(live.history.diverged_at[r]) - 1, 0), r].to(live.x.device)
             live.notes[r] = dash.divergence_reason(problem, configs[r], last)  # the bound at the time it diverged
         return live
 
     labels = [f"{'now' if i == 0 else f'pin {i}'}: {c.label()}" for i, c in enumerate(configs)]
-    reset_key = (v["problem"], lam, v["rotation"], v["noise"], v["seed"], v["x0"], v["y0"], tuple(configs[1:]))
+    reset_key = (v["problem"], lam, v["rotation"], v["noise"], v["seed"], v["x0"], v["y0"], tuple(configs[1:]),
+                 members)
     player = playback(PAGE, steps=v["steps"], reset_key=reset_key, live_key=(current, v["steps"]), start=start,
                       advance=advance, render=lambda live, state: render(live, state, v, problem, configs, labels))
 
     pins.buttons(current)
 
     st.subheader("Where (η, β) converges")
-    views.stability(problem, current)
+    views.stability(problem, configs, labels)
     st.caption("Heavy-ball convergence rate max_i |root| on the quadratic model at the minimum (darker = faster; "
-               "white = diverges). Red line: stability edge η = 2(1+β)/λ_max, which is 2/λ_max at β = 0; "
-               "dashed: critical damping β = (1 − √(ηλ))² for λ_min and λ_max; ✕: the current setting."
+               "light grey = diverges). Red line: stability edge η = 2(1+β)/λ_max, which is 2/λ_max at β = 0; "
+               "dashed: critical damping β = (1 − √(ηλ))² for λ_min and λ_max, inside the stable area; +: the current "
+               "setting and the pinned ones, in their runs' colours."
                + (" (The map is heavy ball's; Nesterov's stable region differs.)" if current.method == "nesterov"
                   else " Off the quadratic, λ are the Hessian's eigenvalues at the minimum."
                   if v["problem"] != "quadratic" else ""))
@@ -190,6 +211,8 @@ def render(live: Live, state: dict, v: dict, problem, configs, labels) -> None:
     left, right = st.columns(2)
     views.contour(problem, v, iterates, loss, diverged_at, labels, left)
     views.eigen_errors(problem, iterates, diverged_at, labels, state["changes"], right)
+    if live.notes.get("cloud") is not None:
+        views.cloud(PAGE, live.notes["cloud"], v, iterates[-1], loss[:, 0], labels)
     c1, c2 = st.columns(2)
     charts.series(charts.long_frame(loss, labels, diverged_at=diverged_at, column="loss"), "loss",
                   "loss f(x_t) (log scale)", labels, changes=state["changes"], container=c1)

@@ -1,4 +1,5 @@
-"""The playground's three views: contour with paths, eigenbasis errors, (eta, beta) stability map."""
+"""The playground's views: contour with paths, eigenbasis errors, (eta, beta) stability map, and the cloud of
+noisy runs (a density image and a loss band, aggregated on the device by :mod:`app_pages.ensemble`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, specs
-from app_pages.ui import device
+from app_pages import charts, ensemble, specs
+from app_pages.ui import device, measure
 from steplab import playground as dash
 from steplab import rates
 from steplab.problems import loss_grid
@@ -85,7 +86,7 @@ def stability_data(eigenvalues: tuple, eta_low: float, eta_high: float) -> tuple
     damping = []
     for name, lam in (("λ_min", lam_min), ("λ_max", lam_max)):
         beta_c = rates.critical_damping_beta(torch.tensor(eta_line), lam).numpy()
-        keep = beta_c <= 0.98
+        keep = (beta_c <= 0.98) & (eta_line < 2 * (1 + beta_c) / lam_max)  # drawn only where heavy ball is stable
         damping.append(pd.DataFrame({"eta": eta_line[keep], "beta": beta_c[keep],
                                      "curve": f"critical damping for {name} = {lam:.3g}"}))
     frames = {"stable": cells[cells.value < 1], "unstable": cells[cells.value >= 1], "edge": edge,
@@ -94,14 +95,37 @@ def stability_data(eigenvalues: tuple, eta_low: float, eta_high: float) -> tuple
     return frames, (float(cells.x1.min()), float(cells.x2.max()))
 
 
-def stability(problem, current: dash.RunConfig, container=None) -> None:
+def stability(problem, configs: list[dash.RunConfig], labels: list[str], container=None) -> None:
+    """The (η, β) map with a "+" per run in its colour: the current setting (configs[0]) and the pins."""
     eigenvalues, _ = problem.eigen_at_minimum()
     lam = (float(eigenvalues[0]), float(eigenvalues[-1]))
-    eta_low = float(f"{min(0.01 / lam[1], current.eta / 1.5):.3g}")
-    eta_high = float(f"{max(5.0 / lam[1], current.eta * 1.5):.3g}")
+    etas = [config.eta for config in configs]
+    eta_low = float(f"{min(0.01 / lam[1], min(etas) / 1.5):.3g}")
+    eta_high = float(f"{max(5.0 / lam[1], max(etas) * 1.5):.3g}")
     frames, domain = stability_data(lam, eta_low, eta_high)
     data = dict(frames)
-    rate = float(rates.heavy_ball_rate(current.eta, current.beta, list(lam)))
-    data["here"] = pd.DataFrame({"eta": [current.eta], "beta": [current.beta], "rate": [rate],
-                                 "what": ["current setting"]})
+    data["here"] = pd.DataFrame({"eta": etas, "beta": [config.beta for config in configs], "run": labels,
+                                 "rate": [float(rates.heavy_ball_rate(config.eta, config.beta, list(lam)))
+                                          for config in configs]})
     charts.show(specs.stability_spec(domain), data, container)
+
+
+def cloud(page: str, members: ensemble.Cloud, v: dict, now: np.ndarray, loss_now: np.ndarray, labels) -> None:
+    """The noisy runs of the current setting: where they are at step t (a density image on the contour's box,
+    with the shown runs' current points) and their loss's 10-50-90% band over t beside run 0's loss."""
+    box = plot_box(v["problem"], v["x0"], v["y0"])
+    with measure(page):
+        cells = ensemble.density_cells(members.x, box)
+    members_in_box = int(cells["count"].sum())
+    members.drawn = {"members": members.members, "in_box": members_in_box, "cells": len(cells)}
+    left, right = st.columns(2)
+    points = pd.DataFrame({"x": now[:, 0], "y": now[:, 1], "run": list(labels)})
+    points = points[np.isfinite(points[["x", "y"]]).all(axis=1)]
+    title = (f"{members.members:,} noisy runs of the current setting now ({members_in_box:,} in view; "
+             "✚: the shown runs)")
+    charts.show(ensemble.density_spec(box, title, ("x", "y")), {"cells": cells, "now": points}, left)
+    line = pd.DataFrame({"step": np.arange(len(loss_now)), "value": loss_now, "run": labels[0]})
+    line = charts.finite(line, "value", positive=True)
+    charts.show(ensemble.band_spec("loss of the noisy runs: 10–90% band and median (log)"),
+                {"band": members.band_frame(), "line": line}, right)
+

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, keys, specs
+from app_pages import charts, ensemble, keys, specs
 from app_pages.controls import Control, Controls
 from app_pages.live import Live
 from app_pages.pins import Pins, step_clip_pins
@@ -22,9 +22,11 @@ from steplab.rnn.cliff import (
     cliff_surface,
     descend,
     exploded,
+    random_wall_starts,
     valley_line,
     wall_line,
 )
+from steplab.rnn.experiments import SUCCESS_LOSS
 from steplab.rnn.vanishing import vanishing_view
 from steplab.trajectory import Trajectory
 
@@ -36,6 +38,7 @@ CONTROLS = [
     Control("eta", "step size η", "log", 1.0, low=0.01, high=5.0),
     Control("c", "clip threshold c", "log", 1.0, low=0.01, high=100.0),
     Control("steps", "steps", "int", 80, low=10, high=500, step=10),
+    ensemble.control(PAGE),  # "starts": random starts for the success rate; range by device (ensemble.SIZES)
 ]
 SPECS = {spec.name: spec for spec in CONTROLS}
 
@@ -102,24 +105,42 @@ def main() -> None:
     apply_click()
     ctl = Controls(PAGE, CONTROLS)
     ctl.show_warnings()
-    v = {name: ctl(name) for name in ("w0", "b0", "eta", "c", "steps")}
+    v = {name: ctl(name) for name in ("w0", "b0", "eta", "c", "steps", "starts")}
     problem = CliffProblem()
     pins = Pins(ctl, parse_pin, format_pin)
     runs = [(v["eta"], v["c"]), (v["eta"], None)] + pins.values  # (η, c); c = None: unclipped
     labels = run_labels(runs)
     start_point = torch.tensor([[v["w0"], v["b0"]]], dtype=torch.float64, device=device()).repeat(len(runs), 1)
+    starts = v["starts"]  # random starts beside the wall, each run clipped (current η, c) and unclipped (η)
+    random_starts = random_wall_starts(starts, seed=0).to(device()) if starts else start_point[:0]
 
     def start() -> Live:
-        return Live.at(start_point, problem.loss(start_point))
+        live = Live.at(start_point, problem.loss(start_point))
+        if starts:
+            x0 = torch.cat([random_starts, random_starts])
+            live.notes["starts x"] = x0
+            live.notes["success"] = success_rates(problem.loss(x0)[None], starts)
+        return live
+
+    def lr_and_threshold(settings: list) -> tuple[torch.Tensor, torch.Tensor]:
+        lr = torch.tensor([eta for eta, _ in settings], dtype=torch.float64, device=device())
+        threshold = torch.tensor([math.inf if c is None else c for _, c in settings], dtype=torch.float64,
+                                 device=device())  # inf: no clip
+        return lr, threshold
 
     def step(live: Live, k: int) -> Trajectory:
-        """k steps of every run in one descend() call, with per-run step size and clip threshold tensors."""
-        lr = torch.tensor([eta for eta, _ in runs], dtype=torch.float64, device=device())
-        threshold = torch.tensor([math.inf if c is None else c for _, c in runs], dtype=torch.float64,
-                                 device=device())  # inf: no clip
+        """k steps of every run in one descend() call, with per-run step size and clip threshold tensors; the
+        random starts (clipped with the current η and c, then unclipped) in a second call, kept apart so that
+        the shown runs round exactly as they do alone; only their success rates per step leave the device."""
+        if starts:
+            lr, threshold = lr_and_threshold([(v["eta"], v["c"])] * starts + [(v["eta"], None)] * starts)
+            more = descend(live.notes["starts x"], lr=lr, clip_threshold=threshold, steps=k, record_every=None)
+            live.notes["starts x"] = more.final
+            live.notes["success"] = torch.cat([live.notes["success"], success_rates(more.loss[1:], starts)])
+        lr, threshold = lr_and_threshold(runs)
         return descend(live.x, lr=lr, clip_threshold=threshold, steps=k)
 
-    player = playback(PAGE, steps=v["steps"], reset_key=(v["w0"], v["b0"], tuple(pins.values)),
+    player = playback(PAGE, steps=v["steps"], reset_key=(v["w0"], v["b0"], tuple(pins.values), starts),
                       live_key=(v["eta"], v["c"], v["steps"]), start=start,
                       advance=lambda live, k: live.advance(step, k),
                       render=lambda live, state: render(live, state, v, labels))
@@ -127,10 +148,33 @@ def main() -> None:
     reproduce_expander(reproduce_code(v), "Pinned runs: descend(start, lr=η, clip_threshold=c, ...) with their values.")
     live = player["live"]
     st.session_state[keys.result(PAGE)] = {"t": live.t, "loss": live.history.loss[-1].tolist(),
-                                           "final": live.x.tolist(), "runs": runs, "labels": labels, "x": live.x}
+                                           "final": live.x.tolist(), "runs": runs, "labels": labels,
+                                           "x": live.x, "starts": starts}
+    if starts:
+        success_section(live, starts, v)
     vanishing_section()
     ctl.finish(extra={"pins": pins.param()})
     clock.show()
+
+
+def success_rates(loss: torch.Tensor, starts: int) -> torch.Tensor:
+    """[T, 2] the share of the random starts with E < SUCCESS_LOSS at each row of ``loss`` ([T, 2 x starts]:
+    the clipped runs, then the unclipped ones), computed on the loss's device, moved to the CPU."""
+    return (loss < SUCCESS_LOSS).reshape(len(loss), 2, starts).double().mean(-1).cpu()
+
+
+def success_section(live: Live, starts: int, v: dict) -> None:
+    """The random starts' success rate now and over the steps (clipped vs unclipped, same η)."""
+    rates = live.notes["success"].numpy()  # [t + 1, 2]
+    st.subheader(f"{starts:,} random starts beside the cliff wall")
+    cols = st.columns(2)
+    cols[0].metric(f"success now, clipped (c = {v['c']:g})", f"{rates[-1, 0]:.1%}",
+                   help=f"share of the random starts with E < {SUCCESS_LOSS:g} at step {live.t}")
+    cols[1].metric("success now, unclipped", f"{rates[-1, 1]:.1%}")
+    names = [f"1 · clipped: η = {v['eta']:g}, c = {v['c']:g}", f"2 · unclipped: η = {v['eta']:g}"]
+    charts.series(charts.long_frame(rates, names, column="success"), "success",
+                  f"share of the {starts:,} random starts with E < {SUCCESS_LOSS:g} (w₀ ~ U(4.5, 6), b₀ = the "
+                  "wall's b + U(0.05, 0.5))", names, log=False, height=200)
 
 
 @st.cache_data(max_entries=1, show_spinner="training 6 small RNNs (a few seconds, once)…")

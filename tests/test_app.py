@@ -657,3 +657,48 @@ def test_caption_says_where_and_how_long_this_view_was_computed(page, monkeypatc
     at.run()  # one playing frame
     frames = [c.value for c in at.caption if c.value.startswith("frame at step")]
     assert len(frames) == 1 and " computed on **cpu** in " in frames[0], frames
+
+
+def test_clipping_histogram_counts_every_chain_of_the_ensemble(monkeypatch):
+    """The histogram is aggregated on the device from all the chains: its counts follow the ensemble size."""
+    monkeypatch.setenv("STEPLAB_DEVICE", "cpu")
+    for chains in (32, 64):
+        at = open_app("app_pages/clipping.py", chains=str(chains), steps="100")
+        assert player(at, "clipping")["live"].notes["histogram counts"] == [chains, chains]
+
+
+def test_playground_cloud_aggregates_its_noisy_runs(monkeypatch):
+    """The density image counts the ensemble's members (all in view near the minimum); the band starts at f(x0)."""
+    monkeypatch.setenv("STEPLAB_DEVICE", "cpu")
+    for members in (32, 64):
+        at = open_app(noise="1", ensemble=str(members))
+        cloud = player(at, "playground")["live"].notes["cloud"]
+        assert cloud.x.shape == (members, 2) and cloud.drawn["members"] == members
+        assert cloud.drawn["in_box"] == members
+        start = at.session_state["_result.playground"]
+        assert cloud.band.shape == (start["t"] + 1, 3)
+        assert torch.allclose(cloud.band[0], cloud.band[0, :1].expand(3))  # every member starts at x0
+        assert cloud.band[-1, 0] < cloud.band[-1, 1] < cloud.band[-1, 2]  # the members spread out
+    quiet = open_app(noise="0", ensemble="64")
+    assert "cloud" not in player(quiet, "playground")["live"].notes  # no noise: no cloud to draw
+
+
+def test_rnn_success_rate_counts_the_random_starts_and_matches_descend(monkeypatch):
+    """The success readout is over the page's random starts: it equals descend() from random_wall_starts."""
+    monkeypatch.setenv("STEPLAB_DEVICE", "cpu")
+    from steplab.rnn.cliff import random_wall_starts
+    from steplab.rnn.experiments import SUCCESS_LOSS
+    for starts in (16, 48):
+        at = open_app("app_pages/rnn.py", starts=str(starts), steps="40")
+        rates = player(at, "rnn")["live"].notes["success"]
+        assert rates.shape == (41, 2)
+        counts = rates * starts
+        assert torch.allclose(counts, counts.round())  # shares of exactly `starts` runs
+        x0 = random_wall_starts(starts, seed=0)
+        for column, c in ((0, 1.0), (1, None)):
+            final = descend(x0, lr=1.0, clip_threshold=c, steps=40).loss[-1]
+            assert float(rates[-1, column]) == pytest.approx(float((final < SUCCESS_LOSS).double().mean()))
+        assert any(m.label.startswith("success now, clipped") for m in at.metric)
+
+
+# ----------------------------------------------------------------------------- links a slider cannot show
