@@ -8,7 +8,8 @@ TORCH  := 2.13.0
 LOCK_VENV := .lock-venv
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
-.PHONY: env test lint unit nbtest test-default-kernels lab dashboard bench notebooks browser-deps lock clean
+.PHONY: env test lint unit nbtest test-default-kernels lab dashboard dashboard-cluster bench notebooks browser-deps \
+        haproxy-deps lock clean
 
 env: $(STAMP)
 
@@ -19,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 ## make test: lint, unit and app tests, then every notebook under nbval, natively and again with torch's
 ## portable CPU kernels (the README's test command)
-test: env browser-deps lint unit nbtest test-default-kernels
+test: env browser-deps haproxy-deps lint unit nbtest test-default-kernels
 
 lint: env
 	$(PY) -m ruff check lib tests tools benchmarks $(wildcard app.py app_pages)
@@ -43,6 +44,12 @@ browser-deps:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	  echo "could not install chromium: the browser test will be skipped"
 
+## Debian's haproxy for make dashboard-cluster (only when missing and we are root; otherwise the cluster test skips)
+haproxy-deps:
+	@command -v haproxy >/dev/null 2>&1 || [ "$$(id -u)" != "0" ] || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null) || \
+	  echo "could not install haproxy: make dashboard-cluster needs it and tests/test_cluster.py will be skipped"
+
 lab: env
 	$(PY) -m ipykernel install --user --name steplab --display-name "Python (steplab)"
 	$(PY) -m jupyter lab notebooks/
@@ -50,6 +57,13 @@ lab: env
 ## make dashboard: one Streamlit server on :8501, file watcher off (.streamlit/config.toml says why)
 dashboard: env
 	@if [ -f app.py ]; then $(PY) -m streamlit run app.py; else echo "dashboard not built yet"; fi
+
+## make dashboard-cluster WORKERS=4 PORT=8501: WORKERS Streamlit processes on loopback ports behind haproxy on
+## PORT (all interfaces), sticky sessions by cookie, websockets; Ctrl-C stops them all (tools/cluster/launch.py)
+WORKERS ?= 2
+PORT    ?= 8501
+dashboard-cluster: env haproxy-deps
+	$(PY) tools/cluster/launch.py --workers $(WORKERS) --port $(PORT)
 
 bench: env
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
