@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from steplab.device import cpu_threads
+from steplab.device import cpu_threads, resolve_device
 from steplab.problems import Cosh, Quadratic
 from steplab.transforms import clip_factor, run_norm
 from steplab.validation import check_int, check_positive, check_threshold
@@ -60,20 +60,20 @@ def hitting_times(problem, x0: Tensor, step_size, clip_threshold, tolerances=(1e
     (for cosh that is |x_t| > 710 in float64).  The loop runs ``chunk`` plain steps between bookkeeping
     passes, which find the first crossings from the recorded norms. ``resume``: a previous result (same
     problem, runs and tolerances, ``max_steps`` the new total): the runs go on from its ``final`` at its
-    step count (x0 only gives the shape); iterations and divergence steps are those of a single call, which
-    may have stopped up to ``chunk`` steps earlier or later.
+    step count (x0 only gives the shape and the device); iterations and divergence steps are those of a single
+    call, which may have stopped up to ``chunk`` steps earlier or later.
     """
     check_positive("step_size", step_size)
     check_threshold("clip_threshold", clip_threshold)
     check_int("max_steps", max_steps, 1)
     check_int("chunk", chunk, 1)
-    tolerances = torch.as_tensor(tolerances, dtype=torch.float64).reshape(-1)
+    tolerances = torch.as_tensor(tolerances, dtype=torch.float64, device=x0.device).reshape(-1)  # the loop's device
     check_positive("tolerances", tolerances)
     if x0.ndim != 2:
         raise ValueError(f"x0 must have shape [runs, dim], got {tuple(x0.shape)}")
     runs = x0.shape[0]
-    eta = torch.as_tensor(step_size, dtype=x0.dtype).expand(runs).reshape(runs, 1)
-    c = torch.as_tensor(clip_threshold, dtype=x0.dtype).expand(runs)  # inf: min(1, inf/||g||) = 1, plain GD
+    eta = torch.as_tensor(step_size, dtype=x0.dtype, device=x0.device).expand(runs).reshape(runs, 1)
+    c = torch.as_tensor(clip_threshold, dtype=x0.dtype, device=x0.device).expand(runs)  # inf: plain GD
     norms = x0.new_full((max_steps + 1, runs), float("nan"))
     x, done = x0.clone(), 0
     if resume is not None:
@@ -97,7 +97,7 @@ def hitting_times(problem, x0: Tensor, step_size, clip_threshold, tolerances=(1e
                 x = x - grad * (eta * clip_factor(norm, c).unsqueeze(1))  # x - eta min(1, c/||g||) g
             done = stop
     norms = norms[:done]
-    steps = torch.arange(done).unsqueeze(1)
+    steps = torch.arange(done, device=x0.device).unsqueeze(1)
     bad = ~torch.isfinite(norms) | (norms > max_grad_norm)
     diverged_at = torch.where(bad.any(0), torch.where(bad, steps, done).amin(0), -1)
     alive_at = torch.where(diverged_at.unsqueeze(0) >= 0, steps < diverged_at.unsqueeze(0), True)  # [S, R]
@@ -109,18 +109,20 @@ def hitting_times(problem, x0: Tensor, step_size, clip_threshold, tolerances=(1e
 
 
 def quadratic_hitting_times(clip_threshold, tolerances=(1e-2, 1e-8), step_size: float = 0.25,
-                            smoothness: float = 2.0, start=(30.0, 40.0)) -> HittingTimes:
+                            smoothness: float = 2.0, start=(30.0, 40.0), device=None) -> HittingTimes:
     """E1: f = (L/2)||x||^2 with L = 2, eta = 0.25, x_0 = (30, 40) (||grad f(x_0)|| = 100), one run per c."""
     c = torch.as_tensor(clip_threshold, dtype=torch.float64).reshape(-1)
-    x0 = torch.tensor(start, dtype=torch.float64).repeat(c.numel(), 1)
-    problem = Quadratic([smoothness] * x0.shape[1])
+    device = resolve_device(device, work_items=c.numel() * len(start))
+    x0 = torch.tensor(start, dtype=torch.float64, device=device).repeat(c.numel(), 1)
+    problem = Quadratic([smoothness] * x0.shape[1], device=device)
     return hitting_times(problem, x0, step_size, c, tolerances, max_steps=100_000)
 
 
 def cosh_hitting_times(step_size, clip_threshold, tolerances=(1e-2, 1e-6, 1e-8), start: float = 10.0,
-                       max_steps: int = 100_000) -> HittingTimes:
+                       max_steps: int = 100_000, device=None) -> HittingTimes:
     """E2: f(x) = cosh(x) - 1 ((1, 1)-smooth, not L-smooth) from x_0 = 10, one run per (eta, c) pair."""
     eta, c = torch.broadcast_tensors(torch.as_tensor(step_size, dtype=torch.float64).reshape(-1),
                                      torch.as_tensor(clip_threshold, dtype=torch.float64).reshape(-1))
-    x0 = torch.full((eta.numel(), 1), float(start), dtype=torch.float64)
-    return hitting_times(Cosh(), x0, eta.contiguous(), c.contiguous(), tolerances, max_steps=max_steps)
+    device = resolve_device(device, work_items=eta.numel())
+    x0 = torch.full((eta.numel(), 1), float(start), dtype=torch.float64, device=device)
+    return hitting_times(Cosh(device=device), x0, eta.contiguous(), c.contiguous(), tolerances, max_steps=max_steps)

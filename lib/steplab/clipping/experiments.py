@@ -5,7 +5,9 @@ the stochastic bias of clipped SGD against the closed forms of ``theory``; E6 is
 (Schaipp, Garrigos, Simsekli, Gower 2024); E7 the rate of clipped SGD (transient, variance, floor); E8 SGSG's
 robust-gradient SGD under heavy-tailed, state-dependent noise. Each returns a frozen dataclass of tensors
 (float64, seeded) with the measured values next to the theory. Results are cached per seed, so the notebook's
-final claims table and a test session reuse the simulations instead of re-running them.
+final claims table and a test session reuse the simulations instead of re-running them. Each takes ``device=None``
+(:func:`steplab.device.resolve_device`): the engines run there, and each experiment moves the engine's result to
+the CPU with ``to_host`` right after the call; the theory and the dataclass are computed on the CPU.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from steplab.clipping.deterministic import cosh_hitting_times, quadratic_hitting
 from steplab.clipping.median import TrackerPaths, contaminated_gradients, mixture_mean, track, weiszfeld
 from steplab.clipping.robust import RobustRuns, robust_sgd
 from steplab.clipping.simulate import BiasResult, simulate_bias
+from steplab.device import resolve_device, to_host
 from steplab.problems import CauchyNoise, ExpNoise, TwoPointNoise
 
 Tensor = torch.Tensor
@@ -204,26 +207,26 @@ class MedianTracking:
 
 
 @lru_cache(maxsize=4)
-def e1_offset() -> Offset:
+def e1_offset(device=None) -> Offset:
     """E1: clipped GD on (L/2)||x||^2, L = 2, eta = 0.25, ||grad f(x_0)|| = 100: T(c, eps) formula vs run."""
     c = _t(E1_THRESHOLDS)
-    run = quadratic_hitting_times(c, tolerances=(1e-2, 1e-8))
+    run = to_host(quadratic_hitting_times(c, tolerances=(1e-2, 1e-8), device=device))
     formula = torch.stack([theory.clipped_gd_iterations(c, 1e-2), theory.clipped_gd_iterations(c, 1e-8)], 1)
     return Offset(c, run.iterations, formula.long(), run.tail(), run.grad_norm)
 
 
 @lru_cache(maxsize=4)
-def e2_cosh() -> CoshRuns:
+def e2_cosh(device=None) -> CoshRuns:
     """E2: f = cosh x - 1 from x_0 = 10, eta = 0.5: clipped GD (c = 0.25, 1, 4) converges, plain GD diverges.
 
     Columns of ``iterations``: tolerances 1e-2, 1e-6, 1e-8; the last run is plain GD (c = inf)."""
     c = _t((*E2_THRESHOLDS, INF))
-    fast = cosh_hitting_times(0.5, c, tolerances=(1e-2, 1e-6, 1e-8), max_steps=1000)
+    fast = to_host(cosh_hitting_times(0.5, c, tolerances=(1e-2, 1e-6, 1e-8), max_steps=1000, device=device))
     return CoshRuns(c, fast.iterations, fast.diverged_at, fast.tail(2, 0), fast.grad_norm)
 
 
 @lru_cache(maxsize=2)
-def e2_fixed_steps() -> FixedSteps:
+def e2_fixed_steps(device=None) -> FixedSteps:
     """E2: plain GD on cosh x - 1 from x_0 = 10 for 2/cosh(10) and eta = k/sinh(10), k = 2.25, 2.75, ..., 23.75,
     all runs in one batched call to |f'| <= 1e-6.  The grid skips k = 10 (x_1 = 0: one lucky step that needs
     x* known) and k = 20 (x_1 = -10: a 2-cycle).
@@ -235,7 +238,7 @@ def e2_fixed_steps() -> FixedSteps:
     """
     k = torch.arange(2.25, 23.76, 0.5, dtype=torch.float64)
     eta = torch.cat([_t([2 / math.cosh(10.0)]), k / math.sinh(10.0)])
-    runs = cosh_hitting_times(eta, INF, tolerances=(1e-6,), max_steps=90_000)
+    runs = to_host(cosh_hitting_times(eta, INF, tolerances=(1e-6,), max_steps=90_000, device=device))
     iterations = runs.iterations[:, 0]
     converged = iterations >= 0
     best = int(torch.where(converged, iterations, iterations.max() + 1).argmin())
@@ -243,35 +246,36 @@ def e2_fixed_steps() -> FixedSteps:
 
 
 @lru_cache(maxsize=4)
-def e3_threshold_sweep(seed: int = 0) -> ThresholdSweep:
+def e3_threshold_sweep(seed: int = 0, device=None) -> ThresholdSweep:
     """E3: bias vs c for two-point noise (sigma = 1, p = 0.1), eta = 0.01, 256 chains x 20k steps."""
     c = _t(E3_THRESHOLDS)
-    result = simulate_bias(c, 0.01, E3_NOISE, seed=seed)
+    result = to_host(simulate_bias(c, 0.01, E3_NOISE, seed=seed, device=device))
     return ThresholdSweep(c, result.bias, theory.bias_theory(c, E3_NOISE), result,
                           theory.two_point_estimator_bias(c, 1.0, 0.1))
 
 
 @lru_cache(maxsize=4)
-def e3_worst_case(seed: int = 0) -> WorstCase:
+def e3_worst_case(seed: int = 0, device=None) -> WorstCase:
     """E3: worst-case family A = 2c (p = 1/(4c^2 + 1)): bias sigma^2/(4c) <= upper bound (c - sqrt(c^2-1))/2."""
     c = _t(WORST_CASE_THRESHOLDS)
     noise = [TwoPointNoise(1.0, float(p)) for p in theory.worst_case_p(c)]
-    result = simulate_bias(c, 0.01, noise, seed=seed)
+    result = to_host(simulate_bias(c, 0.01, noise, seed=seed, device=device))
     return WorstCase(c, result.bias, theory.worst_case_bias(c), result, theory.bias_upper_bound(c),
                      theory.khs_envelope(c))
 
 
 @lru_cache(maxsize=4)
-def e3_step_sizes(seed: int = 0) -> BiasSweep:
+def e3_step_sizes(seed: int = 0, device=None) -> BiasSweep:
     """E3: at c = 1 the bias is 0.2222 for eta = 0.1, 0.01, 0.002 (no vanishing as eta -> 0); unclipped ~ 0."""
     eta = _t((*STEP_SIZES, 0.01))
     c = _t((1.0,) * len(STEP_SIZES) + (INF,))
-    result = simulate_bias(c, eta, E3_NOISE, seed=seed, record_at=geometric_steps(20_000, 120))
+    result = to_host(simulate_bias(c, eta, E3_NOISE, seed=seed, record_at=geometric_steps(20_000, 120),
+                                   device=device))
     return BiasSweep(c, result.bias, theory.bias_theory(c, E3_NOISE), result)
 
 
 @lru_cache(maxsize=4)
-def e3_batch(seed: int = 0) -> BatchSizes:
+def e3_batch(seed: int = 0, device=None) -> BatchSizes:
     """E3: c = 1, b in {1, 2, 4, 8, 16}; per-sample clipping keeps 0.2222, batch clipping follows the binomial root.
 
     eta = 0.05 and 4k steps (burn-in 1k): the two-point mean field is affine around the root, so the
@@ -279,38 +283,39 @@ def e3_batch(seed: int = 0) -> BatchSizes:
     """
     b = torch.tensor(BATCH_SIZES * 2)
     per_sample = torch.tensor([True] * len(BATCH_SIZES) + [False] * len(BATCH_SIZES))
-    result = simulate_bias(1.0, 0.05, E3_NOISE, batch_size=b, per_sample=per_sample, steps=4000, burn_in=1000,
-                           seed=seed)
+    result = to_host(simulate_bias(1.0, 0.05, E3_NOISE, batch_size=b, per_sample=per_sample, steps=4000,
+                                   burn_in=1000, seed=seed, device=device))
     theory_values = theory.bias_theory(1.0, E3_NOISE, b, per_sample)
     n = len(BATCH_SIZES)
     return BatchSizes(b[:n], result.bias[:n], result.bias[n:], theory_values[:n], theory_values[n:], result)
 
 
 @lru_cache(maxsize=4)
-def e4_exp(seed: int = 0) -> ExpMedian:
+def e4_exp(seed: int = 0, device=None) -> ExpMedian:
     """E4: xi = Exp(1) - 1: bias 1 - m(c) runs from 0 (c -> inf, mean) to 1 - ln 2 (c -> 0, median)."""
     c = _t(E4_THRESHOLDS)
     noise = ExpNoise(1.0)
-    result = simulate_bias(c, 0.01, noise, seed=seed)
+    result = to_host(simulate_bias(c, 0.01, noise, seed=seed, device=device))
     return ExpMedian(c, result.bias, theory.bias_theory(c, noise), result, theory.khs_envelope(c),
                      theory.EXP_MEDIAN_LIMIT)
 
 
 @lru_cache(maxsize=4)
-def e5_cauchy(seed: int = 0) -> HeavyTails:
+def e5_cauchy(seed: int = 0, device=None) -> HeavyTails:
     """E5: Cauchy noise, eta = 0.01, 64 chains x 20k steps: clipped (c = 1) settles, plain SGD wanders."""
     c = _t((1.0, INF))
-    result = simulate_bias(c, 0.01, CauchyNoise(1.0), chains=64, seed=seed)
+    result = to_host(simulate_bias(c, 0.01, CauchyNoise(1.0), chains=64, seed=seed, device=device))
     size = result.tail_average.abs()[:, :, 0]  # [2, chains] |tail average| (1-D)
     return HeavyTails(c, size.mean(1), size.median(1).values, result.max_abs_iterate.amax(1), result)
 
 
 @lru_cache(maxsize=4)
-def e6_sgsg(seed: int = 0, samples: int = 50_000, chains: int = 16) -> MedianTracking:
+def e6_sgsg(seed: int = 0, samples: int = 50_000, chains: int = 16, device=None) -> MedianTracking:
     """E6: SPP median tracker (tau_t = 1/sqrt t) vs running mean on 0.9 N((1,0), I) + 0.1 N((20,20), I)."""
-    stream = contaminated_gradients(samples, runs=chains, seed=seed)
-    reference = weiszfeld(contaminated_gradients(100_000, runs=1, seed=seed + 1000)[:, 0])
-    paths = track(stream, tau0=1.0, record_every=100)
+    device = resolve_device(device, work_items=chains * 2)
+    stream = contaminated_gradients(samples, runs=chains, seed=seed)  # drawn on the CPU: the same everywhere
+    reference = to_host(weiszfeld(contaminated_gradients(100_000, runs=1, seed=seed + 1000, device=device)[:, 0]))
+    paths = to_host(track(stream.to(device), tau0=1.0, record_every=100))
     median_error = torch.linalg.vector_norm(paths.final_median - reference, dim=-1)
     return MedianTracking(reference, mixture_mean(), paths, stream, median_error,
                           averaged_median_error=torch.linalg.vector_norm(paths.final_median.mean(0) - reference),
@@ -319,14 +324,15 @@ def e6_sgsg(seed: int = 0, samples: int = 50_000, chains: int = 16) -> MedianTra
 
 
 @lru_cache(maxsize=4)
-def e7_rate(seed: int = 0, chains: int = 1024) -> Rate:
+def e7_rate(seed: int = 0, chains: int = 1024, device=None) -> Rate:
     """E7: E||grad f(x_t)|| over t for clipped SGD (c = 2, eta = 0.2, 0.05, 0.0125) and plain SGD (eta = 0.05)
     from x_0 = 5 with two-point noise: a transient (at speed eta c while every sample is clipped), a variance
     part v ~ eta q c^2 / (2 (1 - p)) that shrinks with eta, and the floor q (A - c)_+ = 1/9 that does not."""
     c = _t([r[0] for r in RATE_RUNS])
     eta = _t([r[1] for r in RATE_RUNS])
     result = simulate_bias(c, eta, E3_NOISE, chains=chains, steps=RATE_STEPS, x0=RATE_START, seed=seed,
-                           record_at=geometric_steps(RATE_STEPS, 80, tail_every=40))
+                           record_at=geometric_steps(RATE_STEPS, 80, tail_every=40), device=device)
+    result = to_host(result)
     clipped = torch.isfinite(c)
     floor = torch.where(clipped, theory.bias_theory(c, E3_NOISE), 0.0)  # the root is 0 unclipped (not 5e-17)
     variance = torch.where(clipped, theory.two_point_stationary_variance(c.clamp(max=1e9), 1.0, 0.1, eta),
@@ -339,7 +345,7 @@ def e7_rate(seed: int = 0, chains: int = 1024) -> Rate:
 
 
 @lru_cache(maxsize=4)
-def e8_robust_sgd(seed: int = 0) -> RobustRuns:
+def e8_robust_sgd(seed: int = 0, device=None) -> RobustRuns:
     """E8 (SGSG's method): mean-of-5, median-of-5, clipped (c = 1), SPP-tracker (tau = 1) and heavy-ball (beta = 0.9)
     SGD, eta = 0.05, on g_i = x + (1 + |x|) xi_i with Cauchy xi, 256 chains x 4000 steps from x_0 = 5."""
-    return robust_sgd(seed=seed)
+    return to_host(robust_sgd(seed=seed, device=device))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from steplab.device import cpu_threads, make_generator
+from steplab.device import cpu_threads, host_check_interval, make_generator
 from steplab.transforms import GradientTransform, clip_factor, per_run, run_norm
 from steplab.validation import check_int, check_positive, check_range
 
@@ -34,45 +34,50 @@ Tensor = torch.Tensor
 
 def contaminated_gradients(samples: int, runs: int = 1, outlier_probability: float = 0.1,
                            inlier_mean=(1.0, 0.0), outlier_mean=(20.0, 20.0), std: float = 1.0, seed: int = 0,
-                           dtype=torch.float64) -> Tensor:
+                           dtype=torch.float64, device=None) -> Tensor:
     """Gradient samples from (1-p) N(inlier_mean, std^2 I) + p N(outlier_mean, std^2 I): [samples, runs, d].
 
     Experiment E6 uses p = 0.1, (1, 0) and (20, 20): mean (2.9, 2.0); geometric median ~ (1.12, 0.13) (our
     regression value, Weiszfeld on 100,000 samples).
-    The whole vector is an outlier or not (unlike the per-coordinate ``GaussianMixtureNoise``).
+    The whole vector is an outlier or not (unlike the per-coordinate ``GaussianMixtureNoise``). The stream is a
+    data set drawn once: on the CPU (the same on every machine), then moved to ``device`` (None: the CPU).
     """
     check_int("samples", samples, 1)
     check_int("runs", runs, 1)
     check_range("outlier_probability", outlier_probability, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
     check_positive("std", std)
-    generator = make_generator(seed)
+    generator = make_generator(seed, "cpu")
     inlier = torch.as_tensor(inlier_mean, dtype=dtype)
     outlier = torch.as_tensor(outlier_mean, dtype=dtype)
     hit = torch.rand(samples, runs, 1, generator=generator, dtype=dtype) < outlier_probability
     z = torch.randn(samples, runs, inlier.numel(), generator=generator, dtype=dtype)
-    return torch.where(hit, outlier, inlier) + std * z
+    stream = torch.where(hit, outlier, inlier) + std * z
+    return stream if device is None else stream.to(device)
 
 
-def mixture_mean(outlier_probability: float = 0.1, inlier_mean=(1.0, 0.0), outlier_mean=(20.0, 20.0)) -> Tensor:
-    """(1-p) inlier_mean + p outlier_mean, the point the running mean converges to."""
+def mixture_mean(outlier_probability: float = 0.1, inlier_mean=(1.0, 0.0), outlier_mean=(20.0, 20.0),
+                 device=None) -> Tensor:
+    """(1-p) inlier_mean + p outlier_mean, the point the running mean converges to (on ``device``, default CPU)."""
     p = outlier_probability
-    return (1 - p) * torch.as_tensor(inlier_mean, dtype=torch.float64) + p * torch.as_tensor(outlier_mean,
-                                                                                              dtype=torch.float64)
+    f64 = dict(dtype=torch.float64, device=device)
+    return (1 - p) * torch.as_tensor(inlier_mean, **f64) + p * torch.as_tensor(outlier_mean, **f64)
 
 
 def weiszfeld(points: Tensor, iterations: int = 500, tol: float = 1e-12) -> Tensor:
     """Geometric median argmin_m sum_i ||m - p_i|| of ``points`` [N, d] (or [N, R, d], one per run).
 
     Weiszfeld (1937): m <- sum_i w_i p_i / sum_i w_i with w_i = 1/||m - p_i||, started at the mean; stops
-    when no estimate moves by ``tol`` or after ``iterations`` (distances floored at 1e-12).
+    when no estimate moves by ``tol`` or after ``iterations`` (distances floored at 1e-12). The stop is checked
+    every :func:`steplab.device.host_check_interval` iterations (every one on the CPU).
     """
     check_int("iterations", iterations, 1)
     median = points.mean(0)
-    for _ in range(iterations):
+    interval = host_check_interval(points.device)
+    for i in range(iterations):
         distance = torch.linalg.vector_norm(points - median, dim=-1).clamp(min=1e-12)
         weights = (1.0 / distance).unsqueeze(-1)
         new = (weights * points).sum(0) / weights.sum(0)  # sum_i w_i p_i / sum_i w_i
-        converged = bool((torch.linalg.vector_norm(new - median, dim=-1) < tol).all())
+        converged = (i + 1) % interval == 0 and bool((torch.linalg.vector_norm(new - median, dim=-1) < tol).all())
         median = new
         if converged:
             break
@@ -101,7 +106,8 @@ def track(samples: Tensor, tau0: float = 1.0, record_every: int = 50, threads: i
     Both start at 0.  m_1 = clip_{tau0}(g_1): the first step is exactly clipped SGD's gradient.
     The paths are kept at every step up to ``record_every`` and every ``record_every`` steps after.
     ``resume``: the paths of a previous call; the estimates go on from its final values and step count
-    (``samples`` are then g_{t0+1}, g_{t0+2}, ...), as one call on the joined stream would.
+    (``samples`` are then g_{t0+1}, g_{t0+2}, ...), as one call on the joined stream would. Runs on the
+    samples' device.
     """
     check_positive("tau0", tau0)
     check_int("record_every", record_every, 1)
@@ -122,7 +128,8 @@ def track(samples: Tensor, tau0: float = 1.0, record_every: int = 50, threads: i
                 kept_steps.append(t)
                 kept_median.append(median.clone())
                 kept_mean.append(mean.clone())
-    return TrackerPaths(torch.tensor(kept_steps), torch.stack(kept_median), torch.stack(kept_mean), median, mean)
+    return TrackerPaths(torch.tensor(kept_steps, device=samples.device), torch.stack(kept_median),
+                        torch.stack(kept_mean), median, mean)
 
 
 def median_tracker(tau) -> GradientTransform:

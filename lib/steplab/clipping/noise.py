@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from steplab.device import resolve_device
 from steplab.noise import (
     CauchyNoise,
     ExpNoise,
@@ -44,12 +45,13 @@ def _stack(models, attribute: str, dtype, device) -> Tensor:
     return torch.tensor(values, dtype=dtype, device=device).reshape(-1, 1, 1, 1)
 
 
-def batched_sampler(noise, configs: int, dtype=torch.float64, device="cpu") -> Sampler:
+def batched_sampler(noise, configs: int, dtype=torch.float64, device=None) -> Sampler:
     """``sample(shape, generator)`` drawing noise of ``shape = [K, ...]`` with config k's law in row k.
 
     ``noise`` is one model (shared by all configs; its own ``sample`` is used) or a list of ``configs``
     models of one type.
     """
+    device = resolve_device(device)
     if not isinstance(noise, Sequence):
         if not hasattr(noise, "sample"):
             raise ValueError(f"noise must be a noise model with a .sample method, got {type(noise).__name__}")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from steplab.device import cpu_threads, make_generator
+from steplab.device import cpu_threads, make_generator, resolve_device
 from steplab.noise import cauchy_draw
 from steplab.validation import check_int, check_positive
 
@@ -58,8 +58,9 @@ class RobustRuns:
 
 def robust_sgd(steps: int = 4000, chains: int = 256, batch_size: int = 5, step_size: float = 0.05,
                clip_threshold: float = 1.0, tau: float = 1.0, beta: float = 0.9, x0: float = 5.0,
-               smoothness: float = 1.0, seed: int = 0, threads: int | None = 1) -> RobustRuns:
-    """The five directions of the module docstring on g_i = L x + (1 + |x|) xi_i (float64, CPU, seeded)."""
+               smoothness: float = 1.0, seed: int = 0, threads: int | None = 1, device=None) -> RobustRuns:
+    """The five directions of the module docstring on g_i = L x + (1 + |x|) xi_i (float64, seeded; on ``device``,
+    None: :func:`steplab.device.resolve_device` for the 5 x chains x batch draws of a step)."""
     check_int("steps", steps, 2)
     check_int("chains", chains, 1)
     check_int("batch_size", batch_size, 1)
@@ -68,18 +69,19 @@ def robust_sgd(steps: int = 4000, chains: int = 256, batch_size: int = 5, step_s
         check_positive(name, value)
     if not 0 <= beta < 1:
         raise ValueError(f"beta must be in [0, 1), got {beta!r}")
-    generator = make_generator(seed)
     m_count = len(METHODS)
-    x = torch.full((m_count, chains), float(x0), dtype=torch.float64)
+    device = resolve_device(device, work_items=m_count * chains * batch_size)
+    generator = make_generator(seed, device)
+    x = torch.full((m_count, chains), float(x0), dtype=torch.float64, device=device)
     estimate = torch.zeros_like(x)  # m of spp (row 3) and momentum (row 4)
     tail = torch.zeros_like(x)
-    grid = sorted({int(round(v)) for v in torch.logspace(0, math.log10(steps), 60).tolist()})
+    grid = sorted({int(round(10 ** (i * math.log10(steps) / 59))) for i in range(60)})  # 60 log-spaced steps
     kept_steps, kept = [0], [x.abs().median(1).values]
     with cpu_threads(threads):
         for t in range(steps):
             if t >= steps // 2:
                 tail += x
-            u = torch.rand((m_count, chains, batch_size), generator=generator, dtype=torch.float64)
+            u = torch.rand((m_count, chains, batch_size), generator=generator, dtype=torch.float64, device=device)
             g = smoothness * x.unsqueeze(-1) + (1 + x.abs().unsqueeze(-1)) * cauchy_draw(u, 1.0)  # L x + (1+|x|) xi
             first = g[..., 0]
             spp = estimate[3] + (first[3] - estimate[3]).clamp(-tau, tau)  # m + clip_tau(g - m)
@@ -93,4 +95,5 @@ def robust_sgd(steps: int = 4000, chains: int = 256, batch_size: int = 5, step_s
             if t + 1 in grid:
                 kept_steps.append(t + 1)
                 kept.append(x.abs().median(1).values)
-    return RobustRuns(METHODS, torch.tensor(kept_steps), torch.stack(kept), tail / (steps - steps // 2), x)
+    return RobustRuns(METHODS, torch.tensor(kept_steps, device=device), torch.stack(kept),
+                      tail / (steps - steps // 2), x)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from steplab.clipping.noise import batched_sampler
-from steplab.device import cpu_threads, make_generator
+from steplab.device import cpu_threads, make_generator, resolve_device
 from steplab.transforms import clip_factor, run_norm
 from steplab.validation import check_int, check_positive, check_threshold
 
@@ -159,6 +159,8 @@ def simulate_bias(
         record_at: or at these steps t (e.g. geometric ones for a log t axis; steps outside (begin, steps]
             are ignored), instead of every ``record_every``.
         dtype: float64 for asserted numbers, float32 for live pictures.
+        device: where the chains run (None: :func:`steplab.device.resolve_device` for K * C * b * d numbers per
+            step); the result's tensors are there, except the per-configuration inputs (CPU).
         threads: CPU threads for the loop (see :func:`cpu_threads`); ignored on CUDA.
         state: a previous result's ``state`` (same configurations, chains and dim): the chains go on from
             its step to ``steps`` with its noise stream and tail sum, ``burn_in`` defaults to its own, and
@@ -182,7 +184,6 @@ def simulate_bias(
     b_values = torch.as_tensor(batch_size)
     if b_values.is_floating_point() or bool((b_values < 1).any()):
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    device = torch.device(device) if device is not None else torch.device("cpu")
     record_every = record_every or max(1, steps // 200)
     check_int("record_every", record_every, 1)
     recorded = None if record_at is None else {int(t) for t in record_at}
@@ -198,8 +199,9 @@ def simulate_bias(
             k, cfg = len(noise), {name: t.expand(len(noise)) for name, t in cfg.items()}
         if len(noise) != k:
             raise ValueError(f"noise has {len(noise)} models but there are {k} configurations")
-    sample = batched_sampler(noise, k, dtype, device)
     b_max = int(cfg["batch_size"].max())
+    device = resolve_device(device, work_items=k * chains * b_max * dim)
+    sample = batched_sampler(noise, k, dtype, device)
 
     c = cfg["clip_threshold"].to(device, dtype)  # inf: no clipping (min(1, inf/||g||) = 1, clamp to +-inf)
     eta = cfg["step_size"].to(device, dtype).reshape(k, 1, 1)
@@ -207,7 +209,7 @@ def simulate_bias(
     weights = (torch.arange(b_max, device=device) < b.unsqueeze(1)).to(dtype) / b.unsqueeze(1).to(dtype)
     weights = weights.reshape(k, 1, b_max, 1)
     per_sample_mask = cfg["per_sample"].to(device)
-    modes = {bool(v) for v in per_sample_mask.tolist()} if b_max > 1 else {True}
+    modes = {bool(v) for v in cfg["per_sample"].tolist()} if b_max > 1 else {True}  # read on the host copy
 
     generator = make_generator(seed, device)
     if state is None:
@@ -282,7 +284,7 @@ def simulate_bias(
         clip_threshold=cfg["clip_threshold"], step_size=cfg["step_size"], batch_size=cfg["batch_size"],
         per_sample=cfg["per_sample"], stationary_gradient=stationary,
         bias=torch.linalg.vector_norm(stationary, dim=-1), standard_error=spread, tail_average=tail_average,
-        max_abs_iterate=max_abs, trace_steps=torch.tensor(trace_steps), mean_path=torch.stack(mean_path),
+        max_abs_iterate=max_abs, trace_steps=torch.tensor(trace_steps, device=device), mean_path=torch.stack(mean_path),
         norm_path=torch.stack(norm_path), square_path=torch.stack(square_path), paths=torch.stack(paths),
         steps=steps, burn_in=burn_in, smoothness=float(smoothness),
         state=BiasState(x, tail_sum, max_abs, steps, burn_in, generator.get_state()),

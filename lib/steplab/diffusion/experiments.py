@@ -16,6 +16,10 @@ Each experiment returns a dataclass. Paper: Wizadwongsa et al. 2024 (ICLR).
 
 The β sweeps and DPM-Solver++ with HB are in :mod:`steplab.diffusion.sweeps`; the hand-written momentum trace
 in :mod:`steplab.diffusion.trace`.
+
+Every experiment takes ``device=None`` (:func:`steplab.device.resolve_device`, sized by its batch: the 1-number
+ODEs of the order and trace checks take the CPU fast path); the starting noise is drawn on the CPU (the same on
+every machine) and moved there, and each result is moved back with ``to_host`` before it is returned.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from functools import lru_cache
 
 import torch
 
-from steplab.device import cpu_threads
+from steplab.device import cpu_threads, resolve_device, to_host
 from steplab.diffusion import crosscheck, gmm, orders, theory
 from steplab.diffusion.methods import Method
 from steplab.diffusion.metrics import (
@@ -85,17 +89,19 @@ class Sweep:
         return assigned(self.samples[method, steps], self.means, self.labels)
 
 
-def gmm_problem(seed: int = 0, dim: int = 64, classes: int = 10, batch: int = 400):
-    """(model, x_T, labels): means from ``seed``, noise from ``seed + 1000``, balanced labels (float64)."""
+def gmm_problem(seed: int = 0, dim: int = 64, classes: int = 10, batch: int = 400, device=None):
+    """(model, x_T, labels): means from ``seed``, noise from ``seed + 1000``, balanced labels (float64), x_T and the
+    labels on ``device`` (None: :func:`steplab.device.resolve_device` for batch x dim numbers)."""
+    device = resolve_device(device, work_items=batch * dim)
     model = gmm.random_gmm(classes=classes, dim=dim, std=0.1, seed=seed)
-    return model, gmm.noise(batch, dim, seed=seed + 1000), gmm.balanced_labels(batch, classes)
+    return model, gmm.noise(batch, dim, seed=seed + 1000, device=device), gmm.balanced_labels(batch, classes, device)
 
 
 @lru_cache(maxsize=8)
 def gmm_sweep(methods: tuple[str, ...] = GMM_METHODS, steps: tuple[int, ...] = GMM_STEPS, guidance: float = 15.0,
-              seed: int = 0, dim: int = 64, classes: int = 10, batch: int = 400) -> Sweep:
+              seed: int = 0, dim: int = 64, classes: int = 10, batch: int = 400, device=None) -> Sweep:
     """Divergence fraction and median error of every method at every N on the analytic GMM (w = ``guidance``)."""
-    model, x_T, labels = gmm_problem(seed, dim, classes, batch)
+    model, x_T, labels = gmm_problem(seed, dim, classes, batch, device)
     with cpu_threads(1):
         reference = reference_samples(model, guidance, x_T, labels, steps=REFERENCE_STEPS)
         divergence, error, assigned, samples = {}, {}, {}, {}
@@ -107,15 +113,17 @@ def gmm_sweep(methods: tuple[str, ...] = GMM_METHODS, steps: tuple[int, ...] = G
                 divergence[name][n] = float(divergence_fraction(x, reference))
                 error[name][n] = float(median_error(x, reference))
                 assigned[name][n] = float(assigned_fraction(x, model.means, labels))
-    return Sweep(tuple(methods), tuple(steps), divergence, error, assigned, reference, labels, samples, model.means)
+    return to_host(Sweep(tuple(methods), tuple(steps), divergence, error, assigned, reference, labels, samples,
+                         model.means))
 
 
 @lru_cache(maxsize=4)
 def ring_experiment(methods: tuple[str, ...] = RING_METHODS, steps: int = 8, guidance: float = 15.0,
-                    batch: int = 512, seed: int = 0) -> Sweep:
+                    batch: int = 512, seed: int = 0, device=None) -> Sweep:
     """Eight classes on the unit circle (std 0.05) in 2-D, guided sampling at N = ``steps``."""
     model = gmm.ring_gmm()
-    x_T, labels = gmm.noise(batch, 2, seed=seed), gmm.balanced_labels(batch, model.classes)
+    device = resolve_device(device, work_items=batch * 2)
+    x_T, labels = gmm.noise(batch, 2, seed=seed, device=device), gmm.balanced_labels(batch, model.classes, device)
     with cpu_threads(1):
         reference = reference_samples(model, guidance, x_T, labels, steps=REFERENCE_STEPS)
         divergence, error, assigned, samples = {}, {}, {}, {}
@@ -125,7 +133,8 @@ def ring_experiment(methods: tuple[str, ...] = RING_METHODS, steps: int = 8, gui
             divergence[name] = {steps: float(divergence_fraction(x, reference))}
             error[name] = {steps: float(median_error(x, reference))}
             assigned[name] = {steps: float(assigned_fraction(x, model.means, labels))}
-    return Sweep(tuple(methods), (steps,), divergence, error, assigned, reference, labels, samples, model.means)
+    return to_host(Sweep(tuple(methods), (steps,), divergence, error, assigned, reference, labels, samples,
+                         model.means))
 
 
 # --- linear stability, on the samplers themselves ---------------------------------------------------------
@@ -150,16 +159,18 @@ def stability_table(methods: tuple[str, ...] = STABILITY_ROWS) -> StabilityTable
                           {m: theory.real_interval_by_roots(m) for m in methods})
 
 
-def test_equation_rate(method: str | Method, z: torch.Tensor, steps: int = 600) -> torch.Tensor:
+def test_equation_rate(method: str | Method, z: torch.Tensor, steps: int = 600, device=None) -> torch.Tensor:
     """Per-step growth of the sampler itself on u' = λu with constant δ (z = δλ), one run per entry of ``z``.
 
     Runs :func:`~steplab.diffusion.samplers.integrate` with δ = −1 (as on a σ grid) and λ = −z, u_0 = 1;
     rate = (max|u| over the last 50 steps / max|u| over steps N/2−50..N/2)^{1/(N/2)}: > 1 grows, < 1 decays.
+    Computed on ``device`` (None: :func:`steplab.device.resolve_device` for len(z) numbers).
     """
     check_int("steps", steps, 120)
-    z = torch.as_tensor(z, dtype=torch.float64).reshape(-1, 1)
+    z = torch.as_tensor(z, dtype=torch.float64)
+    z = z.to(resolve_device(device, work_items=z.numel())).reshape(-1, 1)
     lam = -z  # δ = −1, so λ = −z
-    grid = -torch.arange(steps + 1, dtype=torch.float64)
+    grid = -torch.arange(steps + 1, dtype=torch.float64, device=z.device)
     _, path = integrate(lambda x, _t: lam * x, torch.ones_like(z), grid, method, return_path=True)
     size = path.abs()[..., 0]
     half = steps // 2
@@ -178,19 +189,21 @@ class GrowthCheck:
     rate_inside: float  # at (1 − margin)·s(π): < 1
 
 
-def growth_check(method: str, margin: float = 0.02, steps: int = 600) -> GrowthCheck:
+def growth_check(method: str, margin: float = 0.02, steps: int = 600, device=None) -> GrowthCheck:
     """Run the sampler on the test equation just outside and just inside its closed-form real boundary."""
     boundary = theory.real_interval_closed_form(method)
-    rates = test_equation_rate(method, torch.tensor([(1 + margin) * boundary, (1 - margin) * boundary]), steps)
+    rates = test_equation_rate(method, [(1 + margin) * boundary, (1 - margin) * boundary], steps, device)
     return GrowthCheck(method, boundary, margin, float(rates[0]), float(rates[1]))
 
 
-def toy_solution(method: str | Method, steps: int = 26, t_end: float = 3.0, return_path: bool = False):
+def toy_solution(method: str | Method, steps: int = 26, t_end: float = 3.0, return_path: bool = False,
+                 device=None):
     """App. C toy x' = [[0,1],[−9,−10]] x, x(0) = (−1, 0), ``steps`` steps on [0, t_end] (δλ = −27/26 at N=26)."""
     check_int("steps", steps, 1)
-    matrix = torch.tensor(theory.TOY_MATRIX, dtype=torch.float64)
-    x0 = torch.tensor([theory.TOY_START], dtype=torch.float64)
-    grid = torch.linspace(0.0, t_end, steps + 1, dtype=torch.float64)
+    f64 = dict(dtype=torch.float64, device=resolve_device(device, work_items=2))
+    matrix = torch.tensor(theory.TOY_MATRIX, **f64)
+    x0 = torch.tensor([theory.TOY_START], **f64)
+    grid = torch.linspace(0.0, t_end, steps + 1, **f64)
     return integrate(lambda x, _t: x @ matrix.T, x0, grid, method, return_path=return_path)
 
 
@@ -203,11 +216,11 @@ class ToyNorms:
     norms: dict[str, float]
 
 
-def toy_norms(methods, steps: int = 26, t_end: float = 3.0) -> ToyNorms:
+def toy_norms(methods, steps: int = 26, t_end: float = 3.0, device=None) -> ToyNorms:
     """‖x(t_end)‖ of each method on the App. C toy, plus ``"exact"``."""
     norms = {"exact": float(theory.toy_exact(t_end).norm())}
     for name in methods:
-        norms[name] = float(toy_solution(name, steps, t_end).norm())
+        norms[name] = float(toy_solution(name, steps, t_end, device=device).norm())
     return ToyNorms(steps, t_end, norms)
 
 
@@ -221,11 +234,12 @@ class ToyPaths:
     exact_norms: torch.Tensor
 
 
-def toy_paths(methods, steps: int = 26, t_end: float = 3.0, fine: int = 200) -> ToyPaths:
+def toy_paths(methods, steps: int = 26, t_end: float = 3.0, fine: int = 200, device=None) -> ToyPaths:
     """‖x_n‖ of each method at every step of the App. C toy, and ‖x(t)‖ exactly at ``fine`` times."""
     exact_times = torch.linspace(0.0, t_end, fine, dtype=torch.float64)
     exact = torch.tensor([float(theory.toy_exact(float(s)).norm()) for s in exact_times], dtype=torch.float64)
-    norms = {name: toy_solution(name, steps, t_end, return_path=True)[1].norm(dim=-1)[:, 0] for name in methods}
+    norms = {name: to_host(toy_solution(name, steps, t_end, return_path=True, device=device)[1].norm(dim=-1)[:, 0])
+             for name in methods}
     return ToyPaths(torch.linspace(0.0, t_end, steps + 1, dtype=torch.float64), norms, exact_times, exact)
 
 
@@ -235,7 +249,7 @@ def step_eigenvalues(model, path: torch.Tensor, sigmas: torch.Tensor, labels=Non
     The GMM's ε̂ Jacobian is symmetric, so its eigenvalues are real; with δ < 0 and guidance they are the
     negative-real test-equation points to compare with the real stability intervals (§2.3, App. K).
     """
-    deltas = (sigmas[1:] - sigmas[:-1]).to(path.dtype)  # δ_n = σ_{n+1} − σ_n
+    deltas = (sigmas[1:] - sigmas[:-1]).to(dtype=path.dtype, device=path.device)  # δ_n = σ_{n+1} − σ_n
     out = []
     for n in range(len(deltas)):
         jac = model.epsilon_jacobian(path[n], sigmas[n], labels, guidance)
@@ -248,7 +262,7 @@ def dominant_step_eigenvalue(model, x_bar: torch.Tensor, sigma: float, delta: fl
     """z = δ λ for each sample [batch], λ the eigenvalue of the exact ∇ε̂(x̄, σ) largest in |λ| (the step's
     test-equation point, §2.3); NaN for samples that are no longer finite (the dashboard's δλ readout)."""
     finite = torch.isfinite(x_bar).all(-1)
-    z = torch.full((x_bar.shape[0],), float("nan"), dtype=x_bar.dtype)
+    z = torch.full((x_bar.shape[0],), float("nan"), dtype=x_bar.dtype, device=x_bar.device)
     if bool(finite.any()):
         lam = torch.linalg.eigvalsh(model.epsilon_jacobian(x_bar[finite], sigma, None if labels is None
                                                            else labels[finite], guidance))  # real, ascending
@@ -267,17 +281,18 @@ class StepEigenvalues:
 
 
 def ring_step_eigenvalues(guidances=(0.0, 15.0), steps: int = 8, batch: int = 512, seed: int = 0,
-                          methods=("ddim", "plms4", "hb3.8", "hb3.6")) -> StepEigenvalues:
+                          methods=("ddim", "plms4", "hb3.8", "hb3.6"), device=None) -> StepEigenvalues:
     """The test-equation points along the DDIM path of the ring model, unguided (w = 0: no labels) and guided."""
     model = gmm.ring_gmm()
-    x_T, labels = gmm.noise(batch, 2, seed=seed), gmm.balanced_labels(batch, model.classes)
+    device = resolve_device(device, work_items=batch * 2)
+    x_T, labels = gmm.noise(batch, 2, seed=seed, device=device), gmm.balanced_labels(batch, model.classes, device)
     sigmas = sigma_grid(steps)
     worst = {}
     for w in guidances:
         class_labels = labels if w else None
         _, path = sample(model, "ddim", steps, w, x_T, class_labels, return_path=True)
         z = step_eigenvalues(model, path, sigmas, class_labels, w)
-        worst[f"w = {w:g}"] = z.amin(dim=-1).median(dim=-1).values
+        worst[f"w = {w:g}"] = to_host(z.amin(dim=-1).median(dim=-1).values)
     return StepEigenvalues(worst, {m: theory.real_interval_closed_form(m) for m in methods})
 
 
@@ -296,12 +311,13 @@ class OrderTable:
         return max(abs(self.observed[m] - p) for m, p in self.expected.items())
 
 
-def order_table() -> OrderTable:
+def order_table(device=None) -> OrderTable:
     """Observed orders (N = 640 -> 1280; exact starts at N = 40..320) on x' = -x^2 + cos s."""
     with cpu_threads(1):
-        observed = {m: orders.observed_order(m) for m in ORDER_EXPECTED}
+        observed = {m: orders.observed_order(m, device=device) for m in ORDER_EXPECTED}
         for m in EXACT_START_EXPECTED:
-            observed[m + " exact start"] = orders.observed_order(m, (40, 80, 160, 320), exact_start=True)
+            observed[m + " exact start"] = orders.observed_order(m, (40, 80, 160, 320), exact_start=True,
+                                                                 device=device)
     expected = ORDER_EXPECTED | {m + " exact start": p for m, p in EXACT_START_EXPECTED.items()}
     return OrderTable(observed, expected)
 
@@ -317,9 +333,9 @@ class Differences:
         return max(self.differences.values())
 
 
-def beta_one_differences() -> Differences:
+def beta_one_differences(device=None) -> Differences:
     """Max relative difference of the β = 1 momentum methods from their base methods on the guided GMM."""
-    model, x_T, labels = gmm_problem(batch=64)
+    model, x_T, labels = gmm_problem(batch=64, device=device)
     out = {}
     for k in (1, 2, 3, 4):
         base = sample(model, f"plms{k}", 10, 15.0, x_T, labels)
@@ -333,10 +349,12 @@ def beta_one_differences() -> Differences:
 
 
 def diffusers_differences(steps: int = 12, dim: int = 16, batch: int = 64, guidance: float = 2.0) -> Differences:
-    """Max |ours − diffusers| for DDIM, PNDM(PLMS4, Heun start) and DPM-Solver++(2M) on the same analytic ε."""
+    """Max |ours − diffusers| for DDIM, PNDM(PLMS4, Heun start) and DPM-Solver++(2M) on the same analytic ε.
+
+    On the CPU by design: the reference is diffusers' schedulers' own CPU arithmetic."""
     model = gmm.random_gmm(dim=dim, seed=0)
-    eps = model.eps_fn(gmm.balanced_labels(batch, model.classes), guidance)
-    x_T = gmm.noise(batch, dim, seed=3)
+    eps = model.eps_fn(gmm.balanced_labels(batch, model.classes, "cpu"), guidance)
+    x_T = gmm.noise(batch, dim, seed=3, device="cpu")
     out = {}
     with cpu_threads(1):
         for method, name in crosscheck.SCHEDULERS.items():

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import torch
 
-from steplab.device import EXACT_DTYPE, make_generator
+from steplab.device import EXACT_DTYPE, make_generator, resolve_device
 from steplab.validation import check_int, check_nonnegative, check_positive
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -110,7 +110,7 @@ def random_gmm(classes: int = 10, dim: int = 64, std: float = 0.1, seed: int = 0
     """``classes`` Gaussians N(μ_k, std² I) in R^dim with μ_k independent random unit vectors (seeded)."""
     check_int("classes", classes, 1)
     check_int("dim", dim, 1)
-    raw = torch.randn(classes, dim, generator=make_generator(seed), dtype=EXACT_DTYPE)
+    raw = torch.randn(classes, dim, generator=make_generator(seed, "cpu"), dtype=EXACT_DTYPE)  # same everywhere
     return GaussianMixture(raw / raw.norm(dim=-1, keepdim=True), std)
 
 
@@ -123,11 +123,13 @@ def ring_gmm(classes: int = 8, radius: float = 1.0, std: float = 0.05) -> Gaussi
 
 
 def balanced_labels(batch: int, classes: int, device=None) -> torch.Tensor:
-    """Labels 0, 1, …, K−1, 0, 1, … (``batch`` of them): every class equally represented."""
-    return torch.arange(batch, device=device) % classes
+    """Labels 0, 1, …, K−1, 0, 1, … (``batch`` of them): every class equally represented, on ``device``
+    (None: :func:`steplab.device.resolve_device`)."""
+    return torch.arange(batch, device=resolve_device(device)) % classes
 
 
 def noise(batch: int, dim: int, seed: int = 0, dtype: torch.dtype = EXACT_DTYPE, device=None) -> torch.Tensor:
-    """x_T ~ N(0, I), shape [batch, dim], drawn in float32 from a seeded CPU generator then cast."""
-    draw = torch.randn(batch, dim, generator=make_generator(seed), dtype=torch.float32)
-    return draw.to(dtype=dtype, device=device)
+    """x_T ~ N(0, I), shape [batch, dim], drawn in float32 from a seeded CPU generator (the same noise on every
+    machine), then cast and moved to ``device`` (None: :func:`steplab.device.resolve_device`)."""
+    draw = torch.randn(batch, dim, generator=make_generator(seed, "cpu"), dtype=torch.float32)
+    return draw.to(dtype=dtype, device=resolve_device(device))

@@ -27,12 +27,16 @@ def rk4(f: OdeFn, x0: torch.Tensor, grid: torch.Tensor, return_path: bool = Fals
     x = x0
     path = [x0] if return_path else None
     ts = grid.tolist()
-    for t, t_next in zip(ts[:-1], ts[1:]):
+    # the times f is evaluated at, made on x0's device once (not one host-to-device copy per evaluation)
+    nodes = torch.tensor(ts, dtype=x0.dtype, device=x0.device)
+    middles = torch.tensor([t + 0.5 * (t_next - t) for t, t_next in zip(ts[:-1], ts[1:])], dtype=x0.dtype,
+                           device=x0.device)
+    for n, (t, t_next) in enumerate(zip(ts[:-1], ts[1:])):
         h = t_next - t
-        k1 = f(x, torch.tensor(t, dtype=x0.dtype))
-        k2 = f(x + 0.5 * h * k1, torch.tensor(t + 0.5 * h, dtype=x0.dtype))
-        k3 = f(x + 0.5 * h * k2, torch.tensor(t + 0.5 * h, dtype=x0.dtype))
-        k4 = f(x + h * k3, torch.tensor(t_next, dtype=x0.dtype))
+        k1 = f(x, nodes[n])
+        k2 = f(x + 0.5 * h * k1, middles[n])
+        k3 = f(x + 0.5 * h * k2, middles[n])
+        k4 = f(x + h * k3, nodes[n + 1])
         x = x + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)  # x ← x + h (k1 + 2k2 + 2k3 + k4)/6
         if path is not None:
             path.append(x)

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import torch
 
+from steplab.device import resolve_device
 from steplab.diffusion.methods import parse_method
 from steplab.diffusion.metrics import rk4
 from steplab.diffusion.samplers import integrate
@@ -25,12 +26,13 @@ X_START = 0.5
 
 def smooth_rhs(x: torch.Tensor, s) -> torch.Tensor:
     """f(x, s) = −x² + cos s."""
-    return -x * x + torch.cos(torch.as_tensor(s, dtype=x.dtype))
+    return -x * x + torch.cos(torch.as_tensor(s, dtype=x.dtype, device=x.device))
 
 
 def exact_states(times: torch.Tensor, substeps: int = 400) -> torch.Tensor:
-    """x(t) at each of ``times`` (increasing from 0) by RK4 with ``substeps`` steps per interval, [len, 1]."""
-    x = torch.tensor([X_START], dtype=torch.float64)
+    """x(t) at each of ``times`` (increasing from 0) by RK4 with ``substeps`` steps per interval, [len, 1], on the
+    device of ``times``."""
+    x = torch.tensor([X_START], dtype=torch.float64, device=times.device)
     states, previous = [], 0.0
     for t in times.tolist():
         if t > previous:
@@ -46,24 +48,30 @@ def reference_value(steps: int = 4000) -> float:
     return float(exact_states(torch.tensor([T_END]), steps)[0, 0])
 
 
-def final_error(method: str, steps: int, exact_start: bool = False, reference: float | None = None) -> float:
-    """|x_N − x(2)| for ``method`` with N uniform steps (``exact_start``: PLMS from exact starting values)."""
+def final_error(method: str, steps: int, exact_start: bool = False, reference: float | None = None,
+                device=None) -> float:
+    """|x_N − x(2)| for ``method`` with N uniform steps (``exact_start``: PLMS from exact starting values).
+
+    One number per step: ``device=None`` resolves with the CPU fast path (:func:`steplab.device.resolve_device`).
+    """
     check_int("steps", steps, 1)
-    grid = torch.linspace(0.0, T_END, steps + 1, dtype=torch.float64)
+    device = resolve_device(device, work_items=1)
+    grid = torch.linspace(0.0, T_END, steps + 1, dtype=torch.float64, device=device)
     reference = reference_value() if reference is None else reference
     start = None
     if exact_start:
         order = parse_method(method).order
         start = exact_states(grid[1:order]) if order > 1 else None
-    x = integrate(smooth_rhs, torch.tensor([X_START], dtype=torch.float64), grid, method, exact_start=start)
+    x = integrate(smooth_rhs, torch.tensor([X_START], dtype=torch.float64, device=device), grid, method,
+                  exact_start=start)
     return abs(float(x[0]) - reference)
 
 
-def observed_order(method: str, steps=(640, 1280), exact_start: bool = False) -> float:
+def observed_order(method: str, steps=(640, 1280), exact_start: bool = False, device=None) -> float:
     """Least-squares slope of −log2(error) against log2(N) over ``steps`` (two N give log2(e_N/e_2N))."""
     reference = reference_value()
     logs_n = [math.log2(n) for n in steps]
-    logs_e = [math.log2(final_error(method, n, exact_start, reference)) for n in steps]
+    logs_e = [math.log2(final_error(method, n, exact_start, reference, device)) for n in steps]
     mean_n, mean_e = sum(logs_n) / len(logs_n), sum(logs_e) / len(logs_e)
     slope = sum((a - mean_n) * (b - mean_e) for a, b in zip(logs_n, logs_e)) / sum((a - mean_n) ** 2 for a in logs_n)
     return -slope

@@ -67,6 +67,7 @@ def integrate(f: OdeFn, x0: torch.Tensor, grid: torch.Tensor, method: str | Meth
 
     ``warmup="heun"`` replaces the first PLMS step by diffusers' PNDM 2-NFE Heun step (cross-checks only).
     ``exact_start`` [j, *x0.shape]: states at grid[1..j] used as starting values (AB with exact starts).
+    Computes on ``x0``'s device (the grid is moved there once; no host synchronisation per step).
     Returns ``x_N`` or ``(x_N, path)`` with path [N+1, *x0.shape].
     """
     method = parse_method(method)
@@ -74,8 +75,9 @@ def integrate(f: OdeFn, x0: torch.Tensor, grid: torch.Tensor, method: str | Meth
         raise ValueError(f"warmup must be one of {', '.join(WARMUPS)}, got {warmup!r}")
     steps = len(grid) - 1
     check_int("steps", steps, 1)
+    deltas = (grid[1:] - grid[:-1]).tolist()  # read where the grid was given (the host), before it moves
+    sig = grid.tolist()
     grid = grid.to(device=x0.device)
-    deltas = (grid[1:] - grid[:-1]).tolist()
     path = torch.empty((steps + 1, *x0.shape), dtype=x0.dtype, device=x0.device) if return_path else None
     if path is not None:
         path[0] = x0
@@ -83,7 +85,7 @@ def integrate(f: OdeFn, x0: torch.Tensor, grid: torch.Tensor, method: str | Meth
         if warmup != "euler" or exact_start is not None:
             raise ValueError("warmup/exact_start apply to the multistep (PLMS/HB/NT/GHVB) methods only")
         final_low = steps < LOWER_ORDER_FINAL_BELOW if lower_order_final is None else lower_order_final
-        x = _dpm_solver(f, x0, grid, method, path, final_low)
+        x = _dpm_solver(f, x0, grid, sig, method, path, final_low)
     else:
         x = _multistep(f, x0, grid, deltas, method, path, warmup, exact_start)
     return (x, path) if return_path else x
@@ -128,10 +130,10 @@ def _multistep(f, x, grid, deltas, method: Method, path, warmup, exact_start):
     return x
 
 
-def _dpm_solver(f, x, sigmas, method: Method, path, lower_order_final: bool):
-    """DPM-Solver++(2M), with the damped average on its second-order bracket for ``dpm++hb`` (module docstring)."""
+def _dpm_solver(f, x, sigmas, sig: list[float], method: Method, path, lower_order_final: bool):
+    """DPM-Solver++(2M), with the damped average on its second-order bracket for ``dpm++hb`` (module docstring);
+    ``sig`` are the ``sigmas`` as numbers (read on the host once)."""
     damping = method.beta
-    sig = sigmas.tolist()
     if min(sig[:-1]) <= 0 or sig[-1] < 0:
         raise ValueError("DPM-Solver++ needs positive noise levels sigma (the last may be 0)")
     steps = len(sig) - 1
@@ -187,4 +189,4 @@ def sample(model, method: str, steps: int, guidance: float = 0.0, x_T: torch.Ten
         raise ValueError(f"sigmas must have steps + 1 = {steps + 1} entries, got {len(grid)}")
     eps = model_eps_fn(model, guidance, class_labels)
     x0 = x_T * start_scale(grid[0]).to(dtype=x_T.dtype, device=x_T.device)
-    return integrate(eps, x0, grid.to(x_T.device), method, return_path=return_path, **options)
+    return integrate(eps, x0, grid, method, return_path=return_path, **options)  # integrate moves the grid

@@ -54,23 +54,23 @@ class BetaSweep:
         return round(self.divergence[beta][steps] * self.batch)
 
 
-def _beta_sweep(namer, betas, steps, seed: int) -> BetaSweep:
+def _beta_sweep(namer, betas, steps, seed: int, device=None) -> BetaSweep:
     names = {b: namer(b) for b in betas}
-    sweep: Sweep = gmm_sweep(tuple(names.values()) + ("ddim",), tuple(steps), seed=seed)
+    sweep: Sweep = gmm_sweep(tuple(names.values()) + ("ddim",), tuple(steps), seed=seed, device=device)
     return BetaSweep(tuple(betas), tuple(steps), names, {b: sweep.divergence[names[b]] for b in betas},
                      {b: sweep.error[names[b]] for b in betas}, sweep.error["ddim"], sweep.batch)
 
 
 @lru_cache(maxsize=4)
-def ghvb_beta_sweep(seed: int = 0) -> BetaSweep:
+def ghvb_beta_sweep(seed: int = 0, device=None) -> BetaSweep:
     """GHVB 3.β, β in :data:`GHVB_BETAS`, at N = 10 and 30 on the guided GMM (d = 64, w = 15)."""
-    return _beta_sweep(ghvb_name, GHVB_BETAS, GHVB_STEPS, seed)
+    return _beta_sweep(ghvb_name, GHVB_BETAS, GHVB_STEPS, seed, device)
 
 
 @lru_cache(maxsize=4)
-def hb_beta_sweep(seed: int = 0) -> BetaSweep:
+def hb_beta_sweep(seed: int = 0, device=None) -> BetaSweep:
     """HB 3.β, β in :data:`HB_BETAS`, at N in :data:`HB_STEPS` on the guided GMM (d = 64, w = 15)."""
-    return _beta_sweep(hb_name, HB_BETAS, HB_STEPS, seed)
+    return _beta_sweep(hb_name, HB_BETAS, HB_STEPS, seed, device)
 
 
 @dataclass(frozen=True)
@@ -94,13 +94,13 @@ class DpmGrid:
 
 
 @lru_cache(maxsize=4)
-def dpm_grid(seed: int = 0) -> DpmGrid:
+def dpm_grid(seed: int = 0, device=None) -> DpmGrid:
     """DPM-Solver++ with and without HB on the guided GMM at w in :data:`DPM_GUIDANCES`, N in :data:`DPM_STEPS`."""
     divergence = {m: {} for m in DPM_METHODS}
     error = {m: {} for m in DPM_METHODS}
     batch = 0
     for w in DPM_GUIDANCES:
-        sweep = gmm_sweep(DPM_METHODS, DPM_STEPS, guidance=w, seed=seed)
+        sweep = gmm_sweep(DPM_METHODS, DPM_STEPS, guidance=w, seed=seed, device=device)
         batch = sweep.batch
         for m in DPM_METHODS:
             divergence[m][w], error[m][w] = sweep.divergence[m], sweep.error[m]

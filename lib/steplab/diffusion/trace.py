@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from steplab.device import resolve_device
 from steplab.diffusion.samplers import integrate
 
 GRID = (0.0, 0.3, 0.5, 0.9)
@@ -66,10 +67,12 @@ def hand_hb_averaging_first(beta: float, grid=GRID) -> float:
     return x + d[2] * (23 * v[2] - 16 * v[1] + 5 * v[0]) / 12
 
 
-def sampler_value(method: str, grid=GRID) -> float:
-    """x_3 of our sampler ``method`` on the same ODE and grid."""
-    x = integrate(lambda x, t: -x * x + torch.cos(t), torch.tensor([X_START], dtype=torch.float64),
-                  torch.tensor(grid, dtype=torch.float64), method)
+def sampler_value(method: str, grid=GRID, device=None) -> float:
+    """x_3 of our sampler ``method`` on the same ODE and grid (one number: the CPU fast path of
+    :func:`steplab.device.resolve_device` when ``device`` is None)."""
+    f64 = dict(dtype=torch.float64, device=resolve_device(device, work_items=1))
+    x = integrate(lambda x, t: -x * x + torch.cos(t), torch.tensor([X_START], **f64), torch.tensor(grid, **f64),
+                  method)
     return float(x[0])
 
 
@@ -84,9 +87,9 @@ class TraceCheck:
     ghvb_vs_wrong: float
 
 
-def trace_check(beta: float = 0.7) -> TraceCheck:
+def trace_check(beta: float = 0.7, device=None) -> TraceCheck:
     """Compare hb{2+β} and ghvb{2+β} (order 3) with their hand traces and with the wrong variants."""
-    hb, ghvb = sampler_value(f"hb{2 + beta:g}"), sampler_value(f"ghvb{2 + beta:g}")
+    hb, ghvb = sampler_value(f"hb{2 + beta:g}", device=device), sampler_value(f"ghvb{2 + beta:g}", device=device)
 
     def rel(a: float, b: float) -> float:
         return abs(a - b) / abs(b)
