@@ -7,14 +7,14 @@ scale x_t = x̄_t/√(1+σ_t²), x_ref,t the RK4 reference at the same σ_t (at 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, keys, specs
+from app_pages import charts, ensemble, keys, specs
 from app_pages.controls import Control, Controls
 from app_pages.pins import Pins
 from app_pages.player import playback
@@ -45,13 +45,14 @@ CONTROLS = [
             help="hb3.8 = PLMS4 with heavy-ball β = 0.8; m = 4 is plain PLMS4 (β = 1)"),
     Control("steps", "steps N (model evaluations)", "int", 8, low=4, high=50),
     Control("guidance", "guidance scale w", "float", 15.0, low=0.0, high=20.0, step=0.5),
-    Control("samples", "samples", "int", 256, low=64, high=1024, step=64),
+    ensemble.control(PAGE),  # "samples": range and default follow the device (app_pages.ensemble.SIZES)
     Control("seed", "seed", "int", 0, low=0, high=99),
     Control("compare", "compare with (same noise, labels, N and w)", "select", "auto",
             options=("auto", "none", "ddim", "plms4", "hb3.8", "ghvb3.8", "dpm++"),
             labels={"auto": "auto: plms4 (hb3.8 when the sampler is plms4)"}),
 ]
 REFERENCE_STEPS = 400  # RK4 steps in all, spread over the sampler's N intervals
+SAMPLES_BOX = (-2.2, 2.2, -2.2, 2.2)  # the samples view (specs.samples_spec's domain)
 
 
 @dataclass
@@ -66,23 +67,30 @@ class SamplerPath:
     path: torch.Tensor  # [N+1, B, 2] x̄ along the σ grid (computed ahead with the sampler in ``plan``)
     plan: tuple  # (method, guidance) the steps after t were computed with
     t: int = 0
+    drawn: dict = field(default_factory=dict)  # what the last redraw showed of the samples (counts)
 
 
-@st.cache_data(max_entries=16, show_spinner="Solving the reference ODE (RK4)…")
-def reference(guidance: float, samples: int, seed: int, steps: int) -> np.ndarray:
-    """x̄_ref at every σ of the N-step grid [N+1, B, 2] (RK4 in log σ, ⌈REFERENCE_STEPS/N⌉ steps per interval)."""
+@st.cache_resource(max_entries=8, show_spinner="Solving the reference ODE (RK4)…")
+def reference(guidance: float, samples: int, seed: int, steps: int, where: str) -> torch.Tensor:
+    """x̄_ref at every σ of the N-step grid [N+1, B, 2] (RK4 in log σ, ⌈REFERENCE_STEPS/N⌉ steps per interval),
+    on the device ``where`` (cached as is, not copied: callers only read it)."""
     model = ring_gmm()
-    x_t, labels = noise(samples, 2, seed=seed, device=device()), balanced_labels(samples, model.classes, device())
-    return reference_path(model, guidance, x_t, sigma_grid(steps), labels,
-                          substeps=-(-REFERENCE_STEPS // steps)).cpu().numpy()
+    x_t, labels = noise(samples, 2, seed=seed, device=where), balanced_labels(samples, model.classes, where)
+    return reference_path(model, guidance, x_t, sigma_grid(steps), labels, substeps=-(-REFERENCE_STEPS // steps))
 
 
-def off_reference(path: np.ndarray, ref: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def data_scale(grid: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """√(1+σ_t²) per step of the grid, [N+1, 1, 1] on ``like``'s device: x = x̄/√(1+σ²) is the data scale."""
+    return torch.sqrt(1.0 + grid**2).to(like)[:, None, None]
+
+
+def off_reference(path: torch.Tensor, ref: torch.Tensor, scale: torch.Tensor) -> np.ndarray:
     """The page's one divergence test, per step and sample [T, B]: ‖x_t − x_ref,t‖ > 1 with x = x̄/√(1+σ_t²)
-    (non-finite counts as off), for the first T steps of ``path`` [T, B, 2] against ``ref`` [N+1, B, 2]."""
-    count = len(path)
-    return np.stack([diverged(torch.as_tensor(path[k] / scale[k]), torch.as_tensor(ref[k] / scale[k])).numpy()
-                     for k in range(count)])
+    (non-finite counts as off), for the first T steps of ``path`` [T, B, 2] against ``ref`` [N+1, B, 2],
+    computed on their device (only the [T, B] booleans come back)."""
+    count, batch = path.shape[:2]
+    off = diverged((path / scale[:count]).reshape(-1, 2), (ref[:count] / scale[:count]).reshape(-1, 2))
+    return off.reshape(count, batch).cpu().numpy()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -128,16 +136,17 @@ def parse_pin(text: str) -> str:
     return text
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def sampler_path(method: str, steps: int, guidance: float, samples: int, seed: int) -> np.ndarray:
+@st.cache_resource(max_entries=16, show_spinner=False)
+def sampler_path(method: str, steps: int, guidance: float, samples: int, seed: int, where: str) -> torch.Tensor:
     """A comparison or pinned sampler's whole path [N+1, B, 2] from the same x_T and labels (one batched call).
 
     One call per sampler: the library's samplers take one method (their recurrences differ), and each
-    path is cached, so a redraw or a play frame only slices it.
+    path is cached on the device ``where`` (not copied: callers only read it), so a redraw or a play frame
+    only slices it.
     """
     model = ring_gmm()
-    x_t, labels = noise(samples, 2, seed=seed, device=device()), balanced_labels(samples, model.classes, device())
-    return sample(model, method, steps, guidance, x_t, labels, return_path=True)[1].cpu().numpy()
+    x_t, labels = noise(samples, 2, seed=seed, device=where), balanced_labels(samples, model.classes, where)
+    return sample(model, method, steps, guidance, x_t, labels, return_path=True)[1]
 
 
 def main() -> None:
@@ -169,8 +178,9 @@ def main() -> None:
     others = ([] if compare == "none" else [(f"compare: {compare}", compare)]) + [
         (f"pin {i}: {m}", m) for i, m in enumerate(pins.values, start=1)]  # (label, sampler) on the same x_T
     with measure(PAGE):
-        other = {label: sampler_path(m, v["steps"], v["guidance"], v["samples"], v["seed"]) for label, m in others}
-        ref = reference(v["guidance"], v["samples"], v["seed"], v["steps"])
+        other = {label: sampler_path(m, v["steps"], v["guidance"], v["samples"], v["seed"], str(device()))
+                 for label, m in others}
+        ref = reference(v["guidance"], v["samples"], v["seed"], v["steps"], str(device()))
 
     def start() -> SamplerPath:
         _, path = sample(model, method, v["steps"], v["guidance"], x_t, labels, return_path=True)
@@ -188,13 +198,14 @@ def main() -> None:
                       render=lambda live, state: render(live, v, method, model, grid, labels, other, ref))
     pins.buttons(method, what="sampler")
     live = player["live"]
-    final = live.path[-1].cpu().numpy()
-    scale = np.sqrt(1.0 + grid.numpy() ** 2)[:, None, None]
+    final = live.path[-1]
+    scale = data_scale(grid, final)
     rows = []
-    for label, sampler, x_n in [(f"now: {method}", method, final)] + [(lb, m, other[lb][-1]) for lb, m in others]:
-        rows.append({"run": label, "sampler": sampler, "steps N": v["steps"], "guidance w": v["guidance"],
-                     "diverged at the end": float(off_reference(x_n[None], ref[-1:], scale[-1:]).mean()),
-                     "right cluster": float(assigned_fraction(torch.as_tensor(x_n), model.means, labels))})
+    with measure(PAGE):
+        for label, sampler, x_n in [(f"now: {method}", method, final)] + [(lb, m, other[lb][-1]) for lb, m in others]:
+            rows.append({"run": label, "sampler": sampler, "steps N": v["steps"], "guidance w": v["guidance"],
+                         "diverged at the end": float(off_reference(x_n[None], ref[-1:], scale[-1:]).mean()),
+                         "right cluster": float(assigned_fraction(x_n, model.means, labels))})
     fraction = rows[0]["diverged at the end"]
     summary = (f"**At the end of the run ({v['steps']} steps, w = {v['guidance']:g}):** {method}: {fraction:.1%} of "
                f"the samples diverged, {rows[0]['right cluster']:.1%} in the right cluster")
@@ -208,24 +219,23 @@ def main() -> None:
                                     "right cluster": st.column_config.NumberColumn(format="percent")})
     reproduce_expander(reproduce_code(v, method), "Changes made mid-run are not included. For the comparison or "
                        "a pinned sampler, put its name in sample(model, ...).")
-    st.session_state[keys.result(PAGE)] = {"t": live.t, "divergence": fraction, "final": final,
+    st.session_state[keys.result(PAGE)] = {"t": live.t, "divergence": fraction, "final": final.cpu().numpy(),
                                            "right": rows[0]["right cluster"],
                                            "runs": {row["run"]: row["diverged at the end"] for row in rows},
-                                           "finals": {label: path[-1] for label, path in other.items()},
+                                           "finals": {label: path[-1].cpu().numpy() for label, path in other.items()},
                                            "x": live.path}
     ctl.finish(extra={"pins": pins.param()})
     clock.show()
 
 
 def render(live: SamplerPath, v: dict, method: str, model, grid: torch.Tensor, labels: torch.Tensor,
-           other: dict[str, np.ndarray], ref: np.ndarray) -> None:
+           other: dict[str, torch.Tensor], ref: torch.Tensor) -> None:
     t = live.t
     sigmas = grid.numpy()
-    scale = np.sqrt(1.0 + sigmas**2)[:, None, None]
-    with measure(PAGE):
-        path = live.path[: t + 1].cpu().numpy()
-        shown = path / scale[: t + 1]
-        bad = off_reference(path, ref, scale)  # [t+1, B]: ‖x_k − x_ref,k‖ > 1
+    scale = data_scale(grid, live.path)
+    with measure(PAGE):  # on the device; the [t+1, B] booleans and what is drawn come back
+        bad = off_reference(live.path[: t + 1], ref, scale)  # [t+1, B]: ‖x_k − x_ref,k‖ > 1
+        now = live.path[t] / scale[t]  # [B, 2] in the data scale
     n = min(t, v["steps"] - 1)
 
     def z_at(k: int) -> np.ndarray:  # δλ of step k -> k + 1, per sample
@@ -271,21 +281,34 @@ def render(live: SamplerPath, v: dict, method: str, model, grid: torch.Tensor, l
         st.error(f"**{method}** — {what} since step {first}{reason} ({int(bad[-1].sum())} samples off).",
                  icon=":material/error:")
     left_col, right_col = st.columns(2)
-    points = pd.DataFrame({"x": shown[-1, :, 0], "y": shown[-1, :, 1], "class": labels.cpu().numpy()})
-    points = points[np.isfinite(points.x) & np.isfinite(points.y)]
     means = pd.DataFrame({"x": model.means[:, 0].numpy(), "y": model.means[:, 1].numpy()})
-    compare = [pd.DataFrame({"x": [], "y": [], "sampler": []})]
-    for name, path in other.items():  # the comparison and the pinned samplers at the same step t
-        xy = path[t] / scale[t]
-        keep = np.isfinite(xy).all(-1)
-        compare.append(pd.DataFrame({"x": xy[keep, 0], "y": xy[keep, 1], "sampler": name}))
-    compare = pd.concat(compare, ignore_index=True)
-    charts.show(specs.samples_spec(), {"points": points, "means": means, "other": compare}, left_col)
+    if len(labels) > ensemble.POINTS_MAX:  # too many to draw one by one: a density image made on the device
+        with measure(PAGE):
+            cells = ensemble.density_cells(now, SAMPLES_BOX)
+        live.drawn = {"samples": len(labels), "in_view": int(cells["count"].sum())}
+        means["run"] = "class mean"
+        charts.show(ensemble.density_spec(SAMPLES_BOX, f"{len(labels):,} samples now ({live.drawn['in_view']:,} in "
+                                          "view; ✚ class means)", ("x", "y")), {"cells": cells, "now": means}, left_col)
+        if other:
+            left_col.caption(f"With more than {ensemble.POINTS_MAX:,} samples the comparison and pinned samplers are "
+                             "not drawn; their end results are in the summary above.")
+    else:
+        xy_now = now.cpu().numpy()
+        points = pd.DataFrame({"x": xy_now[:, 0], "y": xy_now[:, 1], "class": labels.cpu().numpy()})
+        points = points[np.isfinite(points.x) & np.isfinite(points.y)]
+        live.drawn = {"samples": len(labels), "in_view": len(points)}
+        compare = [pd.DataFrame({"x": [], "y": [], "sampler": []})]
+        for name, path in other.items():  # the comparison and the pinned samplers at the same step t
+            xy = (path[t] / scale[t]).cpu().numpy()
+            keep = np.isfinite(xy).all(-1)
+            compare.append(pd.DataFrame({"x": xy[keep, 0], "y": xy[keep, 1], "sampler": name}))
+        compare = pd.concat(compare, ignore_index=True)
+        charts.show(specs.samples_spec(), {"points": points, "means": means, "other": compare}, left_col)
     if left is not None:
         data = {"locus": locus(applied), "interval": pd.DataFrame({"x1": [left], "x2": [0.0], "y": [0.0],
                                                                   "what": ["stable real interval"]}),
                 "z": pd.DataFrame({"re": z.real[finite_z], "im": z.imag[finite_z],
-                                   "stable": np.where(inside[finite_z], "inside", "outside")})}
+                                   "stable": np.where(inside[finite_z], "inside", "outside")})[:ensemble.POINTS_MAX]}
         reach = min(left * 1.6, -2.5, float(np.quantile(z.real[finite_z], 0.02)) * 1.1 if finite_z.any() else 0)
         x_min = -next(b for b in (2.5, 5, 10, 20, 50, 100, 200, 500, 1e3, 1e4, 1e9) if b >= -reach)
         charts.show(specs.region_spec(x_min), data, right_col)

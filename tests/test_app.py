@@ -702,3 +702,20 @@ def test_rnn_success_rate_counts_the_random_starts_and_matches_descend(monkeypat
 
 
 # ----------------------------------------------------------------------------- links a slider cannot show
+
+
+def test_diffusion_draws_every_sample_or_a_density_of_all_of_them(monkeypatch):
+    """Up to ensemble.POINTS_MAX samples are drawn as points; above it a density image counts all of them."""
+    monkeypatch.setenv("STEPLAB_DEVICE", "cpu")
+    from app_pages import ensemble
+    at = open_app("app_pages/diffusion.py", samples="128", guidance="5")
+    assert player(at, "diffusion")["live"].drawn == {"samples": 128, "in_view": 128}
+    monkeypatch.setattr(ensemble, "POINTS_MAX", 100)
+    for samples in (128, 192):
+        at = open_app("app_pages/diffusion.py", samples=str(samples), guidance="5")
+        assert player(at, "diffusion")["live"].drawn == {"samples": samples, "in_view": samples}  # w = 5: all stay
+        density = [frames["cells"] for title, frames in charts_drawn(at) if f"{samples:,} samples now (" in title]
+        assert len(density) == 1 and density[0]["count"].sum() == samples and len(density[0]) <= 48 * 48
+
+
+# ----------------------------------------------------------------------------- every view true at a glance (laptop)
