@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, ensemble, keys, specs
+from app_pages import charts, diffusion_digits, ensemble, keys, specs
 from app_pages.controls import Control, Controls
 from app_pages.pins import Pins
 from app_pages.player import playback
@@ -150,6 +150,8 @@ def sampler_path(method: str, steps: int, guidance: float, samples: int, seed: i
 
 
 def main() -> None:
+    if diffusion_digits.selected_mode() == "digits":  # the trained digits denoiser (its own module)
+        return diffusion_digits.main()
     st.title("Heavy-ball diffusion sampling")
     st.caption("Guided sampling of an 8-class ring with few steps. Each sampler is stable only while δλ (step × "
                "eigenvalue of ∇ε̄) stays in the region of the method applied at that step (the first steps run at "

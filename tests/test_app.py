@@ -704,6 +704,54 @@ def test_rnn_success_rate_counts_the_random_starts_and_matches_descend(monkeypat
 # ----------------------------------------------------------------------------- links a slider cannot show
 
 
+# ----------------------------------------------------------------------------- diffusion: digits mode
+
+
+def test_diffusion_digits_mode_draws_the_chosen_digit_and_matches_its_code():
+    at = open_app("app_pages/diffusion.py", mode="digits", digit="7", sampler="hb", beta="0.8", steps="6",
+                  guidance="2", compare="plms4")
+    page = at.session_state["_result.diffusion_digits"]
+    assert page["method"] == "hb3.8" and page["t"] == 6 and len(at.get("image")) == 2  # this sampler and plms4
+    namespace = run_code(at)
+    assert namespace["labels"].tolist() == [7] * 16
+    np.testing.assert_array_equal(namespace["x_end"].numpy(), page["final"])
+    assert page["accuracy"] == namespace["accuracy"](namespace["x_end"], namespace["labels"]) >= 0.5
+    frame = page["out_of_range"]
+    assert len(frame) == 7 and np.isfinite(frame).all() and ((0 <= frame) & (frame <= 1)).all()
+    assert frame[-1] == pytest.approx(page["out_of_range_end"]) and frame[0] > 0.15  # step 0: Gaussian noise
+    assert at.query_params["mode"] == "digits" and at.query_params["digit"] == "7"
+
+
+def test_diffusion_digits_step_advances_the_counter_and_the_readout():
+    at = open_app("app_pages/diffusion.py", mode="digits", steps="5")
+    click(at, "diffusion_digits.reset")
+    assert player(at, "diffusion_digits")["live"].t == 0
+    click(at, "diffusion_digits.step")
+    click(at, "diffusion_digits.step")
+    assert player(at, "diffusion_digits")["live"].t == 2
+    assert next(m.value for m in at.metric if m.label == "step") == "2 / 5"
+    frame = at.session_state["_result.diffusion_digits"]["out_of_range"]
+    assert len(frame) == 3 and np.isfinite(frame).all()
+    widget(at, "diffusion_digits.sampler").set_value("ddim").run()  # a change mid-run keeps the images so far
+    click(at, "diffusion_digits.step")
+    live = player(at, "diffusion_digits")["live"]
+    assert live.t == 3 and live.plan[0] == "ddim"
+
+
+@pytest.mark.parametrize("params, warned", [
+    ({"mode": "digits", "digit": "12", "guidance": "nan", "sampler": "euler"}, ("`digit`", "`guidance`", "`sampler`")),
+    ({"mode": "pixels"}, ("`mode`",)),
+])
+def test_diffusion_digits_mode_warns_on_bad_links(params, warned):
+    at = open_app("app_pages/diffusion.py", **params)
+    warnings = " ".join(w.value for w in at.warning)
+    assert all(name in warnings for name in warned), warnings
+    if params["mode"] == "digits":
+        assert widget(at, "diffusion_digits.digit").value == 3 and at.get("image")  # defaults, still drawn
+    else:
+        assert "_result.diffusion" in at.session_state  # the ring mode instead
+
+
 def test_diffusion_draws_every_sample_or_a_density_of_all_of_them(monkeypatch):
     """Up to ensemble.POINTS_MAX samples are drawn as points; above it a density image counts all of them."""
     monkeypatch.setenv("STEPLAB_DEVICE", "cpu")
