@@ -6,10 +6,11 @@ import time
 
 import streamlit as st
 
-from app_pages import keys
+from app_pages import keys, layout
 from app_pages.ui import compute_threads
 
 st.set_page_config(page_title="steplab dashboard", page_icon="📉", layout="wide")
+layout.apply()  # metrics wrap instead of being cut on a laptop screen
 
 PAGES = {  # st.navigation sections
     "Explore": [

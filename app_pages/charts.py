@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import textwrap
 
 import altair as alt
 import numpy as np
@@ -23,6 +24,7 @@ alt.utils.schemapi.disable_debug_mode()  # no validation while building (the spe
 
 RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#444444", "#ff7f0e"]
 MAX_SHOWN = 1e10
+TITLE_CHARS = 24  # a chart title's line: what a laptop's narrowest column (~170 px at 1000 px) shows uncut
 
 
 def vega_spec(builder):
@@ -55,8 +57,40 @@ def show(spec: dict, datasets: dict[str, pd.DataFrame | bytes], container=None, 
     """
     spec = copy.deepcopy(spec)  # Streamlit edits the dict it is given (legend titles, datasets)
     spec["datasets"] = {**spec.get("datasets", {}), **datasets}
+    if isinstance(spec.get("title"), str):  # Vega cuts a title wider than the chart: wrap it into lines
+        spec["title"] = wrap_title(spec["title"])  # (a chart cannot tell its column's width: the narrowest)
     spec["autosize"] = {"type": "fit-x", "contains": "padding"}  # height is the plot's, legends come on top
     return (container or st).vega_lite_chart(spec, width="stretch", **options)
+
+
+def wrap_title(title: str, width: int = TITLE_CHARS) -> str | list[str]:
+    """A title as lines of at most ``width`` characters (broken at spaces; Vega draws a list as lines)."""
+    lines = textwrap.wrap(title, width, break_long_words=False, break_on_hyphens=False)
+    return lines[0] if len(lines) == 1 else lines or title
+
+
+def surround(box: tuple, factor: float = 2.0) -> tuple[float, float, float, float]:
+    """``box`` grown ``factor`` times around its centre: what an :func:`equal_aspect` chart may show of a
+    surface (compute its cells there, draw them clipped, and no blank margin shows)."""
+    x0, x1, y0, y1 = map(float, box)
+    cx, cy, hx, hy = (x0 + x1) / 2, (y0 + y1) / 2, factor * (x1 - x0) / 2, factor * (y1 - y0) / 2
+    return (cx - hx, cx + hx, cy - hy, cy + hy)
+
+
+def equal_aspect(box: tuple, **options) -> tuple[alt.Scale, alt.Scale]:
+    """x and y scales showing ``box`` = (x_min, x_max, y_min, y_max) with one unit as long on both axes,
+    whatever the chart's width: the axis with room to spare widens its domain around the box's centre
+    (Vega signals ``width``/``height``), so circles stay round and contours keep their shape."""
+    x0, x1, y0, y1 = map(float, box)
+    cx, cy, hx, hy = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+    ratio = f"((height / max(width, 1)) / {hy / hx!r})"  # > 1: the plot is taller than the box
+    grow_x, grow_y = f"max(1, 1 / {ratio})", f"max(1, {ratio})"
+    scales = []
+    for centre, half, grow in ((cx, hx, grow_x), (cy, hy, grow_y)):
+        scales.append(alt.Scale(domainMin=alt.ExprRef(f"{centre!r} - {half!r} * {grow}"),
+                                domainMax=alt.ExprRef(f"{centre!r} + {half!r} * {grow}"),
+                                nice=False, zero=False, **options))
+    return scales[0], scales[1]
 
 
 def arrow(df: pd.DataFrame) -> bytes:
@@ -73,19 +107,21 @@ def finite(df: pd.DataFrame, column: str, positive: bool = False, cap: float = M
     return df[keep]
 
 
-def run_color() -> alt.Color:
+def run_color(legend: bool = True) -> alt.Color:
     """Colour by run label. Labels must sort in run order ('now: …' < 'pin 1: …', or '1 · …' < '2 · …'),
-    so that run 0 is always blue whatever the labels say.
+    so that run 0 is always blue whatever the labels say. The legend lists one run a line (two columns
+    of long labels do not fit half a laptop screen); ``legend=False`` leaves it to another chart.
 
     (The labels are not in the spec, so a new step size does not rebuild the cached spec.)
     """
     return alt.Color("run:N", scale=alt.Scale(range=RUN_COLORS), sort="ascending",
-                     legend=alt.Legend(orient="bottom", title=None, labelLimit=300, columns=2))
+                     legend=alt.Legend(orient="bottom", title=None, labelLimit=400, columns=1) if legend else None)
 
 
 @vega_spec
 def series_spec(y: str, title: str, log: bool = True, dash: str | None = None,
-                height: int = 220, x: str = "step", rules: bool = False, markers: str | None = None) -> alt.Chart:
+                height: int = 220, x: str = "step", rules: bool = False, markers: str | None = None,
+                legend: bool = True) -> alt.Chart:
     """Lines of ``y`` vs ``x`` per run (and per ``dash`` group) from source 'series', with hover values.
 
     With ``rules``, dashed vertical lines at the steps in source 'rules' mark mid-run setting changes.
@@ -95,7 +131,7 @@ def series_spec(y: str, title: str, log: bool = True, dash: str | None = None,
         x=alt.X(f"{x}:Q", title=x),
         y=alt.Y(f"{y}:Q", title=None, scale=alt.Scale(type="log" if log else "linear"),
                 axis=alt.Axis(format="~e" if log else "~g", gridOpacity=0.5)),
-        color=run_color(),
+        color=run_color(legend),
         tooltip=[alt.Tooltip("run:N"), alt.Tooltip(f"{x}:Q"), alt.Tooltip(f"{y}:Q", format=".4g")]
         + ([alt.Tooltip(f"{dash}:N")] if dash else []),
     )
@@ -113,7 +149,7 @@ def series_spec(y: str, title: str, log: bool = True, dash: str | None = None,
         chart = chart + marks
     if markers:
         points = alt.Chart(named("markers")).mark_point(shape="diamond", size=90, filled=True, opacity=1.0).encode(
-            x=alt.X(f"{x}:Q"), y=alt.Y(f"{y}:Q"), color=run_color(),
+            x=alt.X(f"{x}:Q"), y=alt.Y(f"{y}:Q"), color=run_color(legend),
             tooltip=[alt.Tooltip("run:N"), alt.Tooltip(f"{x}:Q", title=markers)])
         chart = chart + points
     return chart.properties(height=height, title=title)
@@ -121,10 +157,11 @@ def series_spec(y: str, title: str, log: bool = True, dash: str | None = None,
 
 def series(df: pd.DataFrame, y: str, title: str, labels: list[str], log: bool = True, dash: str | None = None,
            height: int = 220, x: str = "step", changes=(), container=None,
-           markers: pd.DataFrame | None = None, marker_title: str = "marked at") -> None:
+           markers: pd.DataFrame | None = None, marker_title: str = "marked at", legend: bool = True) -> None:
     """Draw :func:`series_spec` with the finite rows of ``df`` (positive ones on log axes); ``markers``: rows
-    (run, ``x``, ``y``) drawn as diamonds."""
-    spec = series_spec(y, title, log, dash, height, x, bool(changes), marker_title if markers is not None else None)
+    (run, ``x``, ``y``) drawn as diamonds; ``legend=False`` when another chart on the page shows the runs."""
+    spec = series_spec(y, title, log, dash, height, x, bool(changes), marker_title if markers is not None else None,
+                       legend)
     data = {"series": finite(df, y, positive=log)}
     if changes:
         data["rules"] = pd.DataFrame({"step": list(changes)})

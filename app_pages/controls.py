@@ -4,7 +4,8 @@ Every page declares its controls as :class:`Control` specs and renders them thro
 :class:`Controls`, which
 
 * restores each value on load from ``st.query_params`` (invalid text / NaN / out-of-range values fall
-  back to the default with a visible warning), else from the page's last values in this session;
+  back to the default with a visible warning; a number between the slider's positions moves to the nearest
+  one, also with a warning), else from the page's last values in this session;
 * hides the controls named in ``?hide=a,b`` (their values still come from the URL), for a cut-down
   classroom view;
 * writes every value back to ``st.query_params`` after each run and shows a copy-able link.
@@ -25,14 +26,29 @@ from app_pages import keys
 
 TRUE_WORDS = {"1", "true", "on", "yes"}
 FALSE_WORDS = {"0", "false", "off", "no"}
+MANTISSAS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0)  # a log slider's values: these x 10^k
+
+
+class OffGrid(ValueError):
+    """A valid number that no position of the slider shows; ``nearest`` is the closest one it does."""
+
+    def __init__(self, message: str, nearest: Any):
+        super().__init__(message)
+        self.nearest = nearest
+
+
+def readings(raw: str) -> list[str]:
+    """The ways to read one query value: as given (stripped), and with spaces back to '+' (URL decoding turns
+    a hand-typed '+' into a space: ``dpm++`` arrives as ``'dpm  '``, ``1e+3`` as ``'1e 3'``)."""
+    text = str(raw)
+    return list(dict.fromkeys([text.strip(), text.replace(" ", "+").strip()]))
 
 
 def log_grid(low: float, high: float) -> list[float]:
     """'Nice' values (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8 x 10^k) between low and high, inclusive."""
-    mantissas = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0)
     values = []
     for exponent in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1):
-        for m in mantissas:
+        for m in MANTISSAS:
             v = float(f"{m * 10.0**exponent:.6g}")
             if low * (1 - 1e-9) <= v <= high * (1 + 1e-9):
                 values.append(v)
@@ -68,13 +84,19 @@ class Control:
         return value
 
     def parse(self, raw: str) -> Any:
-        """Query-string text -> value; ValueError with a readable reason when invalid."""
-        text = str(raw).strip()
+        """Query-string text -> value; ValueError with a readable reason when invalid, :class:`OffGrid` (with
+        the nearest position) for a number the slider cannot show."""
+        texts = readings(raw)
+        text = texts[0]
         if self.kind in ("float", "log", "int"):
-            try:
-                value = float(text)
-            except ValueError:
-                raise ValueError(f"'{text}' is not a number") from None
+            for candidate in texts:
+                try:
+                    value = float(candidate) if candidate.isascii() else None
+                    break
+                except ValueError:
+                    value = None
+            if value is None:
+                raise ValueError(f"'{text}' is not a number" + ("" if text.isascii() else " (digits 0-9 only)"))
             if not math.isfinite(value):
                 raise ValueError(f"'{text}' is not a finite number")
             if not self.low <= value <= self.high:
@@ -82,12 +104,24 @@ class Control:
             if self.kind == "int":
                 if value != int(value):
                     raise ValueError(f"'{text}' is not an integer")
-                return int(value)
-            return self.snap(value)
+                value, step = int(value), int(self.step or 1)
+                if (value - self.low) % step:
+                    nearest = min(int(self.high), int(self.low + round((value - self.low) / step) * step))
+                    raise OffGrid(f"{value} is not a position of the slider (steps of {step} from "
+                                  f"{self.low:g}); using the nearest, {nearest}", nearest)
+                return value
+            nearest = self.snap(value)
+            if not math.isclose(nearest, value, rel_tol=1e-9, abs_tol=1e-12):
+                where = (f"steps of {self.step:g} from {self.low:g}" if self.kind == "float"
+                         else f"values {', '.join(f'{m:g}' for m in MANTISSAS)} × 10ᵏ")
+                raise OffGrid(f"{value:g} is not a position of the slider ({where}); using the nearest, "
+                              f"{self.serialize(nearest)}", nearest)
+            return nearest
         if self.kind == "select":
-            if text not in self.options:
+            match = next((t for t in texts if t in self.options), None)
+            if match is None:
                 raise ValueError(f"'{text}' is not one of {', '.join(map(str, self.options))}")
-            return text
+            return match
         if self.kind == "toggle":
             if text.lower() in TRUE_WORDS:
                 return True
@@ -152,6 +186,9 @@ class Controls:
                 if name in self.url:
                     try:
                         value = spec.parse(self.url[name])
+                    except OffGrid as error:
+                        warnings.append(f"`{name}`: {error}.")
+                        value = error.nearest
                     except ValueError as error:
                         warnings.append(f"`{name}`: {error}; using the default {spec.serialize(spec.default)}.")
                         value = spec.default
@@ -204,12 +241,15 @@ def current_params() -> dict[str, str]:
     return {key: ";".join(st.query_params.get_all(key)) for key in st.query_params}
 
 
-def share_url(params: dict[str, str]) -> str:
-    try:
-        url = st.context.url or ""
-    except Exception:  # noqa: BLE001 - not available outside a browser session
-        url = ""
+def share_url(params: dict[str, str], url: str | None = None) -> str:
+    """The link to this view: the page's address (``st.context.url`` unless given) with ``params``; the
+    home page's address has an empty path, which becomes "/" (``http://host:8501/?eta=…``)."""
+    if url is None:
+        try:
+            url = st.context.url or ""
+        except Exception:  # noqa: BLE001 - not available outside a browser session
+            url = ""
     if not url:
         url = "http://localhost:8501/"
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode(params, safe=',')}"
+    return f"{parts.scheme}://{parts.netloc}{parts.path or '/'}?{urlencode(params, safe=',')}"

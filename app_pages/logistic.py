@@ -209,19 +209,22 @@ def render(live: Live, state: dict, dataset: data.Dataset, computed: data.Datase
                           "kind": "Batch Perceptron" if i >= sweep_runs else "LR"})
     charts.show(specs.boundary_spec(round(box, 3)), {"points": points, "lines": pd.DataFrame(lines)}, left)
     with right:
+        # one legend for the page: the decision-boundary chart's (the same runs, the same colours)
         charts.series(charts.long_frame(loss, labels, column="loss"), "loss", "loss f(θ_t) (log)", labels,
-                      height=150, changes=state["changes"])
+                      height=220, changes=state["changes"], legend=False)
         charts.series(charts.long_frame(margin, labels, column="margin"), "margin",
-                      "normalized margin min_i y_i a_iᵀθ_t / ‖θ_t‖ (> 0: separated)", labels, log=False, height=120)
+                      "normalized margin min_i y_i a_iᵀθ_t / ‖θ_t‖ (> 0: separated)", labels, log=False, height=150,
+                      legend=False)
         charts.series(charts.long_frame(accuracy, labels, column="accuracy"), "accuracy",
-                      "training accuracy (◆: stays separated from here on)", labels, log=False, height=120,
-                      markers=separation_markers(accuracy, labels), marker_title="stays separated from t")
+                      "training accuracy (◆: stays separated from here on)", labels, log=False, height=150,
+                      markers=separation_markers(accuracy, labels), marker_title="stays separated from t",
+                      legend=False)
     c1, c2 = st.columns(2)
     charts.series(charts.long_frame(grad_norm, labels, column="grad"), "grad", "gradient norm ‖∇f(θ_t)‖ (log)",
-                  labels, height=180, container=c1)
+                  labels, height=200, container=c1, legend=False)
     if live.t:
         charts.series(charts.long_frame(r, labels, column="r", start_step=0), "r", "normalized step r_t (log; "
-                      "r > 1 leaves the loss's convergence radius)", labels, height=180, container=c2)
+                      "r > 1 leaves the loss's convergence radius)", labels, height=200, container=c2, legend=False)
     hint = loss_hint(loss, labels, sweep_runs) if live.t else None
     if hint:
         st.info(hint, icon=":material/lightbulb:")

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from app_pages import keys
-from app_pages.controls import Controls
+from app_pages.controls import Controls, readings
 
 MAX_RUNS = 4  # settings overlaid on a page: the current one and up to 3 pinned
 PIN_ORDER = ("eta", "c")  # how a (step size, clip threshold) pin is written in a link
@@ -43,6 +43,18 @@ def step_clip_pins(specs: dict, held_as: tuple[str, str]):
     return parse, format
 
 
+def read(parse: Callable[[str], Any], text: str) -> Any:
+    """``parse`` one pin's link text, also with spaces read back as '+' (:func:`controls.readings`:
+    a hand-typed ``dpm++`` arrives as ``'dpm  '``); the first reading's error when none parses."""
+    first = None
+    for reading in readings(text):
+        try:
+            return parse(reading)
+        except ValueError as error:
+            first = first or error
+    raise first
+
+
 class Pins:
     """The pinned settings of one page: overlaid on the current setting, same seed and start point.
 
@@ -59,11 +71,17 @@ class Pins:
         self.format = format
         if self.key not in st.session_state:
             st.session_state[self.key] = []
-            parts = [p.strip() for p in ctl.url.get("pins", "").split(";") if p.strip()]
+            parts = [p for p in ctl.url.get("pins", "").split(";") if p.strip()]
+            message = None
             try:
-                st.session_state[self.key] = [parse(part) for part in parts][: MAX_RUNS - 1]
+                pinned = [read(parse, part) for part in parts]
+                st.session_state[self.key] = pinned[: MAX_RUNS - 1]
+                if len(pinned) > MAX_RUNS - 1:
+                    message = (f"`pins`: {len(pinned)} settings given, but a page overlays at most {MAX_RUNS - 1} "
+                               f"besides the current one; pinned the first {MAX_RUNS - 1}.")
             except ValueError as error:
                 message = f"`pins`: {error}; no pinned runs."
+            if message:
                 st.session_state.setdefault(keys.warnings(self.page), []).append(message)
                 st.warning("Invalid link parameter " + message, icon=":material/warning:")
 
@@ -78,21 +96,22 @@ class Pins:
         """'Pin for comparison' (adds ``current``; at most MAX_RUNS - 1 pins, then says so) and 'Clear pins'."""
         pins = st.session_state[self.key]
         full = len(pins) >= MAX_RUNS - 1
-        b1, b2, note = st.columns([1, 1, 3], vertical_alignment="center")
-        if b1.button("Pin for comparison", icon=":material/push_pin:", disabled=full,
+        bar = st.container(horizontal=True, vertical_alignment="center")  # labels never cut, wrapping
+        if bar.button("Pin for comparison", icon=":material/push_pin:", disabled=full, width="content",
                      key=keys.widget(self.page, "pin"),
                      help=f"Keep this {what} on the charts; then move the sliders to compare (same seed and start)."):
             if len(pins) < MAX_RUNS - 1:
                 st.session_state[self.key] = pins + [current]
                 st.rerun()
-        if b2.button("Clear pins", icon=":material/close:", disabled=not pins, key=keys.widget(self.page, "unpin")):
+        if bar.button("Clear pins", icon=":material/close:", disabled=not pins, width="content",
+                     key=keys.widget(self.page, "unpin")):
             st.session_state[self.key] = []
             st.rerun()
         if full:
-            note.caption(f"{len(pins)} settings pinned besides this one, the most a page overlays ({MAX_RUNS}): "
+            bar.caption(f"{len(pins)} settings pinned besides this one, the most a page overlays ({MAX_RUNS}): "
                          f"clear the pins to pin another.")
         elif pins:
-            note.caption(f"{1 + len(pins)} of at most {MAX_RUNS} settings overlaid, same seed and start point.")
+            bar.caption(f"{1 + len(pins)} of at most {MAX_RUNS} settings overlaid, same seed and start point.")
         else:
-            note.caption(f"Pin this {what}, then move the sliders to overlay up to {MAX_RUNS} settings "
+            bar.caption(f"Pin this {what}, then move the sliders to overlay up to {MAX_RUNS} settings "
                          f"(same seed and start point).")

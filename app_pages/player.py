@@ -72,13 +72,13 @@ def playback(page: str, *, steps: int, reset_key: Any, live_key: Any, start: Cal
         state["live_key"] = live_key
     state["steps"] = steps
 
-    cols = st.columns([1, 1, 1, 1, 3])
+    bar = st.container(horizontal=True, vertical_alignment="center")  # buttons as wide as their labels, wrapping
     clicked = {
-        "play": cols[0].button("Play", icon=":material/play_arrow:", key=keys.widget(page, "play"), width="stretch",
-                               type="primary" if not state["playing"] else "secondary"),
-        "pause": cols[1].button("Pause", icon=":material/pause:", key=keys.widget(page, "pause"), width="stretch"),
-        "step": cols[2].button("Step", icon=":material/skip_next:", key=keys.widget(page, "step"), width="stretch"),
-        "reset": cols[3].button("Reset", icon=":material/replay:", key=keys.widget(page, "reset"), width="stretch"),
+        "play": bar.button("Play", icon=":material/play_arrow:", key=keys.widget(page, "play"), width="content",
+                           type="primary" if not state["playing"] else "secondary"),
+        "pause": bar.button("Pause", icon=":material/pause:", key=keys.widget(page, "pause"), width="content"),
+        "step": bar.button("Step", icon=":material/skip_next:", key=keys.widget(page, "step"), width="content"),
+        "reset": bar.button("Reset", icon=":material/replay:", key=keys.widget(page, "reset"), width="content"),
     }
     if clicked["play"]:
         if state["live"].t >= steps:
@@ -93,9 +93,9 @@ def playback(page: str, *, steps: int, reset_key: Any, live_key: Any, start: Cal
         state["playing"] = False
     if clicked["reset"]:
         state["live"], state["changes"], state["playing"] = start(), [], False
-    cols[4].caption(f"step {state['live'].t} / {steps}"
-                    + (f" · playing at {1 / FRAME_SECONDS:.0f} frames/s, {frame_steps} step(s) per frame"
-                       if state["playing"] else " · paused" if 0 < state["live"].t < steps else ""))
+    bar.caption(f"step {state['live'].t} / {steps}"
+                + (f" · playing at {1 / FRAME_SECONDS:.0f} frames/s, {frame_steps} step(s) per frame"
+                   if state["playing"] else " · paused" if 0 < state["live"].t < steps else ""))
 
     @st.fragment(run_every=FRAME_SECONDS if state["playing"] else None)
     def frame():

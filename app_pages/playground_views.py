@@ -28,10 +28,10 @@ def plot_box(name: str, x0: float, y0: float) -> tuple[float, float, float, floa
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def contour_data(name: str, lam: tuple, rotation: float, box: tuple) -> tuple[bytes, bytes]:
-    """Heat cells of log10 f and iso-lines (contourpy) on a 60 x 60 grid, as Arrow; cached per objective."""
+    """Heat cells of log10 f and iso-lines (contourpy) on a 90 x 90 grid, as Arrow; cached per objective."""
     problem = dash.make_problem(name, lam, rotation, device=device())
-    xs = torch.linspace(box[0], box[1], 60, dtype=torch.float64, device=device())
-    ys = torch.linspace(box[2], box[3], 60, dtype=torch.float64, device=device())
+    xs = torch.linspace(box[0], box[1], 90, dtype=torch.float64, device=device())
+    ys = torch.linspace(box[2], box[3], 90, dtype=torch.float64, device=device())
     z = np.log10(loss_grid(problem, xs, ys).cpu().numpy() + 1e-3)
     xs, ys = xs.cpu().numpy(), ys.cpu().numpy()
     cells = charts.grid_cells(xs, ys, z)
@@ -48,7 +48,7 @@ def contour(problem, v: dict, iterates: np.ndarray, loss: np.ndarray, diverged_a
     """Contour of f with every run's path (steps after a divergence are dropped; the view never rescales)."""
     box = plot_box(v["problem"], v["x0"], v["y0"])
     lam = (min(v["lam1"], v["lam2"]), max(v["lam1"], v["lam2"]))
-    cells, iso = contour_data(v["problem"], lam, v["rotation"], box)
+    cells, iso = contour_data(v["problem"], lam, v["rotation"], charts.surround(box))  # the equal-aspect view
     path = charts.long_frame(loss, labels, diverged_at=diverged_at, column="loss",
                              extra={"x": iterates[..., 0], "y": iterates[..., 1]})
     path = path[np.isfinite(path[["x", "y"]]).all(axis=1) & (path[["x", "y"]].abs() < 1e6).all(axis=1)]

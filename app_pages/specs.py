@@ -14,6 +14,7 @@ from app_pages import charts
 from app_pages.charts import named, vega_spec
 
 TIP = dict(format=".4g")
+BIAS_TICKS = [0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100]  # the clipping bias axis (symlog)
 SHAPES = ["circle", "square", "triangle-up", "diamond", "cross"]  # marker per comparison sampler (diffusion)
 
 
@@ -22,13 +23,12 @@ SHAPES = ["circle", "square", "triangle-up", "diamond", "cross"]  # marker per c
 
 @vega_spec
 def contour_spec(box: tuple) -> alt.LayerChart:
-    xscale = alt.Scale(domain=[box[0], box[1]], nice=False, zero=False)
-    yscale = alt.Scale(domain=[box[2], box[3]], nice=False, zero=False)
-    heat = alt.Chart(named("cells")).mark_rect(opacity=0.55).encode(
+    xscale, yscale = charts.equal_aspect(box)  # level sets keep their shape at any width
+    heat = alt.Chart(named("cells")).mark_rect(opacity=0.55, clip=True).encode(  # cells cover charts.surround(box)
         x=alt.X("x1:Q", scale=xscale, title="x"), x2=alt.X2("x2:Q"),
         y=alt.Y("y1:Q", scale=yscale, title="y"), y2=alt.Y2("y2:Q"),
         color=alt.Color("value:Q", scale=alt.Scale(scheme="greys"), legend=None))
-    iso = alt.Chart(named("iso")).mark_line(color="white", strokeWidth=0.8, opacity=0.9).encode(
+    iso = alt.Chart(named("iso")).mark_line(color="white", strokeWidth=0.8, opacity=0.9, clip=True).encode(
         x=alt.X("x:Q", scale=xscale), y=alt.Y("y:Q", scale=yscale), detail=alt.Detail("level:N"),
         order=alt.Order("order:Q"))
     enc = dict(x=alt.X("x:Q", scale=xscale), y=alt.Y("y:Q", scale=yscale), color=charts.run_color(),
@@ -59,11 +59,11 @@ def stability_spec(x_domain: tuple) -> alt.LayerChart:
     edge = alt.Chart(named("edge")).mark_line(color="#d62728", strokeWidth=2, clip=True).encode(**curve)
     damping = alt.Chart(named("damping")).mark_line(color="white", strokeDash=[5, 3], clip=True).encode(
         detail=alt.Detail("curve:N"), **curve)
-    marker = alt.Chart(named("here")).mark_point(shape="cross", size=260, color="#ff2d2d", filled=True,
+    marker = alt.Chart(named("here")).mark_point(shape="cross", size=260, filled=True, opacity=1,
                                                  stroke="black", strokeWidth=1).encode(
-        x=alt.X("eta:Q", scale=xscale), y=alt.Y("beta:Q", scale=yscale),
-        tooltip=[alt.Tooltip("what:N"), alt.Tooltip("eta:Q", title="η"), alt.Tooltip("beta:Q", title="β"),
-                 alt.Tooltip("rate:Q", **TIP)])
+        x=alt.X("eta:Q", scale=xscale), y=alt.Y("beta:Q", scale=yscale), color=charts.run_color(legend=False),
+        tooltip=[alt.Tooltip("run:N"), alt.Tooltip("eta:Q", title="η"), alt.Tooltip("beta:Q", title="β"),
+                 alt.Tooltip("rate:Q", **TIP)])  # "+" in each run's colour: the current setting and the pins
     return (unstable + stable + edge + damping + marker).properties(height=320)
 
 
@@ -79,8 +79,8 @@ def histogram_spec() -> alt.LayerChart:
                  alt.Tooltip("right:Q", title="to", format=".3g"), alt.Tooltip("count:Q")])
     rules = alt.Chart(named("marks")).mark_rule(strokeWidth=2).encode(
         x=alt.X("x:Q"), color=alt.Color("what:N", scale=alt.Scale(range=["black", "#ff7f0e"]),
-                                        legend=alt.Legend(orient="bottom", title=None)),
-        strokeDash=alt.StrokeDash("what:N", legend=None),
+                                        legend=alt.Legend(orient="top", title=None)),  # the runs' legend is below
+        strokeDash=alt.StrokeDash("what:N", legend=alt.Legend(orient="top", title=None)),  # merges with color's
         tooltip=[alt.Tooltip("what:N"), alt.Tooltip("x:Q", format=".4f")])
     return alt.layer(bars, rules).resolve_scale(color="independent").properties(
         height=300, title="where the chains are now (histogram)")
@@ -89,7 +89,8 @@ def histogram_spec() -> alt.LayerChart:
 @vega_spec
 def curve_spec(with_sweep: bool) -> alt.LayerChart:
     xs = alt.X("c:Q", title="clip threshold c (log)", scale=alt.Scale(type="log"))
-    ys = alt.Y("bias:Q", title="bias |∇f(x̄)|", scale=alt.Scale(type="symlog", constant=1e-3, zero=True))
+    ys = alt.Y("bias:Q", title="bias |∇f(x̄)| (symlog)", scale=alt.Scale(type="symlog", constant=1e-3, zero=True),
+               axis=alt.Axis(values=BIAS_TICKS, format="~g"))  # Vega's own symlog ticks: 3, crowded
     lines = alt.Chart(named("theory")).mark_line().encode(
         x=xs, y=ys, strokeDash=alt.StrokeDash(
             "curve:N", scale=alt.Scale(domain=["mean-field theory", "KHS envelope min(σ, σ²/c)"],
@@ -99,8 +100,10 @@ def curve_spec(with_sweep: bool) -> alt.LayerChart:
                                           alt.Tooltip("bias:Q", format=".4f")])
     point = alt.Chart(named("now")).mark_point(shape="cross", size=260, filled=True, color="#d62728").encode(
         x=xs, y=ys, tooltip=[alt.Tooltip("what:N"), alt.Tooltip("c:Q", format=".3g"),
-                             alt.Tooltip("bias:Q", format=".4f")])
-    layers = [lines, point]
+                             alt.Tooltip("bias:Q", format=".4f"), alt.Tooltip("note:N", title="status")])
+    note = alt.Chart(named("now")).mark_text(align="left", dx=12, dy=-12, color="#d62728", fontSize=12).encode(
+        x=xs, y=ys, text=alt.Text("note:N"))  # "not yet stationary" beside a run still relaxing
+    layers = [lines, point, note]
     if with_sweep:
         layers.append(alt.Chart(named("sweep")).mark_circle(size=60, color="#1f77b4").encode(
             x=xs, y=ys, tooltip=[alt.Tooltip("c:Q", format=".3g"), alt.Tooltip("bias:Q", format=".4f"),
@@ -113,14 +116,14 @@ def curve_spec(with_sweep: bool) -> alt.LayerChart:
 
 @vega_spec
 def boundary_spec(box: float) -> alt.LayerChart:
-    scale = alt.Scale(domain=[-box, box], nice=False)
+    scale, yscale = charts.equal_aspect((-box, box, -box, box))  # a boundary's angle is the one drawn
     points = alt.Chart(named("points")).mark_point(filled=True, size=70, opacity=0.8).encode(
-        x=alt.X("x:Q", scale=scale, title="a₁"), y=alt.Y("y:Q", scale=scale, title="a₂"),
+        x=alt.X("x:Q", scale=scale, title="a₁"), y=alt.Y("y:Q", scale=yscale, title="a₂"),
         shape=alt.Shape("label:N", scale=alt.Scale(range=["circle", "square"]),
-                        legend=alt.Legend(orient="bottom", title=None)),
+                        legend=alt.Legend(orient="top", title=None)),  # the runs' legend is below
         color=alt.value("#444"), tooltip=[alt.Tooltip("label:N"), alt.Tooltip("x:Q"), alt.Tooltip("y:Q")])
     lines = alt.Chart(named("lines")).mark_line(clip=True, strokeWidth=2.5).encode(
-        x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale), color=charts.run_color(),
+        x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=yscale), color=charts.run_color(),
         strokeDash=alt.StrokeDash("kind:N", scale=alt.Scale(domain=["LR", "Batch Perceptron"],
                                                             range=[[1, 0], [6, 3]]), legend=None),
         detail=alt.Detail("run:N"), tooltip=[alt.Tooltip("run:N")])
@@ -132,20 +135,20 @@ def boundary_spec(box: float) -> alt.LayerChart:
 
 @vega_spec
 def samples_spec() -> alt.LayerChart:
-    scale = alt.Scale(domain=[-2.2, 2.2], nice=False)
+    scale, yscale = charts.equal_aspect((-2.2, 2.2, -2.2, 2.2))  # the ring stays round
     points = alt.Chart(named("points")).mark_circle(size=18, opacity=0.7, clip=True).encode(
-        x=alt.X("x:Q", scale=scale, title="x₁ (data scale x̄/√(1+σ²))"), y=alt.Y("y:Q", scale=scale, title="x₂"),
+        x=alt.X("x:Q", scale=scale, title="x₁ (data scale x̄/√(1+σ²))"), y=alt.Y("y:Q", scale=yscale, title="x₂"),
         color=alt.Color("class:N", scale=alt.Scale(scheme="category10"), legend=None),
         tooltip=[alt.Tooltip("class:N"), alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
     means = alt.Chart(named("means")).mark_point(shape="cross", size=140, color="black", strokeWidth=2).encode(
-        x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale))
+        x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=yscale))
     other = alt.Chart(named("other")).mark_point(size=26, opacity=0.55, color="#666", clip=True).encode(
-        x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale),
+        x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=yscale),
         shape=alt.Shape("sampler:N", scale=alt.Scale(range=SHAPES), sort="ascending",
                         legend=alt.Legend(orient="bottom", title=None, labelLimit=300, columns=3)),
         tooltip=[alt.Tooltip("sampler:N")])
     return (other + points + means).properties(
-        height=400, title="samples now (•: this sampler, grey: others, ✕: class means)")
+        height=400, title="samples now (•: this sampler, grey: others, +: class means)")
 
 
 @vega_spec
@@ -198,7 +201,7 @@ def surface_spec(box: tuple) -> alt.LayerChart:
     guides = alt.Chart(named("guides")).mark_line(strokeDash=[5, 3], clip=True).encode(
         x=alt.X("w:Q", scale=xs), y=alt.Y("b:Q", scale=ys),
         color=alt.Color("line:N", scale=alt.Scale(range=["#ff7f0e", "#2ca02c"]),
-                        legend=alt.Legend(orient="bottom", title=None, symbolType="stroke")),
+                        legend=alt.Legend(orient="bottom", title=None, symbolType="stroke", columns=1, labelLimit=400)),
         tooltip=[alt.Tooltip("line:N")])
     enc = dict(x=alt.X("w:Q", scale=xs), y=alt.Y("b:Q", scale=ys), order=alt.Order("step:Q"),
                tooltip=[alt.Tooltip("run:N"), alt.Tooltip("step:Q"), alt.Tooltip("w:Q", format=".3f"),

@@ -702,6 +702,44 @@ def test_rnn_success_rate_counts_the_random_starts_and_matches_descend(monkeypat
 
 
 # ----------------------------------------------------------------------------- links a slider cannot show
+@pytest.mark.parametrize("page,params,key,shown", [
+    ("diffusion", {"guidance": "0.2"}, "diffusion.guidance", 0.0),  # steps of 0.5
+    ("playground", {"rotation": "33"}, "playground.rotation", 35.0),  # steps of 5
+    ("diffusion", {"samples": "100"}, "diffusion.samples", 128),  # steps of 64 from 64
+    ("playground", {"eta": "0.13"}, "playground.eta", 0.12),  # log slider: 1, 1.2, 1.5, ... x 10^k
+])
+def test_a_link_value_between_slider_positions_warns_and_shows_the_nearest(page, params, key, shown):
+    at = open_app(None if page == "playground" else f"app_pages/{page}.py", **params)
+    (name, raw), = params.items()
+    assert any(f"`{name}`: {raw} is not a position of the slider" in w.value for w in at.warning), \
+        [w.value for w in at.warning]
+    assert widget(at, key).value == shown
+
+
+def test_full_width_digits_and_swapped_eigenvalues_warn():
+    at = open_app(eta="０.１")
+    assert any("`eta`" in w.value and "digits 0-9 only" in w.value for w in at.warning)
+    assert widget(at, "playground.eta").value == 0.15  # the default
+    at = open_app(lam1="5", lam2="2")
+    assert any("λ₁ = 5 is larger than λ₂ = 2" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_more_than_three_pins_warn_and_a_plus_in_a_pin_survives_url_decoding():
+    at = open_app("app_pages/rnn.py", steps="20", pins="0.5:2;2:0.5;0.1:10;1:1")
+    assert len(at.session_state["rnn.pins"]) == 3
+    assert any("4 settings given" in w.value and "pinned the first 3" in w.value for w in at.warning)
+    at = open_app("app_pages/diffusion.py", samples="64", family="dpm  ", pins="dpm  hb0.8")  # '+' decodes to ' '
+    assert not at.warning, [w.value for w in at.warning]
+    assert widget(at, "diffusion.family").value == "dpm++" and at.session_state["diffusion.pins"] == ["dpm++hb0.8"]
+
+
+def test_the_share_link_of_the_home_page_has_its_slash():
+    from app_pages.controls import share_url
+
+    assert share_url({"eta": "0.1"}, "http://127.0.0.1:8501") == "http://127.0.0.1:8501/?eta=0.1"
+    assert share_url({"eta": "0.1"}, "http://127.0.0.1:8501/rnn") == "http://127.0.0.1:8501/rnn?eta=0.1"
+
+
 
 
 # ----------------------------------------------------------------------------- diffusion: digits mode
@@ -767,3 +805,91 @@ def test_diffusion_draws_every_sample_or_a_density_of_all_of_them(monkeypatch):
 
 
 # ----------------------------------------------------------------------------- every view true at a glance (laptop)
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+
+
+def title_text(spec: dict) -> str:
+    title = spec.get("title", "")
+    return " ".join(title) if isinstance(title, list) else str(title)
+
+
+def layers(spec: dict) -> list[dict]:
+    return [spec] + [layer for child in spec.get("layer", []) for layer in layers(child)]
+
+
+def test_chart_titles_wrap_instead_of_being_cut():
+    import pandas as pd
+
+    from app_pages import charts
+
+    title = "normalized step r_t (log; r > 1 leaves the loss's convergence radius)"
+    box = _Capture()
+    charts.series(pd.DataFrame({"step": [0, 1], "run": ["a", "a"], "r": [1.0, 2.0]}), "r", title, ["a"],
+                  container=box)
+    assert isinstance(box.spec["title"], list) and " ".join(box.spec["title"]) == title
+    assert max(map(len, box.spec["title"])) <= charts.TITLE_CHARS
+
+
+def domain(scale: dict, width: float, height: float) -> tuple[float, float]:
+    """A scale's domain with its ``domainMin``/``domainMax`` expressions evaluated at a plot size."""
+    def value(bound):
+        if isinstance(bound, dict):
+            return eval(bound["expr"], {"max": max, "width": width, "height": height})  # noqa: S307 - our spec
+        return bound
+    if "domain" in scale:
+        return tuple(scale["domain"])
+    return value(scale["domainMin"]), value(scale["domainMax"])
+
+
+@pytest.mark.parametrize("builder,args,box", [
+    ("contour_spec", ((-2.5, 2.5, -2.5, 2.5),), (-2.5, 2.5, -2.5, 2.5)),
+    ("contour_spec", ((-2.0, 2.0, -1.0, 3.0),), (-2.0, 2.0, -1.0, 3.0)),
+    ("samples_spec", (), (-2.2, 2.2, -2.2, 2.2)),
+    ("boundary_spec", (2.5,), (-2.5, 2.5, -2.5, 2.5)),
+])
+def test_contours_the_ring_and_the_boundaries_keep_their_aspect_ratio(builder, args, box):
+    from app_pages import specs
+
+    spec = getattr(specs, builder)(*args)
+    encoding = next(layer["encoding"] for layer in layers(spec) if "scale" in layer.get("encoding", {}).get("x", {}))
+    for width, height in ((200, 400), (600, 380), (380, 380)):  # a laptop's half column, a wide screen, a square
+        (x0, x1), (y0, y1) = (domain(encoding[a]["scale"], width, height) for a in ("x", "y"))
+        assert (x1 - x0) / width == pytest.approx((y1 - y0) / height)  # one unit as long on both axes
+        assert x0 <= box[0] and x1 >= box[1] and y0 <= box[2] and y1 >= box[3]  # the whole box stays in view
+
+
+def test_logistic_page_has_one_run_legend_and_a_taller_loss_panel():
+    at = open_app("app_pages/logistic.py")
+    specs_ = chart_specs(at)
+    with_legend = [title_text(s) for s in specs_ for layer in layers(s)
+                   if layer.get("encoding", {}).get("color", {}).get("field") == "run"
+                   and layer["encoding"]["color"].get("legend", {}) is not None]
+    assert len(set(with_legend)) == 1, with_legend
+    loss = next(s for s in specs_ if title_text(s).startswith("loss f(θ_t)"))
+    assert loss["height"] >= 200
+
+
+def test_stability_map_marks_the_pinned_runs_and_keeps_damping_inside_the_stable_area():
+    at = open_app(pins="heavy_ball:0.05:0.9:none;gd:0.3:0:none")
+    data = next(frames for title, frames in charts_drawn(at) if "here" in frames)
+    assert [run.split(":")[0] for run in data["here"]["run"]] == ["now", "pin 1", "pin 2"]
+    assert list(data["here"]["eta"]) == [0.15, 0.05, 0.3]
+    damping, lam_max = data["damping"], 10.0  # the default quadratic's λ₂
+    assert len(damping) and (damping["eta"] < 2 * (1 + damping["beta"]) / lam_max).all()
+    assert any("+: the current setting and the pinned ones" in c.value for c in at.caption)
+
+
+def test_clipping_live_point_says_when_the_run_is_not_yet_stationary():
+    slow = open_app("app_pages/clipping.py", eta="0.001", steps="500", chains="64")  # 1/(η h′) ≈ 1000 steps
+    now = next(frames["now"] for _, frames in charts_drawn(slow) if "now" in frames)
+    assert list(now["note"]) == ["not yet stationary"]
+    settled = open_app("app_pages/clipping.py", chains="64")  # η = 0.03, T = 500: past 6 relaxation times
+    now = next(frames["now"] for _, frames in charts_drawn(settled) if "now" in frames)
+    assert list(now["note"]) == [""]
+    spec = next(s for s in chart_specs(settled) if title_text(s).startswith("measured bias vs theory"))
+    ticks = next(layer["encoding"]["y"]["axis"]["values"] for layer in layers(spec)
+                 if "axis" in layer.get("encoding", {}).get("y", {}))
+    assert len([t for t in ticks if 0 <= t <= 1]) >= 6  # a readable symlog axis (Vega's own: 0, 0.4, 0.8)
