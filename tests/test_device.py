@@ -17,7 +17,7 @@ import math
 import pytest
 import torch
 from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 from torch.utils._pytree import tree_flatten
 
 from steplab import device as steplab_device
@@ -66,6 +66,18 @@ def on_meta(engine, *args, **kwargs):
     with DeviceAudit(META) as audit:
         result = engine(*args, **kwargs)
     assert not audit.strays, f"created off the requested device: {audit.strays[:5]}"
+    return result
+
+
+def assert_stays_on_meta(make_call, short: int, long: int):
+    """``make_call(steps)()`` runs on meta and the ops that land elsewhere do not grow from ``short`` to ``long``
+    steps: setup may read the caller's CPU arguments on the host once (batch sizes, validation), the loop not."""
+    strays = []
+    for steps in (short, long):
+        with DeviceAudit(META) as audit:
+            result = make_call(steps)()
+        strays.append(audit.strays)
+    assert len(strays[1]) == len(strays[0]), f"created off meta in the loop: {strays[1][len(strays[0]):][:5]}"
     return result
 
 
@@ -157,3 +169,176 @@ def test_playground_readouts_follow_the_iterates_device():
     rates = on_meta(measured_rates, iterates, torch.zeros(2, device=META), torch.full((3,), -1, device=META))
     assert rates.device == META and rates.shape == (3,)
     assert math.isnan(float(measured_rates(torch.zeros(2, 1, 2), [0.0, 0.0], [-1])[0]))
+
+
+# ----------------------------------------------------------------------------- clipping
+
+def test_clipping_simulate_bias_stays_on_the_requested_device():
+    from steplab.clipping.simulate import simulate_bias
+    from steplab.noise import TwoPointNoise
+
+    configs = dict(clip_threshold=torch.tensor([1.0, math.inf], dtype=torch.float64), step_size=0.01,
+                   noise=TwoPointNoise(1.0, 0.1), batch_size=torch.tensor([1, 4]),
+                   per_sample=torch.tensor([True, False]))
+
+    def call(steps):
+        return lambda: simulate_bias(**configs, chains=8, steps=steps, record_every=10, device=META)
+
+    result = assert_stays_on_meta(call, 300, 600)
+    assert result.bias.device == META and result.trace_steps.device == META and result.paths.device == META
+
+
+def test_clipping_simulate_bias_does_not_sync_per_step():
+    from steplab.clipping.simulate import simulate_bias
+    from steplab.noise import ExpNoise
+
+    def call(steps):
+        return lambda: simulate_bias(torch.tensor([1.0, 2.0]), 0.01, ExpNoise(), chains=8, steps=steps, record_every=5)
+
+    assert_no_sync_per_step(call, 100, 600)
+
+
+def test_clipping_hitting_times_checks_its_stop_once_per_chunk():
+    from steplab.clipping.deterministic import hitting_times
+    from steplab.problems import Cosh
+
+    x0 = torch.full((3, 1), 10.0, dtype=torch.float64, device=META)
+    thresholds = torch.tensor([1.0, 4.0, math.inf], dtype=torch.float64, device=META)
+    with DeviceAudit(META) as audit:  # the first chunk runs on meta; the stop after it is a host decision
+        with pytest.raises(RuntimeError, match="meta"):
+            hitting_times(Cosh(device=META), x0, 0.5, thresholds, max_steps=64, chunk=64)
+    assert not audit.strays, audit.strays[:5]
+    x0 = torch.full((2, 1), 10.0, dtype=torch.float64)
+    eta = torch.tensor([1e-3, 2e-3], dtype=torch.float64)  # plain GD on cosh: slow, so every chunk runs in full
+    assert_no_sync_per_step(lambda steps: (lambda: hitting_times(Cosh(device="cpu"), x0, eta, math.inf, max_steps=steps,
+                                                                 chunk=64)), 128, 640, allowed_growth=8)
+
+
+def test_clipping_robust_sgd_and_median_tracker_stay_on_the_requested_device():
+    from steplab.clipping.median import contaminated_gradients, track
+    from steplab.clipping.robust import robust_sgd
+
+    runs = assert_stays_on_meta(lambda steps: (lambda: robust_sgd(steps=steps, chains=4, device=META)), 30, 90)
+    assert runs.tail_average.device == META and runs.steps.device == META
+    stream = contaminated_gradients(50, runs=2).to(META)
+    paths = on_meta(track, stream, record_every=10)
+    assert paths.final_median.device == META and paths.steps.device == META
+    assert_no_sync_per_step(lambda steps: (lambda: robust_sgd(steps=steps, chains=4, device="cpu")), 40, 200)
+
+
+# ----------------------------------------------------------------------------- logistic
+
+@pytest.mark.parametrize("method", ["lr_gd", "capped_lr_gd", "normalized_lr_gd", "batch_perceptron", "perceptron"])
+def test_logistic_run_gd_stays_on_the_requested_device(method):
+    from steplab.logistic.algorithms import run_gd
+    from steplab.logistic.data import wu_toy
+
+    data = wu_toy()
+    gammas = torch.tensor([1.0, 10.0], dtype=torch.float64)
+    history = assert_stays_on_meta(lambda steps: (lambda: run_gd(data.features, data.labels, gammas, steps, method,
+                                                                 device=META)), 10, 40)
+    assert history.loss.device == META and history.weights.device == META and history.separated_at.device == META
+
+
+def test_logistic_run_gd_checks_its_early_stop_on_the_host_only_every_interval(monkeypatch):
+    from steplab.logistic.algorithms import run_gd
+    from steplab.logistic.data import wu_toy
+
+    data = wu_toy()
+    gammas = torch.tensor([1e-3, 2e-3], dtype=torch.float64)  # slow: no run separates within the steps
+
+    def call(steps):
+        return lambda: run_gd(data.features, data.labels, gammas, steps, stop_at_separation=True, device="cpu")
+
+    monkeypatch.setattr("steplab.logistic.algorithms.host_check_interval", lambda device: 16)  # as on a GPU
+    assert_no_sync_per_step(call, 32, 320, allowed_growth=18)
+
+
+def test_logistic_spike_and_softmax_training_stay_on_the_requested_device():
+    from steplab.logistic import softmax, spike
+
+    split = softmax.digits_split()
+    params = assert_stays_on_meta(lambda steps: (lambda: softmax.train(split, steps, device=META)), 5, 20)
+    assert params.device == META
+    runs = assert_stays_on_meta(lambda steps: (lambda: spike.spike_test(factors=(10.0,), seeds=(0,), steps=steps,
+                                                                        every=5, spike_start=2, spike_end=4,
+                                                                        split=split, device=META)), 10, 30)
+    assert runs.loss.device == META and runs.r.device == META
+
+
+# ----------------------------------------------------------------------------- diffusion
+
+@pytest.mark.parametrize("method", ["ddim", "plms4", "hb3.8", "nt2.9", "ghvb3.5", "dpm++", "dpm++hb0.8"])
+def test_diffusion_samplers_stay_on_the_requested_device(method):
+    from steplab.diffusion import gmm
+    from steplab.diffusion.samplers import sample
+
+    model = gmm.random_gmm(classes=4, dim=8)
+    x_T = gmm.noise(16, 8, device=META)
+    samples = assert_stays_on_meta(lambda steps: (lambda: sample(model, method, steps, x_T=x_T)), 8, 24)
+    assert samples.device == META
+
+
+def test_diffusion_reference_rk4_stays_on_the_requested_device():
+    from steplab.diffusion import gmm
+    from steplab.diffusion.metrics import reference_samples
+
+    model = gmm.ring_gmm()
+    x_T = gmm.noise(16, 2, device=META)
+    reference = assert_stays_on_meta(lambda steps: (lambda: reference_samples(model, 0.0, x_T, steps=steps)), 10, 40)
+    assert reference.device == META
+
+
+def test_diffusion_samplers_do_not_sync_per_step():
+    from steplab.diffusion import gmm
+    from steplab.diffusion.samplers import sample
+
+    model = gmm.random_gmm(classes=4, dim=8)
+    x_T, labels = gmm.noise(16, 8, device="cpu"), gmm.balanced_labels(16, 4, "cpu")
+    for method in ("plms4", "ghvb3.5", "dpm++hb0.8"):
+        assert_no_sync_per_step(lambda steps, m=method: (lambda: sample(model, m, steps, 15.0, x_T, labels)), 10, 60)
+
+
+# ----------------------------------------------------------------------------- rnn
+
+@pytest.mark.parametrize("task,omega", [("temporal_order", 0.0), ("addition", 2.0)])
+def test_rnn_training_stays_on_the_requested_device(task, omega, monkeypatch):
+    from steplab.rnn import train as train_module
+    from steplab.rnn.train import train
+
+    made_on_cpu = train_module._batch
+
+    def batch_on_meta(*args):  # the data streams are CPU generators by design (train._batch): audit the rest
+        with _disable_current_modes():
+            inputs, targets = made_on_cpu(*args)
+        assert inputs.device == META and targets.device == META  # copied to the training device
+        return inputs, targets
+
+    monkeypatch.setattr(train_module, "_batch", batch_on_meta)
+
+    def call(steps):
+        return lambda: train(task, 6, seeds=(0, 1), clip_thresholds=(None, 1.0), omega_weights=(0.0, omega),
+                             hidden_size=8, batch=4, max_iterations=steps, eval_every=1000, eval_size=8, device=META)
+
+    result = assert_stays_on_meta(call, 3, 9)
+    assert result.params.device == META and result.grad_norm.device == META and result.solved_at.device == META
+
+
+def test_rnn_training_looks_at_the_host_only_at_evaluations():
+    from steplab.rnn.train import train
+
+    def call(steps):
+        return lambda: train("temporal_order", 6, seeds=(0, 1), clip_thresholds=(None, 1.0), hidden_size=8, batch=4,
+                             max_iterations=steps, eval_every=10, eval_size=8, device="cpu")
+
+    few, many = syncs(call(10)), syncs(call(60))  # 1 and 6 evaluations
+    # per evaluation period: "is a run still active?" and the transform's one check of its thresholds (2 calls)
+    assert many - few <= 5 * 3, f"{few} host syncs in 10 steps, {many} in 60"
+
+
+def test_rnn_cliff_descent_stays_on_the_requested_device():
+    from steplab.rnn.cliff import descend, random_wall_starts
+
+    starts = random_wall_starts(6, device=META)
+    trajectory = assert_stays_on_meta(lambda steps: (lambda: descend(starts, 0.5, 1.0, steps)), 5, 20)
+    assert trajectory.final.device == META

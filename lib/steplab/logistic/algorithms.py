@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from steplab.device import host_check_interval, resolve_device, to_host
 from steplab.logistic import ghosts, metrics
 from steplab.logistic.data import Dataset, check_labels
 from steplab.validation import check_int, check_positive
@@ -185,6 +186,7 @@ def run_gd(
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float64,
     state: GDState | None = None,
+    device: torch.device | str | None = None,
 ) -> History:
     """Run ``method`` from theta_0 = 0 (or from ``state``) for ``steps`` updates, one run per entry of ``step_sizes``.
 
@@ -194,13 +196,18 @@ def run_gd(
     reduction at gamma >= 1e4 needs it (float32 changes separation times); float32 is for quick pictures only.
     ``state``: the ``state`` of an earlier :class:`History` of the same runs (same data, step sizes and method);
     the new history starts at its t (pass the same ``generator`` object to continue a random Perceptron).
+    ``device``: where the runs compute and the history stays (None: :func:`steplab.device.resolve_device` for the
+    R x n margins of a step; the data is moved there once). The early stop is checked every
+    :func:`steplab.device.host_check_interval` steps; frozen runs do not move, so the history is the same.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     check_int("steps", steps, 1)
-    features = torch.as_tensor(features).to(dtype)
-    labels = torch.as_tensor(labels, dtype=features.dtype, device=features.device)
-    check_labels(labels)
+    runs_hint = torch.as_tensor(step_sizes).numel()
+    device = resolve_device(device, work_items=runs_hint * torch.as_tensor(features).shape[0])
+    labels = check_labels(torch.as_tensor(labels, dtype=dtype))  # checked where given, then moved with the data
+    features = torch.as_tensor(features).to(device=device, dtype=dtype)
+    labels = labels.to(device)
     if features.ndim != 2 or labels.shape != (features.shape[0],):
         raise ValueError(f"features must be [n, d] and labels [n], got {tuple(features.shape)}, {tuple(labels.shape)}")
     gamma = torch.as_tensor(step_sizes, dtype=features.dtype, device=features.device).reshape(-1)
@@ -220,12 +227,13 @@ def run_gd(
     weights[0] = theta
     separated = state.separated_at >= 0
     last = steps
+    interval = host_check_interval(device)
     for k in range(steps):
         t = start + k
         margin = metrics.margins(theta, signed)
         if stop_at_separation and t >= 1:
             separated |= (margin > 0).all(-1)
-            if bool(separated.all()):
+            if (k + 1) % interval == 0 and bool(separated.all()):
                 last = k
                 break
         delta = displacement(method, theta, margin, signed, gamma, t, r_max, generator)
@@ -260,12 +268,13 @@ def summaries(weights: Tensor, signed: Tensor, chunk_elements: int = 2**21):
 
 
 def run_on(dataset: Dataset, step_sizes, steps: int, method: str = "lr_gd", **kwargs) -> History:
-    """:func:`run_gd` on a :class:`~steplab.logistic.data.Dataset`."""
+    """:func:`run_gd` on a :class:`~steplab.logistic.data.Dataset` (``device=`` among the ``kwargs``)."""
     return run_gd(dataset.features, dataset.labels, step_sizes, steps, method, **kwargs)
 
 
-def iterations_to_separate(dataset: Dataset, step_sizes, method: str, max_steps: int) -> Tensor:
+def iterations_to_separate(dataset: Dataset, step_sizes, method: str, max_steps: int, device=None) -> Tensor:
     """Separation time per step size ([R] long); ``RuntimeError`` if some run is not separated within
     ``max_steps``. Runs stop at separation (needed for Normalized LR+GD, whose iterates then grow fast)."""
-    history = run_on(dataset, step_sizes, max_steps, method, stop_at_separation=True, record_weights=False)
-    return history.require_separation()
+    history = run_on(dataset, step_sizes, max_steps, method, stop_at_separation=True, record_weights=False,
+                     device=device)
+    return to_host(history).require_separation()

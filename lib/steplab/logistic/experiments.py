@@ -5,7 +5,9 @@ Tyurin (2025) Thms 3.2, 4.1, Table 1 and Figs. 1-4 (analogues on sklearn digits)
 (the sweep itself, Wu's rate, the margins and the spike test are in :mod:`steplab.logistic.studies`).
 Each function returns a dataclass (of :class:`~steplab.logistic.algorithms.History` objects and tensors); the
 expensive ones are cached per process (``functools.lru_cache``), so a notebook, its claims table and the tests
-share one computation. Treat the returned tensors as read-only.
+share one computation. Treat the returned tensors as read-only. Each takes ``device=None``
+(:func:`steplab.device.resolve_device`): the runs compute there and each history is moved to the CPU with
+``to_host`` right after its call (the data sets are built on the CPU and moved by ``run_gd``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from functools import lru_cache
 
 import torch
 
+from steplab.device import to_host
 from steplab.logistic import ghosts, metrics, softmax, theory
 from steplab.logistic.algorithms import History, run_on
 from steplab.logistic.data import (
@@ -38,9 +41,9 @@ def _tensor(values) -> Tensor:
 
 
 # --- Tyurin Thm 4.1: one huge step ---------------------------------------------------------------------------
-def thm41(gammas=(100.0,), steps: int = 2) -> History:
+def thm41(gammas=(100.0,), steps: int = 2, device=None) -> History:
     """LR+GD on the Thm 4.1 toy: the loss explodes at t = 1 while t = 2 separates."""
-    return run_on(thm41_toy(), _tensor(gammas), steps)
+    return to_host(run_on(thm41_toy(), _tensor(gammas), steps, device=device))
 
 
 # --- Tyurin Thm 3.2: the reduction theta_t / gamma -> hat theta_t ------------------------------------------------
@@ -58,15 +61,16 @@ class Reduction:
 
 
 @lru_cache(maxsize=8)
-def reduction(dataset_name: str = "digits_3v8", gammas: tuple = (1e2, 1e4, 1e6, 1e8), steps: int | None = None):
+def reduction(dataset_name: str = "digits_3v8", gammas: tuple = (1e2, 1e4, 1e6, 1e8), steps: int | None = None,
+              device=None):
     """LR+GD at each gamma vs Batch Perceptron, for t up to the perceptron's separation time (or ``steps``)."""
     dataset = gaussian_separable() if dataset_name == "gaussian" else digits_pair(*_pair(dataset_name))
-    bp = run_on(dataset, [1.0], steps or 2000, "batch_perceptron", stop_at_separation=True)
+    bp = to_host(run_on(dataset, [1.0], steps or 2000, "batch_perceptron", stop_at_separation=True, device=device))
     t_sep = int(bp.require_separation()[0])
     steps = steps or t_sep
-    bp = run_on(dataset, [1.0], steps, "batch_perceptron")
+    bp = to_host(run_on(dataset, [1.0], steps, "batch_perceptron", device=device))
     g = _tensor(gammas)
-    lr = run_on(dataset, g, steps)
+    lr = to_host(run_on(dataset, g, steps, device=device))
     distance = torch.linalg.vector_norm(lr.weights / g[None, :, None] - bp.weights, dim=-1)
     path = metrics.margins(bp.weights[1:t_sep + 1, 0], dataset.signed).abs()
     return Reduction(g, bp, lr, distance, distance.max(0).values,
@@ -98,10 +102,12 @@ class DigitsSweep:
 
 
 @lru_cache(maxsize=4)
-def digits_sweep(dataset_name: str = "digits_3v8", gammas: tuple = DIGITS_GAMMAS, steps: int = 3000) -> DigitsSweep:
+def digits_sweep(dataset_name: str = "digits_3v8", gammas: tuple = DIGITS_GAMMAS, steps: int = 3000,
+                 device=None) -> DigitsSweep:
     """LR+GD for every gamma (one batched run) and Batch Perceptron (gamma = 1) on a digits pair."""
     dataset = digits_pair(*_pair(dataset_name))
-    return DigitsSweep(run_on(dataset, _tensor(gammas), steps), run_on(dataset, [1.0], steps, "batch_perceptron"))
+    return DigitsSweep(to_host(run_on(dataset, _tensor(gammas), steps, device=device)),
+                       to_host(run_on(dataset, [1.0], steps, "batch_perceptron", device=device)))
 
 
 # --- Tyurin Table 1 ------------------------------------------------------------------------------------------------
@@ -119,17 +125,17 @@ class SeparationTable:
     normalized_stays: Tensor
 
 
-def separation_table(dataset, gammas=TABLE1_GAMMAS, max_steps: int = 6000) -> SeparationTable:
+def separation_table(dataset, gammas=TABLE1_GAMMAS, max_steps: int = 6000, device=None) -> SeparationTable:
     """First separation and stays-separated times for LR+GD and Normalized LR+GD at each gamma, and both Batch
     Perceptrons (which never lose a separation: they stop moving)."""
     g = _tensor(gammas)
 
     def times(method, step_sizes):
-        return run_on(dataset, step_sizes, max_steps, method, stop_at_separation=True,
-                      record_weights=False).separated_at
+        return to_host(run_on(dataset, step_sizes, max_steps, method, stop_at_separation=True,
+                              record_weights=False, device=device)).separated_at
 
     def stays(method):
-        return run_on(dataset, g, max_steps, method, record_weights=False).stays_separated_from
+        return to_host(run_on(dataset, g, max_steps, method, record_weights=False, device=device)).stays_separated_from
 
     return SeparationTable(g, times("lr_gd", g), times("normalized_lr_gd", g), int(times("batch_perceptron", [1.0])[0]),
                            int(times("normalized_batch_perceptron", [1.0])[0]), stays("lr_gd"),
@@ -163,10 +169,10 @@ class WuPhases:
 
 
 @lru_cache(maxsize=2)
-def wu_phases(etas: tuple = WU_ETAS, steps: int = 10_000) -> WuPhases:
+def wu_phases(etas: tuple = WU_ETAS, steps: int = 10_000, device=None) -> WuPhases:
     """Constant-step GD on the Wu et al. 4-point toy for every eta (one batched run)."""
     dataset = wu_toy()
-    history = run_on(dataset, _tensor(etas), steps)
+    history = to_host(run_on(dataset, _tensor(etas), steps, device=device))
     direction = dataset.margin().direction
     return WuPhases(history.step_sizes, history, metrics.count_increases(history.loss),
                     metrics.last_increase(history.loss), history.step_sizes * history.loss[-1],
@@ -190,11 +196,11 @@ class Capped:
 
 
 @lru_cache(maxsize=2)
-def capped_vs_plain(gamma_plain: float = 100.0, gamma_capped: float = 1e4, steps: int = 200) -> Capped:
+def capped_vs_plain(gamma_plain: float = 100.0, gamma_capped: float = 1e4, steps: int = 200, device=None) -> Capped:
     """Plain LR+GD at gamma_plain vs rho_a-capped GD (tau = min(gamma ||grad||, rho_a)) on digits 3 vs 8."""
     dataset = digits_pair(3, 8)
-    plain = run_on(dataset, [gamma_plain], steps)
-    capped = run_on(dataset, [gamma_capped], steps, "capped_lr_gd")
+    plain = to_host(run_on(dataset, [gamma_plain], steps, device=device))
+    capped = to_host(run_on(dataset, [gamma_capped], steps, "capped_lr_gd", device=device))
     t_plain = int(plain.require_separation()[0])
     t_capped = int(capped.require_separation()[0])
     r = plain.normalized_step[:t_plain, 0]
@@ -221,10 +227,10 @@ class TrainedSoftmax:
 
 
 @lru_cache(maxsize=1)
-def trained_softmax(steps: int = 2000, lr: float = 0.05) -> TrainedSoftmax:
+def trained_softmax(steps: int = 2000, lr: float = 0.05, device=None) -> TrainedSoftmax:
     """Softmax regression trained by Adam (``softmax.train``) with its train loss and test accuracy."""
     split = softmax.digits_split()
-    params = softmax.train(split, steps, lr)
+    params = to_host(softmax.train(split, steps, lr, device=device))
     return TrainedSoftmax(split, params, float(softmax.cross_entropy(params, split.train_x, split.train_y)),
                           float(softmax.accuracy(params, split.test_x, split.test_y)))
 
@@ -244,13 +250,14 @@ class PerceptronTimes:
 
 
 @lru_cache(maxsize=4)
-def perceptron_times(dataset_name: str = "digits_3v8", max_steps: int = 2000) -> PerceptronTimes:
+def perceptron_times(dataset_name: str = "digits_3v8", max_steps: int = 2000, device=None) -> PerceptronTimes:
     """Separation times of Batch Perceptron, Normalized Batch Perceptron and the classic Perceptron (first
     misclassified point each step), with the bounds n R^2/mu^2 and R^2/mu^2 (Tyurin 2025, Thms 3.3, 5.2, 5.3)."""
     dataset = load(dataset_name)
 
     def separation(method: str) -> int:
-        history = run_on(dataset, [1.0], max_steps, method, stop_at_separation=True, record_weights=False)
+        history = to_host(run_on(dataset, [1.0], max_steps, method, stop_at_separation=True, record_weights=False,
+                                 device=device))
         return int(history.separated_at[0])
 
     mu, radius = dataset.margin().mu, dataset.radius

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from steplab.device import resolve_device
 from steplab.logistic import ghosts
 from steplab.validation import check_int, check_positive
 
@@ -58,8 +59,10 @@ def accuracy(params: Tensor, x: Tensor, y: Tensor) -> Tensor:
     return (logits(params, x).argmax(-1) == y).to(params.dtype).mean(-1)
 
 
-def train(split: DigitsSplit, steps: int = 2000, lr: float = 0.05, betas=(0.9, 0.999), eps: float = 1e-8) -> Tensor:
-    """Full-batch Adam from zero parameters (Kingma & Ba 2015, Alg. 1, as torch.optim.Adam) -> [650].
+def train(split: DigitsSplit, steps: int = 2000, lr: float = 0.05, betas=(0.9, 0.999), eps: float = 1e-8,
+          device=None) -> Tensor:
+    """Full-batch Adam from zero parameters (Kingma & Ba 2015, Alg. 1, as torch.optim.Adam) -> [650] on ``device``
+    (None: :func:`steplab.device.resolve_device`; the split is moved there).
 
     m <- b1 m + (1-b1) g,  v <- b2 v + (1-b2) g^2,  theta <- theta - lr (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps),
     with the closed-form gradient  grad_W = X^T (softmax(z) - onehot(y)) / N,  grad_b = mean(softmax(z) - onehot(y)).
@@ -67,7 +70,9 @@ def train(split: DigitsSplit, steps: int = 2000, lr: float = 0.05, betas=(0.9, 0
     check_int("steps", steps, 1)
     check_positive("lr", lr)
     x, n = split.train_x, split.train_x.shape[0]
-    onehot = F.one_hot(split.train_y, CLASSES).to(x.dtype)
+    device = resolve_device(device, work_items=n * CLASSES)
+    x = x.to(device)
+    onehot = F.one_hot(split.train_y.to(device), CLASSES).to(x.dtype)
     w = x.new_zeros(FEATURES, CLASSES)
     b = x.new_zeros(CLASSES)
     state = [(torch.zeros_like(w), torch.zeros_like(w)), (torch.zeros_like(b), torch.zeros_like(b))]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from steplab.device import default_device
+from steplab.device import resolve_device
 from steplab.logistic import ghosts
 from steplab.logistic.softmax import DigitsSplit, digits_split
 from steplab.validation import check_int, check_positive
@@ -51,7 +51,7 @@ class SpikeRuns:
 
 def init_mlp(seeds, dtype=torch.float64, device=None) -> list[Tensor]:
     """W1 [R, 64, 128], b1 [R, 128], W2 [R, 128, 10], b2 [R, 10], drawn as nn.Linear's default per seed."""
-    device = default_device() if device is None else device
+    device = resolve_device(device)
     params = []
     for seed in seeds:
         g = torch.Generator().manual_seed(int(seed))
@@ -110,8 +110,9 @@ def spike_test(eta0: float = 1e-3, factors=(1e3, 1e4), seeds=(0, 1, 2, 3, 4), me
         raise ValueError(f"methods must be among {SPIKE_METHODS}, got {bad}")
     if not 0 <= spike_start <= spike_end <= steps:
         raise ValueError(f"need 0 <= spike_start <= spike_end <= steps, got {spike_start}, {spike_end}, {steps}")
-    device = default_device() if device is None else device
     split = split or digits_split()
+    work = len(seeds) * len(factors) * len(methods) * batch * split.train_x.shape[1]  # numbers in a step's batch
+    device = resolve_device(device, work_items=work)
     x, y = split.train_x.to(device), split.train_y.to(device)
     runs = [(s, f, m) for s in seeds for f in factors for m in methods]
     factor = torch.tensor([f for _, f, _ in runs], dtype=x.dtype, device=device)
@@ -132,7 +133,7 @@ def spike_test(eta0: float = 1e-3, factors=(1e3, 1e4), seeds=(0, 1, 2, 3, 4), me
         grads = torch.autograd.grad(cross_entropy(forward(leaves, xb)[0], yb).sum(), leaves)
         scale = torch.where(clip, torch.clamp(1.0 / _norm(list(grads)), max=1.0), torch.ones_like(factor))
         grads = [g * _per_run(scale, g) for g in grads]  # clip: g <- g min(1, 1/||g||)
-        eta = eta0 * torch.where(torch.tensor(spike_start <= t < spike_end), factor, torch.ones_like(factor))
+        eta = eta0 * (factor if spike_start <= t < spike_end else torch.ones_like(factor))  # the spike, per run
         update = []
         for g, (m, v) in zip(grads, moments):
             m.mul_(beta1).add_(g, alpha=1 - beta1)
@@ -149,5 +150,5 @@ def spike_test(eta0: float = 1e-3, factors=(1e3, 1e4), seeds=(0, 1, 2, 3, 4), me
         loss[-1] = cross_entropy(forward(params, x)[0], y)
         predicted = forward(params, split.test_x.to(device))[0].argmax(-1)
         accuracy = (predicted == split.test_y.to(device)).to(x.dtype).mean(-1)
-    return SpikeRuns([m for *_, m in runs], factor, torch.tensor([s for s, _, _ in runs]), loss, every, r, accuracy,
-                     spike_start, spike_end)
+    seed_ids = torch.tensor([s for s, _, _ in runs], device=device)
+    return SpikeRuns([m for *_, m in runs], factor, seed_ids, loss, every, r, accuracy, spike_start, spike_end)

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import torch
 
+from steplab.device import to_host
 from steplab.logistic import ghosts, metrics, softmax, spike
 from steplab.logistic.algorithms import History, run_on
 from steplab.logistic.data import digits_pair
@@ -52,12 +53,12 @@ class WuRate:
 
 @lru_cache(maxsize=2)
 def wu_rate(dataset_name: str = "digits_4v9", c: float = 0.1, fixed_eta: float = 1.0,
-            budgets: tuple = WU_BUDGETS) -> WuRate:
+            budgets: tuple = WU_BUDGETS, device=None) -> WuRate:
     """L(w_T) against T for eta = c T (one run per T, batched) and for one fixed eta, from w_0 = 0."""
     dataset = digits_pair(*_pair(dataset_name))
     T = torch.tensor(budgets, dtype=torch.float64)
-    large = run_on(dataset, c * T, max(budgets), record_weights=False)
-    fixed = run_on(dataset, [fixed_eta], max(budgets), record_weights=False)
+    large = to_host(run_on(dataset, c * T, max(budgets), record_weights=False, device=device))
+    fixed = to_host(run_on(dataset, [fixed_eta], max(budgets), record_weights=False, device=device))
     large_loss = torch.stack([large.loss[b, k] for k, b in enumerate(budgets)])
     fixed_loss = fixed.loss[list(budgets), 0]
     return WuRate(T, c, large_loss, fixed_eta, fixed_loss, fitted_slope(T, large_loss), fitted_slope(T, fixed_loss),
@@ -76,12 +77,12 @@ class Margins:
 
 
 @lru_cache(maxsize=2)
-def margins(dataset_name: str = "digits_3v8") -> Margins:
+def margins(dataset_name: str = "digits_3v8", device=None) -> Margins:
     """Normalized margin of LR+GD per gamma over the digits sweep, against mu and both Batch Perceptrons."""
     sweep = digits_sweep(dataset_name)
     dataset = digits_pair(*_pair(dataset_name))
     lr = sweep.lr_gd
-    nbp = run_on(dataset, [1.0], 300, "normalized_batch_perceptron", stop_at_separation=True)
+    nbp = to_host(run_on(dataset, [1.0], 300, "normalized_batch_perceptron", stop_at_separation=True, device=device))
     return Margins(lr.step_sizes, dataset.margin().mu, metrics.normalized_margin(lr.weights, dataset.signed),
                    float(metrics.normalized_margin(sweep.perceptron.weights[-1, 0], dataset.signed)),
                    float(metrics.normalized_margin(nbp.weights[-1, 0], dataset.signed)), lr.steps)
@@ -103,16 +104,16 @@ class Precision:
 
 
 @lru_cache(maxsize=1)
-def precision(gammas: tuple = (1e4, 1e6, 1e8), steps: int = 120) -> Precision:
+def precision(gammas: tuple = (1e4, 1e6, 1e8), steps: int = 120, device=None) -> Precision:
     """Reduction on digits 3 vs 8 run in float32 and float64, compared with the float64 Batch Perceptron."""
     dataset = digits_pair(3, 8)
     g = torch.tensor(gammas, dtype=torch.float64)
-    reference = run_on(dataset, [1.0], steps, "batch_perceptron")
+    reference = to_host(run_on(dataset, [1.0], steps, "batch_perceptron", device=device))
     out = ({}, {}, {})
     for dtype in (torch.float64, torch.float32):
         name = str(dtype).removeprefix("torch.")
-        bp = run_on(dataset, [1.0], steps, "batch_perceptron", dtype=dtype)
-        lr = run_on(dataset, g, steps, dtype=dtype)
+        bp = to_host(run_on(dataset, [1.0], steps, "batch_perceptron", dtype=dtype, device=device))
+        lr = to_host(run_on(dataset, g, steps, dtype=dtype, device=device))
         out[0][name] = int(bp.separated_at[0])
         out[1][name] = lr.separated_at
         out[2][name] = metrics.first_mismatch(lr.weights.double(), reference.weights, dataset.signed)
@@ -149,9 +150,9 @@ def onsets(random_directions: int = 10, grad_threshold: float = 1.1, random_thre
 
 
 @lru_cache(maxsize=1)
-def spike_runs() -> spike.SpikeRuns:
+def spike_runs(device=None) -> spike.SpikeRuns:
     """:func:`steplab.logistic.spike.spike_test` with its defaults (eta_0 = 1e-3, x1000 and x1e4, 5 seeds)."""
-    return spike.spike_test()
+    return to_host(spike.spike_test(device=device))
 
 
 @dataclass

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from steplab.device import resolve_device
 from steplab.rnn import theory
 from steplab.trajectory import Trajectory, run
 from steplab.transforms import optimizer
@@ -91,7 +92,8 @@ def cliff_surface(w_grid: Tensor, b_grid: Tensor, steps: int = STEPS) -> tuple[T
 def _fixed_point_at_x0(w: Tensor) -> Tensor:
     """The b for which x_0 = 0.5 is a fixed point of x -> w sigma(x) + b (for any w)."""
     w = torch.as_tensor(w)
-    return X0 - w * torch.sigmoid(torch.tensor(X0, dtype=w.dtype if w.is_floating_point() else torch.float64))
+    x0 = torch.tensor(X0, dtype=w.dtype if w.is_floating_point() else torch.float64, device=w.device)
+    return X0 - w * torch.sigmoid(x0)
 
 
 def wall_line(w: Tensor) -> Tensor:
@@ -133,7 +135,7 @@ def descend(starts: Tensor, lr: float | Tensor, clip_threshold: float | Tensor |
         g <- grad E_50(theta);  if ||g|| > c: g <- c g / ||g||;  theta <- theta - lr g     (Pascanu 2013, Alg. 1)
 
     Args:
-        starts: ``[runs, 2]`` initial (w, b); float64 recommended.
+        starts: ``[runs, 2]`` initial (w, b); float64 recommended. The descent runs on their device.
         lr: step size, a number or a ``[runs]`` tensor.
         clip_threshold: ``None`` (or ``inf``) for plain GD, else a positive number or ``[runs]`` tensor (per-run
             ``inf`` entries leave those runs unclipped).
@@ -168,11 +170,13 @@ def wall_centred_b(w: float, half_width: float = 0.01, points: int = 2001,
     return torch.linspace(centre - half_width, centre + half_width, points, dtype=dtype)
 
 
-def random_wall_starts(runs: int = 400, seed: int = 0, dtype: torch.dtype = torch.float64) -> Tensor:
-    """Random starts just on the low-loss side of the wall: w0 ~ U(4.5, 6), b0 = b_wall(w0) + U(0.05, 0.5)."""
+def random_wall_starts(runs: int = 400, seed: int = 0, dtype: torch.dtype = torch.float64, device=None) -> Tensor:
+    """Random starts just on the low-loss side of the wall: w0 ~ U(4.5, 6), b0 = b_wall(w0) + U(0.05, 0.5); drawn on
+    the CPU (the same starts on every machine), returned on ``device`` (None: :func:`steplab.device.resolve_device`
+    for 2 x runs numbers)."""
     check_int("runs", runs, 1)
     generator = torch.Generator().manual_seed(seed)
     w0 = 4.5 + 1.5 * torch.rand(runs, generator=generator, dtype=torch.float64)
     b0 = wall_line(w0) + 0.05 + 0.45 * torch.rand(runs, generator=generator, dtype=torch.float64)
-    return torch.stack([w0, b0], dim=-1).to(dtype)
+    return torch.stack([w0, b0], dim=-1).to(dtype=dtype, device=resolve_device(device, work_items=2 * runs))
 

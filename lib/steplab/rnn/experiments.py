@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import torch
 
+from steplab.device import resolve_device, to_host
 from steplab.rnn.cliff import (
     cliff_loss_and_grad,
     cliff_surface,
@@ -62,12 +63,14 @@ class CliffGrid:
     valley: Tensor
 
 
-def cliff_grid(w_range=(2.0, 10.0), b_range=(-6.0, 7.0), w_points: int = 400, b_points: int = 650) -> CliffGrid:
+def cliff_grid(w_range=(2.0, 10.0), b_range=(-6.0, 7.0), w_points: int = 400, b_points: int = 650,
+               device=None) -> CliffGrid:
     """The cliff surface of Fig. 6 on an even float64 grid (default window w in [2, 10], b in [-6, 7])."""
-    w = torch.linspace(*w_range, w_points, dtype=torch.float64)
-    b = torch.linspace(*b_range, b_points, dtype=torch.float64)
+    f64 = dict(dtype=torch.float64, device=resolve_device(device, work_items=w_points * b_points))
+    w = torch.linspace(*w_range, w_points, **f64)
+    b = torch.linspace(*b_range, b_points, **f64)
     loss, grad_norm = cliff_surface(w, b)
-    return CliffGrid(w, b, loss, grad_norm, wall_line(w), valley_line(w))
+    return to_host(CliffGrid(w, b, loss, grad_norm, wall_line(w), valley_line(w)))
 
 
 @dataclass(frozen=True)
@@ -86,13 +89,13 @@ class WallProfile:
 
 
 def wall_profile(w: float = 5.0, half_width: float = 0.01, points: int = 2001,
-                 dtype: torch.dtype = torch.float64) -> WallProfile:
+                 dtype: torch.dtype = torch.float64, device=None) -> WallProfile:
     """Loss and ||grad E|| on ``points`` values of b centred on the wall b_wall(w) (Sec. 2.3, Fig. 6)."""
-    b = wall_centred_b(w, half_width, points, dtype)
+    b = wall_centred_b(w, half_width, points, dtype).to(resolve_device(device, work_items=points))
     loss, gw, gb = cliff_loss_and_grad(torch.full_like(b, w), b)
     norm = torch.sqrt(gw**2 + gb**2)  # ||grad E|| = sqrt((dE/dw)^2 + (dE/db)^2)
-    return WallProfile(w, b, loss, norm, float(norm.max()), float(norm.median()), float(b[norm.argmax()]),
-                       float(loss[0]), float(loss[-1]))
+    return to_host(WallProfile(w, b, loss, norm, float(norm.max()), float(norm.median()), float(b[norm.argmax()]),
+                               float(loss[0]), float(loss[-1])))
 
 
 @dataclass(frozen=True)
@@ -176,15 +179,17 @@ class OneStep:
     clipped: DescentSummary
 
 
-def one_step_from_steepest(w: float = 5.0, lr: float = 0.1, steps: int = 300, clip_threshold: float = 1.0) -> OneStep:
+def one_step_from_steepest(w: float = 5.0, lr: float = 0.1, steps: int = 300, clip_threshold: float = 1.0,
+                           device=None) -> OneStep:
     """Unclipped vs clipped GD (Alg. 1) from the steepest point (w, b*) of :func:`wall_profile`."""
-    start = torch.tensor([[w, wall_profile(w).b_steepest]], dtype=torch.float64).repeat(2, 1)
+    start = torch.tensor([[w, wall_profile(w).b_steepest]], dtype=torch.float64,
+                         device=resolve_device(device, work_items=2)).repeat(2, 1)
     summaries = []
     for traj in (descend(start[:1], lr, None, steps), descend(start[1:], lr, clip_threshold, steps)):
         summaries.append(DescentSummary(float(step_lengths(traj)[0, 0]), float(traj.loss[0, 0]),
                                         float(traj.loss[1, 0]), float(traj.grad_norm[1, 0]),
                                         float(traj.loss[-1, 0]), traj))
-    return OneStep(*summaries)
+    return to_host(OneStep(*summaries))
 
 
 @dataclass(frozen=True)
@@ -199,10 +204,11 @@ class ThreeStarts:
     final: Tensor
 
 
-def three_starts(steps: int = 300, clip_threshold: float | None = None) -> ThreeStarts:
+def three_starts(steps: int = 300, clip_threshold: float | None = None, device=None) -> ThreeStarts:
     """GD (clipped at ``clip_threshold`` if given) from (5, -2.3) at lr 1 and (4.8, -2.4), (5.5, -2.7) at lr 0.5."""
-    starts = torch.tensor(THREE_STARTS, dtype=torch.float64)
-    traj = descend(starts, torch.tensor(THREE_STARTS_LRS, dtype=torch.float64), clip_threshold, steps)
+    f64 = dict(dtype=torch.float64, device=resolve_device(device, work_items=2 * len(THREE_STARTS)))
+    starts = torch.tensor(THREE_STARTS, **f64)
+    traj = to_host(descend(starts, torch.tensor(THREE_STARTS_LRS, **f64), clip_threshold, steps))
     lengths = step_lengths(traj)
     jump = lengths.argmax(0)
     before = torch.stack([traj.loss[: int(jump[r]) + 1, r].min() for r in range(len(THREE_STARTS))])
@@ -234,9 +240,9 @@ class ManyStarts:
 
 @lru_cache(maxsize=8)
 def many_starts_success(runs: int = 400, seed: int = 0, lr: float = 0.5, steps: int = 300,
-                        dtype: torch.dtype = torch.float64) -> ManyStarts:
+                        dtype: torch.dtype = torch.float64, device=None) -> ManyStarts:
     """Clipped (c = 1) and unclipped GD from :func:`random_wall_starts`: how many succeed or get stuck."""
-    starts = random_wall_starts(runs, seed, dtype)
+    starts = random_wall_starts(runs, seed, dtype, device)
     counts = {}
     for name, c in (("clipped", 1.0), ("unclipped", None)):
         final = descend(starts, lr, c, steps, record_every=None).loss[-1]
@@ -247,16 +253,17 @@ def many_starts_success(runs: int = 400, seed: int = 0, lr: float = 0.5, steps: 
 
 @lru_cache(maxsize=8)
 def temporal_order_comparison(seeds=SEEDS, length: int = 20, clip_threshold: float = 1.0,
-                              max_iterations: int = 2000, omega_weight: float = 0.0) -> TrainingResult:
+                              max_iterations: int = 2000, omega_weight: float = 0.0, device=None) -> TrainingResult:
     """MSGD vs MSGD-C (and MSGD-CR if ``omega_weight``) on temporal order (Sec. 4.1), one batched training call.
 
     Runs: ``seeds`` unclipped, then ``seeds`` clipped (with Omega weight ``omega_weight``); use
     :func:`split_solved` for the two counts.
     """
     seeds = tuple(seeds)
-    return train("temporal_order", length, seeds=seeds * 2, clip_thresholds=(None,) * len(seeds)
-                 + (clip_threshold,) * len(seeds), omega_weights=(0.0,) * len(seeds) + (omega_weight,) * len(seeds),
-                 max_iterations=max_iterations)
+    return to_host(train("temporal_order", length, seeds=seeds * 2, clip_thresholds=(None,) * len(seeds)
+                         + (clip_threshold,) * len(seeds),
+                         omega_weights=(0.0,) * len(seeds) + (omega_weight,) * len(seeds),
+                         max_iterations=max_iterations, device=device))
 
 
 def split_solved(result: TrainingResult) -> tuple[int, int]:
@@ -280,7 +287,7 @@ def average_grad_norm(task: str = "temporal_order", length: int = 20, seeds=(0, 
                       **kwargs) -> float:
     """The statistic of the paper's threshold rule (Sec. 3.2): the mean unclipped ||g|| over the first updates."""
     result = train(task, length, seeds=seeds, clip_thresholds=(None,), max_iterations=iterations,
-                   eval_every=iterations, eval_size=100, **kwargs)
+                   eval_every=iterations, eval_size=100, **kwargs)  # device= among the kwargs
     return float(result.grad_norm.nanmean())
 
 
@@ -306,13 +313,13 @@ class ThresholdSweep:
 
 @lru_cache(maxsize=4)
 def threshold_sweep(multiples=(0.5, 1.0, 10.0), seeds=SEEDS, length: int = 20,
-                    max_iterations: int = 2000) -> ThresholdSweep:
+                    max_iterations: int = 2000, device=None) -> ThresholdSweep:
     """Clip thresholds at multiples of the average unclipped gradient norm (the paper's half-to-ten-times rule)."""
-    average = average_grad_norm("temporal_order", length, seeds=seeds, iterations=200)
+    average = average_grad_norm("temporal_order", length, seeds=seeds, iterations=200, device=device)
     thresholds = tuple(m * average for m in multiples)
     runs = [(c, s) for c in thresholds for s in seeds]
-    result = train("temporal_order", length, seeds=[s for _, s in runs], clip_thresholds=[c for c, _ in runs],
-                   max_iterations=max_iterations)
+    result = to_host(train("temporal_order", length, seeds=[s for _, s in runs],
+                           clip_thresholds=[c for c, _ in runs], max_iterations=max_iterations, device=device))
     return ThresholdSweep(average, tuple(multiples), thresholds, result.solved.reshape(len(multiples), len(seeds)),
                           result)
 
@@ -323,6 +330,6 @@ def stored_success_rates() -> SuccessRates:
 
 
 @lru_cache(maxsize=2)
-def vanishing_view(length: int = 50, iterations: int = 100) -> VanishingView:
+def vanishing_view(length: int = 50, iterations: int = 100, device=None) -> VanishingView:
     """:func:`steplab.rnn.vanishing.vanishing_view`, cached for the notebook and the claims."""
-    return _vanishing_view(length, iterations)
+    return to_host(_vanishing_view(length, iterations, device=device))

@@ -41,13 +41,15 @@ GENERALISATION_SEED_OFFSET = 30_000
 
 
 def run_cell(task: str, length: int, seeds=SEEDS, **settings) -> list[dict]:
-    """Train every method on ``task`` at length ``length`` in one batched call; one dict per (method, seed)."""
+    """Train every method on ``task`` at length ``length`` in one batched call; one dict per (method, seed).
+    ``device=`` among the ``settings`` (None: :func:`steplab.device.resolve_device`); the generalisation test runs
+    there too."""
     settings = {**SETTINGS, **settings}
     names = [m for m in METHODS for _ in seeds]
     result = train(task, length, seeds=list(seeds) * len(METHODS),
                    clip_thresholds=[METHODS[m][0] for m in names], omega_weights=[METHODS[m][1] for m in names],
                    **settings)
-    run_index = torch.arange(len(names))
+    run_index = torch.arange(len(names))  # indexes the CPU-made test batches
     longer = {}
     for k in GENERALISATION:
         generators = [torch.Generator().manual_seed(s + GENERALISATION_SEED_OFFSET) for s in result.seeds]

@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from steplab.device import cpu_threads
+from steplab.device import cpu_threads, resolve_device
 from steplab.optional import require
 from steplab.rnn.model import RNNLayout, check_activation, clip_with_nan_guard, forward, init_params, omega
 from steplab.rnn.tasks import TaskSpec, arithmetic_length, error_per_run, generate, get_task, loss_per_run
 from steplab.trajectory import run
 from steplab.transforms import GradientTransform, run_norm
-from steplab.validation import check_int, check_positive, check_range
+from steplab.validation import check_int, check_positive, check_range, check_threshold
 
 Tensor = torch.Tensor
 DATA_SEED_OFFSET = 10_000
@@ -125,18 +125,21 @@ def training_gradient(flat: Tensor, layout: RNNLayout, spec: TaskSpec, inputs: T
 
 
 def _batch(task: str, batch: int, length: int, generators: list[torch.Generator], run_index: Tensor,
-           dtype) -> tuple[Tensor, Tensor]:
-    """One batch per data stream (each from its own generator), stacked to [runs, batch, ...].
+           dtype, device=None) -> tuple[Tensor, Tensor]:
+    """One batch per data stream (each from its own generator), stacked to [runs, batch, ...] on ``device``.
 
     ``run_index[r]`` is the stream of run r: runs with the same seed see the same data (paired comparisons).
+    The streams are CPU generators (the same sequences on every machine; the arithmetic tasks' lengths are
+    drawn, a host decision): each batch is made on the CPU and copied to the training device, a
+    host-to-device copy per step, never a wait for the device.
     """
     spec = get_task(task)
     total = None
     if spec.readout == "regress":  # the runs share the jittered length so their batches stack
         total = arithmetic_length(length, generators[0])
     pairs = [generate(task, batch, length, g, total_length=total) for g in generators]
-    inputs = torch.stack([p[0] for p in pairs]).to(dtype)[run_index]
-    targets = torch.stack([p[1] for p in pairs])[run_index]
+    inputs = torch.stack([p[0] for p in pairs]).to(dtype)[run_index].to(device)
+    targets = torch.stack([p[1] for p in pairs])[run_index].to(device)
     return inputs, (targets.to(dtype) if targets.is_floating_point() else targets)
 
 
@@ -158,7 +161,8 @@ class TaskProblem:
     omega_record: list[Tensor] = field(default_factory=list)
 
     def oracle(self, params: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        inputs, targets = _batch(self.task, self.batch, self.length, self.generators, self.run_index, self.dtype)
+        inputs, targets = _batch(self.task, self.batch, self.length, self.generators, self.run_index, self.dtype,
+                                 params.device)
         loss, reg, grads = training_gradient(params, self.layout, get_task(self.task), inputs, targets,
                                              self.activation, self.omega_weights)
         self.omega_record.append(torch.zeros_like(loss) if reg is None else reg)
@@ -172,9 +176,10 @@ class TaskProblem:
 def guarded_sgd(lr: float, layout: RNNLayout, clip_thresholds: Tensor, active: Tensor) -> GradientTransform:
     """The update lr * clip_with_nan_guard(g) of every ``active`` run (0 for a stopped one), as a transform."""
     mask = active[:, None]
+    check_threshold("clip_thresholds", clip_thresholds)  # once, not in every step
 
     def update(grads, state, params, info=None):
-        step, norms = clip_with_nan_guard(grads, params, layout, clip_thresholds)  # g <- min(1, c/||g||) g
+        step, norms = clip_with_nan_guard(grads, params, layout, clip_thresholds, checked=True)  # min(1, c/||g||) g
         if info is not None:
             info["grad_norm"] = norms
             info["clipped_grad_norm"] = run_norm(step)
@@ -204,7 +209,7 @@ def train(task: str = "temporal_order", length: int = 20, seeds=(0,), clip_thres
           init: str = "basic_tanh", activation: str = "tanh", max_iterations: int = 2000,
           eval_every: int = 250, eval_size: int = 1000, target_error: float = 0.01,
           dtype: torch.dtype = torch.float32, progress: bool = False, threads: int | None = 1,
-          resume: TrainingState | None = None) -> TrainingResult:
+          resume: TrainingState | None = None, device=None) -> TrainingResult:
     """Train one RNN per run (runs = the longest of ``seeds``, ``clip_thresholds``, ``omega_weights``).
 
     The defaults are a CPU-sized version of Pascanu et al. (2013, Sec. 4.1.1): temporal order at T = 20,
@@ -215,14 +220,17 @@ def train(task: str = "temporal_order", length: int = 20, seeds=(0,), clip_thres
     ``resume``: the ``state`` of an earlier result with the same settings; trains ``max_iterations`` more.
     Every call ends with an evaluation, so the runs continue exactly as one long call would when the
     earlier call's ``max_iterations`` is a multiple of ``eval_every``.
+    ``device``: where the RNNs train (None: :func:`steplab.device.resolve_device` for runs x batch x hidden numbers
+    per step); initial weights and data are drawn on the CPU (the same on every machine) and moved there. The
+    host looks at the runs only at evaluations (whether any run is still active).
     """
     with cpu_threads(threads):
         return _train(task, length, seeds, clip_thresholds, omega_weights, hidden_size, batch, lr, init, activation,
-                      max_iterations, eval_every, eval_size, target_error, dtype, progress, resume)
+                      max_iterations, eval_every, eval_size, target_error, dtype, progress, resume, device)
 
 
 def _train(task, length, seeds, clip_thresholds, omega_weights, hidden_size, batch, lr, init, activation,
-           max_iterations, eval_every, eval_size, target_error, dtype, progress, resume) -> TrainingResult:
+           max_iterations, eval_every, eval_size, target_error, dtype, progress, resume, device) -> TrainingResult:
     spec = get_task(task)
     check_int("length", length, 2)
     check_int("hidden_size", hidden_size, 1)
@@ -244,26 +252,30 @@ def _train(task, length, seeds, clip_thresholds, omega_weights, hidden_size, bat
         check_range("omega_weight", a, 0.0)
 
     layout = RNNLayout(spec.input_size, hidden_size, spec.output_size)
+    device = resolve_device(device, work_items=runs * batch * hidden_size)
     streams = sorted(set(seeds))
-    run_index = torch.tensor([streams.index(s) for s in seeds])
+    run_index = torch.tensor([streams.index(s) for s in seeds])  # indexes the CPU-made batches
     if resume is None:
-        flat, start, solved_at = init_params(layout, init, seeds, dtype), 0, torch.full((runs,), -1, dtype=torch.long)
+        flat = init_params(layout, init, seeds, dtype).to(device)
+        start, solved_at = 0, torch.full((runs,), -1, dtype=torch.long, device=device)
     else:
         if tuple(resume.params.shape) != (runs, layout.size):
             raise ValueError(f"resume.params has shape {tuple(resume.params.shape)}, these settings need "
                              f"{(runs, layout.size)}")
-        flat, start, solved_at = resume.params.clone(), resume.iteration, resume.solved_at.clone()
-    threshold_t = torch.tensor([math.inf if c is None else c for c in thresholds], dtype=dtype)
-    alpha_t = torch.tensor(alphas, dtype=dtype) if any(a > 0 for a in alphas) else None
+        flat, start = resume.params.to(device, copy=True), resume.iteration
+        solved_at = resume.solved_at.to(device, copy=True)
+    threshold_t = torch.tensor([math.inf if c is None else c for c in thresholds], dtype=dtype, device=device)
+    alpha_t = torch.tensor(alphas, dtype=dtype, device=device) if any(a > 0 for a in alphas) else None
     data_gens = _generators(streams, DATA_SEED_OFFSET, None if resume is None else resume.data_streams)
     eval_gens = _generators(streams, EVAL_SEED_OFFSET, None if resume is None else resume.eval_streams)
     problem = TaskProblem(task, length, batch, layout, activation, dtype, data_gens, run_index, alpha_t)
 
     grad_norms, losses, eval_steps, eval_errors = [], [], [], []
     active = solved_at < 0
+    any_active = resume is None or bool(active.any())  # the host looks again only after each evaluation
     done, end = start, start + max_iterations
     bar = _progress_bar(progress, max_iterations, f"{task} T={length}")
-    while done < end and bool(active.any()):
+    while done < end and any_active:
         chunk = min(eval_every - done % eval_every, end - done)
         traj = run(problem, guarded_sgd(lr, layout, threshold_t, active), flat, chunk, seed=None,
                    record_every=None, max_loss=math.inf)
@@ -278,19 +290,21 @@ def _train(task, length, seeds, clip_thresholds, omega_weights, hidden_size, bat
             eval_steps.append(done)
             eval_errors.append(errors_now)
             newly = active & (errors_now < target_error)
-            solved_at[newly] = done
+            solved_at = torch.where(newly, done, solved_at)
             active = active & ~newly
+            if done < end:
+                any_active = bool(active.any())
     if bar is not None:
         bar.close()
 
     state = TrainingState(flat, done, solved_at, tuple(g.get_state() for g in data_gens),
                           tuple(g.get_state() for g in eval_gens))
-    empty = torch.empty(0, runs, dtype=dtype)
+    empty = torch.empty(0, runs, dtype=dtype, device=device)
     return TrainingResult(task, length, seeds, thresholds, alphas, torch.cat(grad_norms or [empty]),
                           torch.cat(losses or [empty]),
                           torch.stack(problem.omega_record) if problem.omega_record else empty,
-                          torch.tensor(eval_steps, dtype=torch.long),
-                          torch.stack(eval_errors) if eval_errors else torch.empty(0, runs, dtype=dtype),
+                          torch.tensor(eval_steps, dtype=torch.long, device=device),
+                          torch.stack(eval_errors) if eval_errors else empty,
                           solved_at, flat, layout, state)
 
 
@@ -304,12 +318,13 @@ def _progress_bar(enabled: bool, total: int, desc: str):
 def evaluate(task: str, length: int, flat: Tensor, layout: RNNLayout, generators: list[torch.Generator],
              run_index: Tensor, size: int = 1000, activation: str = "tanh", dtype: torch.dtype = torch.float32,
              chunk: int = 500) -> Tensor:
-    """Fraction of wrong answers of each run on ``size`` fresh sequences (in chunks to bound memory)."""
+    """Fraction of wrong answers of each run on ``size`` fresh sequences (in chunks to bound memory), computed on
+    ``flat``'s device."""
     spec = get_task(task)
-    wrong, seen = torch.zeros(flat.shape[0], dtype=dtype), 0
+    wrong, seen = torch.zeros(flat.shape[0], dtype=dtype, device=flat.device), 0
     while seen < size:
         n = min(chunk, size - seen)
-        inputs, targets = _batch(task, n, length, generators, run_index, dtype)
+        inputs, targets = _batch(task, n, length, generators, run_index, dtype, flat.device)
         outputs, _ = forward(flat, layout, inputs, activation, spec.readout == "every_step")
         wrong += error_per_run(spec, outputs, targets) * n
         seen += n

@@ -31,10 +31,10 @@ def error_norms(flat: Tensor, layout, task: str, length: int, activation: str, s
                 batch: int = 100) -> Tensor:
     """``[runs, T]``: mean over ``batch`` fresh sequences of ||dE/dh_k||, ordered by distance T - k = 0..T-1."""
     spec = get_task(task)
-    inputs, targets = generate(task, batch, length, torch.Generator().manual_seed(seed))
+    inputs, targets = generate(task, batch, length, torch.Generator().manual_seed(seed))  # CPU data, then moved
     runs = flat.shape[0]
-    inputs = inputs.to(flat.dtype)[None].expand(runs, *inputs.shape)
-    targets = targets[None].expand(runs, *targets.shape)
+    inputs = inputs.to(dtype=flat.dtype, device=flat.device)[None].expand(runs, *inputs.shape)
+    targets = targets.to(flat.device)[None].expand(runs, *targets.shape)
     params = flat.detach().requires_grad_(True)
     outputs, states = forward(params, layout, inputs, activation, spec.readout == "every_step")
     errors = torch.autograd.grad(loss_per_run(spec, outputs, targets).sum(), states)  # D_k = dE/dh_k
@@ -53,7 +53,7 @@ class VanishingView:
 
 
 def vanishing_view(length: int = 50, iterations: int = 100, omega_weight: float = 2.0, seed: int = 0,
-                   task: str = "temporal_order") -> VanishingView:
+                   task: str = "temporal_order", device=None) -> VanishingView:
     """Train each initialisation with (MSGD-CR) and without (MSGD-C) Omega, then measure :func:`error_norms`."""
     check_int("length", length, 2)
     check_int("iterations", iterations, 1)
@@ -61,7 +61,7 @@ def vanishing_view(length: int = 50, iterations: int = 100, omega_weight: float 
     for init, activation in INIT_ACTIVATION.items():
         result = train(task, length, seeds=(seed, seed), clip_thresholds=(1.0,), omega_weights=(0.0, omega_weight),
                        init=init, activation=activation, max_iterations=iterations, eval_every=iterations,
-                       eval_size=100)
+                       eval_size=100, device=device)
         measured = error_norms(result.params, result.layout, task, length, activation, seed + 50_000)
         norms[(init, "MSGD-C")], norms[(init, "MSGD-CR")] = measured[0], measured[1]
-    return VanishingView(length, iterations, torch.arange(length), norms)
+    return VanishingView(length, iterations, torch.arange(length, device=measured.device), norms)
