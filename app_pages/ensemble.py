@@ -72,6 +72,7 @@ SIZES = {
 }
 DENSITY_BINS = 48  # cells per side of a density image (at most 48² rows sent)
 POINTS_MAX = 2_048  # more members than this are drawn as a density image, not as points
+LINES_MAX = 8  # more runs of a sweep than this: LINES_MAX evenly spaced ones are drawn as lines
 
 
 def size(page: str) -> Size:
@@ -94,6 +95,15 @@ def keep_runs(traj: Trajectory, runs: int) -> Trajectory:
                       grad_norm=traj.grad_norm[:, :runs], clipped_grad_norm=traj.clipped_grad_norm[:, :runs],
                       diverged_at=traj.diverged_at[:runs], final=traj.final[:runs], max_loss=traj.max_loss,
                       state=traj.state)
+
+
+def drawn_runs(sweep: int, total: int) -> list[int]:
+    """Which runs a page draws as lines: all of them when the sweep (the first ``sweep`` of ``total`` runs) has
+    at most :data:`LINES_MAX`, else :data:`LINES_MAX` evenly spaced sweep runs (first and last included),
+    and always the runs after the sweep (overlays such as the Batch Perceptron)."""
+    if sweep <= LINES_MAX:
+        return list(range(total))
+    return sorted({round(i * (sweep - 1) / (LINES_MAX - 1)) for i in range(LINES_MAX)}) + list(range(sweep, total))
 
 
 def histograms(values: Tensor, low: float, high: float, bins: int = 40) -> Tensor:

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, keys, specs
+from app_pages import charts, ensemble, keys, specs
 from app_pages.controls import Control, Controls
 from app_pages.live import MAX_LOSS, Live
 from app_pages.player import playback
@@ -28,7 +28,7 @@ CONTROLS = [
     Control("method", "Method", "select", "lr_gd", options=tuple(METHODS), labels=METHODS),
     Control("gamma_min", "smallest step size γ", "log", 0.1, low=0.01, high=1e6),
     Control("gamma_max", "largest step size γ", "log", 1000.0, low=0.01, high=1e6),
-    Control("runs", "step sizes in the sweep (log-spaced)", "int", 4, low=1, high=4),
+    ensemble.control(PAGE),  # "runs": step sizes in the sweep; range by device (app_pages.ensemble.SIZES)
     Control("r_max", "cap r_max of the normalized step (ρ-capped only)", "float", 1.0, low=0.1, high=5.0, step=0.1),
     Control("perceptron", "overlay the Batch Perceptron", "toggle", True),
     Control("steps", "steps", "int", 100, low=10, high=1000, step=10),
@@ -127,7 +127,7 @@ def main() -> None:
     player = playback(PAGE, steps=v["steps"], reset_key=(v["data"], v["perceptron"], len(gammas)),
                       live_key=(v["method"], tuple(gammas), v["r_max"], v["steps"]), start=start,
                       advance=lambda live, k: advance_runs(live, computed, groups, v["r_max"], k),
-                      render=lambda live, state: render(live, state, dataset, computed, labels, len(gammas)))
+                      render=lambda live, state: render(live, state, dataset, computed, labels, gammas))
     reproduce_expander(reproduce_code(v, gammas),
                        "The Batch Perceptron overlay is `run_on(dataset, [1.0], steps, method=\"batch_perceptron\")`.")
     live = player["live"]
@@ -180,10 +180,32 @@ def separation_markers(accuracy: np.ndarray, labels: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run", "step", "accuracy"])
 
 
+def sweep_view(gammas: list[float], loss: np.ndarray, accuracy: np.ndarray, t: int) -> None:
+    """The whole sweep at step t against log10 γ (one point per step size), for sweeps longer than the lines."""
+    n = len(gammas)
+    separated = accuracy[-1, :n] >= 1.0
+    st.metric(f"separated at step {t}", f"{separated.mean():.0%} of {n} step sizes",
+              help=f"accuracy 1 on the training set at this step; the lines below show {ensemble.LINES_MAX} evenly "
+                   "spaced step sizes")
+    frame = pd.DataFrame({"run": f"all {n} step sizes", "log10_gamma": np.log10(gammas), "accuracy": accuracy[-1, :n]})
+    charts.series(frame, "accuracy", f"training accuracy at step {t} across the sweep (x: log10 γ)",
+                  [f"all {n} step sizes"], log=False, height=160, x="log10_gamma")
+    live_loss = pd.DataFrame({"run": f"all {n} step sizes", "log10_gamma": np.log10(gammas), "loss": loss[-1, :n]})
+    charts.series(live_loss, "loss", f"loss at step {t} across the sweep (log; x: log10 γ)", [f"all {n} step sizes"],
+                  height=160, x="log10_gamma")
+
+
 def render(live: Live, state: dict, dataset: data.Dataset, computed: data.Dataset, labels: list[str],
-           sweep_runs: int) -> None:
+           gammas: list[float]) -> None:
     with measure(PAGE):
         loss, accuracy, grad_norm, margin, r = summaries(live, computed)
+    drawn = ensemble.drawn_runs(len(gammas), len(labels))  # every run, or 8 of a long sweep (and the overlay)
+    sweep_runs = sum(i < len(gammas) for i in drawn)
+    live.notes["drawn"] = drawn
+    if len(drawn) < len(labels):
+        sweep_view(gammas, loss, accuracy, live.t)
+        loss, accuracy, grad_norm, margin, r = (values[:, drawn] for values in (loss, accuracy, grad_norm, margin, r))
+        labels = [labels[i] for i in drawn]
     rows = []
     for i, label in enumerate(labels):
         rows.append({"run": label, "step": live.t, "loss": fmt(float(loss[-1, i])),
@@ -197,7 +219,7 @@ def render(live: Live, state: dict, dataset: data.Dataset, computed: data.Datase
     box = float(np.abs(features).max() * 1.25)
     points = pd.DataFrame({"x": features[:, 0], "y": features[:, 1],
                            "label": np.where(dataset.labels.numpy() > 0, "y = +1", "y = −1")}).drop_duplicates()
-    theta = live.x.cpu().numpy()
+    theta = live.x.cpu().numpy()[drawn]
     lines = []
     for i, label in enumerate(labels):
         norm = np.linalg.norm(theta[i])

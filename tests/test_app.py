@@ -893,3 +893,22 @@ def test_clipping_live_point_says_when_the_run_is_not_yet_stationary():
     ticks = next(layer["encoding"]["y"]["axis"]["values"] for layer in layers(spec)
                  if "axis" in layer.get("encoding", {}).get("y", {}))
     assert len([t for t in ticks if 0 <= t <= 1]) >= 6  # a readable symlog axis (Vega's own: 0, 0.4, 0.8)
+
+
+def test_logistic_sweep_size_follows_the_ensemble_and_long_sweeps_draw_all_of_it(monkeypatch):
+    """Every step size of the sweep is run; a sweep longer than ensemble.LINES_MAX draws that many lines and one
+    point per step size in the sweep charts (lowered to 3 here: the CPU range stops at 8)."""
+    monkeypatch.setenv("STEPLAB_DEVICE", "cpu")
+    from app_pages import ensemble
+    at = open_app("app_pages/logistic.py", runs="8", steps="20")
+    assert len(at.session_state["_result.logistic"]["loss"]) == 8
+    assert player(at, "logistic")["live"].notes["drawn"] == list(range(9))  # 8 step sizes + the Perceptron
+    monkeypatch.setattr(ensemble, "LINES_MAX", 3)
+    for runs, drawn in ((6, [0, 2, 5, 6]), (7, [0, 3, 6, 7])):
+        at = open_app("app_pages/logistic.py", runs=str(runs), steps="20")
+        assert len(at.session_state["_result.logistic"]["loss"]) == runs
+        assert player(at, "logistic")["live"].notes["drawn"] == drawn
+        frames = dict(charts_drawn(at))
+        sweep = [f for title, f in frames.items() if title.startswith("training accuracy at step 20 across")]
+        assert len(sweep) == 1 and len(sweep[0]["series"]) == runs
+        assert frames["decision boundaries θ_tᵀa = 0 (through the origin)"]["lines"]["run"].nunique() == len(drawn)
