@@ -15,6 +15,7 @@ from types import ModuleType
 EXTRAS = {
     "matplotlib": ("matplotlib", "notebooks"),
     "tqdm": ("tqdm", "notebooks"),
+    "ipywidgets": ("ipywidgets", "notebooks"),
     "diffusers": ("diffusers", "diffusers"),
 }
 

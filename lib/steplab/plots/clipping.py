@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 
-from steplab.plots import COLORS, to_numpy
+from steplab.plots import COLORS, legend, to_numpy
 
 
 def label_c(c: float) -> str:
@@ -33,7 +33,7 @@ def gradient_norm_curves(ax, grad_norm, thresholds, tolerances=(1e-2, 1e-8), tit
     ax.set_xlabel("iteration t")
     ax.set_ylabel(r"$\|\nabla f(x_t)\|$")
     ax.set_title(title)
-    ax.legend()
+    legend(ax)
     return ax
 
 
@@ -51,7 +51,7 @@ def iterations_vs_threshold(ax, e1, formula):
     ax.set_xlabel("clipping threshold c")
     ax.set_ylabel("iterations T(c, ε)")
     ax.set_title("clipping adds an ε-independent offset")
-    ax.legend()
+    legend(ax)
     return ax
 
 
@@ -68,7 +68,7 @@ def bias_vs_threshold(ax, c, measured, predicted_fn, c_range=(0.05, 10.0), curve
     ax.set_xlabel("clipping threshold c")
     ax.set_ylabel(r"bias $|\nabla f(\bar x)|$")
     ax.set_title(title)
-    ax.legend()
+    legend(ax)
     return ax
 
 
@@ -85,7 +85,7 @@ def chain_mean_paths(ax, result, labels, predicted=None, title: str = ""):
     ax.set_xlabel("step t (dashed: start of the tail average)")
     ax.set_ylabel(r"$L\,\mathrm{mean}_{\mathrm{chains}}\, x_t$")
     ax.set_title(title)
-    ax.legend()
+    legend(ax, outside=True)
     return ax
 
 
@@ -102,7 +102,7 @@ def bias_vs_batch_size(ax, e3b):
     ax.set_xlabel("batch size b")
     ax.set_ylabel(r"bias $|\nabla f(\bar x)|$ (log)")
     ax.set_title("c = 1: per-sample vs batch clipping")
-    ax.legend()
+    legend(ax)
     return ax
 
 
@@ -116,7 +116,7 @@ def heavy_tail_paths(ax, result, chain: int = 0):
     ax.set_xlabel("step t")
     ax.set_ylabel(r"$x_t$ (symlog)")
     ax.set_title("Cauchy noise: plain SGD wanders, clipped SGD settles")
-    ax.legend()
+    legend(ax, outside=True)
     return ax
 
 
@@ -144,7 +144,7 @@ def median_tracker_picture(axes, e6, chain: int = 0, shown: int = 3000, zoom=((-
             ax.set_title("zoom: where each estimate ends")
         else:
             ax.set_title("samples: 90% near (1, 0), 10% near (20, 20)")
-            ax.legend(loc="center right")
+            legend(ax, outside=True)
     return axes
 
 
@@ -164,7 +164,7 @@ def rate_curves(ax, e7):
     ax.set_xlabel("step t")
     ax.set_ylabel(r"$\mathbb{E}\,|\nabla f(x_t)|$ (1024 chains, log)")
     ax.set_title("dashed: √(floor² + variance part); dotted: floor 1/9")
-    ax.legend(loc="upper right")
+    legend(ax, loc="upper right")
     return ax
 
 
@@ -179,7 +179,7 @@ def safe_and_best_steps(ax, e2_steps):
         ax.plot(np.arange(len(y)), y, color=COLORS[3 + k], label=label)
     ax.axhline(1e-6, color="grey", ls="--", lw=0.8)
     ax.set(yscale="log", xlabel="iteration t", ylabel=r"$|f'(x_t)|$", title="plain GD on cosh, fixed steps")
-    ax.legend()
+    legend(ax)
     return ax
 
 
@@ -193,5 +193,5 @@ def robust_sgd_paths(ax, runs):
         ax.plot(steps, values[:, k], color=COLORS[k % len(COLORS)], label=labels[method])
     ax.set(xscale="log", yscale="log", xlabel="step t", ylabel=r"median over chains of $|x_t|$ (log)",
            title="heavy-tailed, state-dependent noise g = x + (1 + |x|) ξ")
-    ax.legend(fontsize=8)
+    legend(ax, outside=True)
     return ax

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from steplab.plots import COLORS, to_numpy
+from steplab.plots import COLORS, legend, to_numpy
 
 PALETTE = COLORS + ["#bcbd22", "#7f7f7f", "#000000", "#aec7e8", "#ffbb78", "#98df8a"]  # no colour reused
 
@@ -37,7 +37,7 @@ def stability_regions(ax, regions):
     ax.set_aspect("equal")
     ax.set_xlabel(r"Re($\delta\lambda$)")
     ax.set_ylabel(r"Im($\delta\lambda$)")
-    ax.legend(loc="upper left")
+    legend(ax, loc="upper left")
     return ax
 
 
@@ -45,7 +45,7 @@ def eigen_points(ax, z, label: str = r"$\delta\lambda$ of the problem", marker: 
     """Mark z = δλ values (complex) on a stability-region plot."""
     z = np.asarray(to_numpy(z), dtype=complex).ravel()
     ax.plot(z.real, z.imag, marker, color="k", ms=8, mew=2, ls="none", label=label)
-    ax.legend(loc="upper left")
+    legend(ax, loc="upper left")
     return ax
 
 
@@ -58,7 +58,7 @@ def toy_norms_plot(ax, paths):
     ax.set_yscale("log")
     ax.set_xlabel("time t")
     ax.set_ylabel(r"$\|x(t)\|$")
-    ax.legend()
+    legend(ax)
     return ax
 
 
@@ -69,7 +69,7 @@ def divergence_vs_steps(ax, sweep):
                 label=name)
     ax.set_xlabel("number of steps N (NFE)")
     ax.set_ylabel(r"diverged fraction ($\|x_N - x_{ref}\| > 1$)")
-    ax.legend(ncol=2)
+    legend(ax, ncol=2)
     return ax
 
 
@@ -93,7 +93,7 @@ def order_lines(ax, errors: dict[str, list[float]], steps, slopes=(1, 2, 4)):
         ax.loglog(n, top * (n / n[0]) ** (-p), color="0.5", lw=1, ls=style, label=f"slope −{p}")
     ax.set_xlabel("number of steps N")
     ax.set_ylabel(r"$|x_N - x(2)|$")
-    ax.legend(ncol=2)
+    legend(ax, ncol=2)
     return ax
 
 
@@ -108,7 +108,7 @@ def step_eigenvalue_plot(ax, eigenvalues):
         ax.axhline(boundary, ls="--", lw=1, color=color, label=f"{name} boundary")
     ax.set_xlabel("step n")
     ax.set_ylabel(r"median over samples of min$_i\ \delta_n\lambda_i$")
-    ax.legend(ncol=2, fontsize=8)
+    legend(ax, ncol=2)
     return ax
 
 
@@ -135,7 +135,7 @@ def ring_scatter(ax, samples, diverged=None, title: str = "", limit: float = 3.0
     ax.set_xlabel(r"$x_1$")
     ax.set_ylabel(r"$x_2$")
     ax.set_title(title)
-    ax.legend(loc="upper right", markerscale=2, fontsize=7)
+    legend(ax, outside=True, ncol=1, markerscale=2)  # the edges hold the clipped far samples
     return ax
 
 
@@ -161,7 +161,7 @@ def hb_error_plot(ax, sweep):
     ax.loglog(sweep.steps, [sweep.ddim_error[n] for n in sweep.steps], "s--", ms=4, color=colors[-1], label="ddim")
     ax.set_xlabel("number of steps N (NFE)")
     ax.set_ylabel(r"median $\|x_N - x_{ref}\|$")
-    ax.legend()
+    legend(ax)
     return ax
 
 
@@ -175,5 +175,5 @@ def dpm_grid_plot(ax, grid):
                     color=color, label=f"{m}, w = {w:g}")
     ax.set_xlabel("number of steps N (NFE)")
     ax.set_ylabel(r"diverged fraction ($\|x_N - x_{ref}\| > 1$)")
-    ax.legend(ncol=3, fontsize=7)
+    legend(ax, outside=True)
     return ax

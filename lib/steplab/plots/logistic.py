@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from steplab.plots import COLORS, plt, to_numpy
+from steplab.plots import COLORS, MIN_FONT, legend, plt, to_numpy
 
 
 def gamma_label(gamma: float) -> str:
@@ -40,7 +40,7 @@ def toy_boundaries(ax, dataset, weights, steps=None, title: str | None = None, s
     ax.set_ylabel("$a_2$")
     if title:
         ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    legend(ax, loc="lower right")
     return ax
 
 
@@ -66,12 +66,13 @@ def histories(axes, history, perceptron=None, quantities=("loss", "accuracy", "g
         if name != "accuracy":
             ax.set_yscale("log")
             ax.set_ylim(bottom=floor)
-            ax.annotate(f"▼ drops below {floor:.0e}", (0.98, 0.02), xycoords="axes fraction", ha="right", fontsize=7)
+            ax.annotate(f"▼ drops below {floor:.0e}", (0.98, 0.02), xycoords="axes fraction", ha="right",
+                        fontsize=MIN_FONT)
         ax.set_xscale("symlog", linthresh=1)
         ax.set_xlim(0, t[-1])
         ax.set_xlabel("iteration t")
         ax.set_ylabel(labels[name])
-    axes[0].legend(fontsize=7)
+    legend(axes[1] if len(axes) > 1 else axes[0], outside=True, ncol=4)  # the gammas (+ perceptron), below
     return axes
 
 
@@ -85,7 +86,7 @@ def reduction(ax, gammas, max_distance, mismatch=None):
     if mismatch is not None:
         for g, d, m in zip(gammas, distance, to_numpy(mismatch)):
             ax.annotate("same signs" if m < 0 else f"t={m}", (g, d), textcoords="offset points", xytext=(4, 4),
-                        fontsize=7)
+                        fontsize=MIN_FONT)
     return ax
 
 
@@ -97,13 +98,13 @@ def separation_bars(ax, table, title: str):
         v = to_numpy(values).astype(float)
         v[v < 0] = np.nan
         bars = ax.bar(x + (k - 0.5) * 0.38, v, width=0.38, label=name, color=COLORS[k])
-        ax.bar_label(bars, labels=["—" if np.isnan(b) else f"{int(b)}" for b in v], fontsize=7)
+        ax.bar_label(bars, labels=["—" if np.isnan(b) else f"{int(b)}" for b in v], fontsize=MIN_FONT)
     ax.axhline(table.perceptron, color="k", ls="--", lw=1, label=f"Batch Perceptron ({table.perceptron})")
     ax.set_xticks(x, [gamma_label(g) for g in gammas])
     ax.set_yscale("log")
     ax.set_ylabel("iterations to separate")
     ax.set_title(title)
-    ax.legend(fontsize=7)
+    legend(ax, outside=True)
     return ax
 
 
@@ -119,7 +120,7 @@ def wu_losses(ax, wu, reference_etas=(1.0, 4.0, 10.0)):
     ax.set_xlabel("iteration t")
     ax.set_ylabel("L(w_t)")
     ax.set_title("Wu et al. toy: oscillation, then monotone (dotted: ∝ 1/t)")
-    ax.legend(fontsize=7)
+    legend(ax)
     return ax
 
 
@@ -133,25 +134,26 @@ def r_traces(ax, capped):
     ax.axhline(1, color="k", lw=0.8, ls="--", label="r = 1 (step = ρ_a)")
     ax.set_xlabel("iteration t (dotted: stays separated from)")
     ax.set_ylabel("normalized step r_t = τ_t / ρ_a")
-    ax.legend(fontsize=7)
+    legend(ax)
     return ax
 
 
 def loss_traces(ax, capped):
-    """Loss (solid) and accuracy (thin, right axis) of plain and capped GD until each stays separated."""
+    """Loss (solid) and accuracy (dotted, right axis) of plain and capped GD until each stays separated; each run
+    keeps its colour of :func:`r_traces`; one legend for both axes, below them."""
     twin = ax.twinx()
+    twin.grid(False)
     for k, (name, h) in enumerate((("plain LR+GD", capped.plain), ("ρ_a-capped GD", capped.capped))):
         t_sep = int(h.stays_separated_from[0])
         ax.semilogy(np.arange(t_sep + 1), to_numpy(h.loss[: t_sep + 1, 0]), color=COLORS[k], label=f"{name}: loss")
-        twin.plot(np.arange(t_sep + 1), to_numpy(h.accuracy[: t_sep + 1, 0]), color=COLORS[k + 2], lw=0.7,
+        twin.plot(np.arange(t_sep + 1), to_numpy(h.accuracy[: t_sep + 1, 0]), color=COLORS[k], ls=":", lw=1.0,
                   label=f"{name}: accuracy")
     ax.axhline(math.log(2), color="k", lw=0.8, ls="--", label="f(0) = ln 2")
-    twin.set_ylabel("training accuracy (thin)")
+    twin.set_ylabel("training accuracy (dotted)")
     twin.set_ylim(0.9, 1.005)
-    twin.legend(fontsize=7, loc="center right")
     ax.set_xlabel("iteration t (until it stays separated)")
     ax.set_ylabel("training loss")
-    ax.legend(fontsize=7, loc="lower left")
+    legend(ax, outside=True, also=[twin])
     return ax
 
 
@@ -173,7 +175,7 @@ def r_sweep(ax, sweep, quantity: str = "loss_ratio", thresholds=()):
     else:
         ax.set_ylabel("test accuracy kept")
     ax.set_xlabel("normalized step r = τ / ρ_a")
-    ax.legend(fontsize=7)
+    legend(ax)
     return ax
 
 
@@ -188,7 +190,7 @@ def wu_rate(ax, rate):
     ax.loglog(T, ref, "k:", lw=0.8, label="∝ 1/T² (reference)")
     ax.set_xlabel("step budget T")
     ax.set_ylabel("loss after T steps, L(w_T)")
-    ax.legend(fontsize=7)
+    legend(ax)
     return ax
 
 
@@ -206,7 +208,7 @@ def margins(ax, m):
     ax.set_ylim(-0.05, 1.1 * m.mu)
     ax.set_xlabel("iteration t")
     ax.set_ylabel("normalized margin min_i m_i / ‖θ_t‖")
-    ax.legend(fontsize=6, loc="upper left")
+    legend(ax, outside=True)
     return ax
 
 
@@ -223,7 +225,7 @@ def spike_losses(ax, runs, methods_style):
     ax.axvspan(runs.spike_start, runs.spike_end, color="grey", alpha=0.15, lw=0, label="spike")
     ax.set_xlabel("Adam step")
     ax.set_ylabel("training cross-entropy")
-    ax.legend(fontsize=6, ncol=2)
+    legend(ax, outside=True)
     return ax
 
 
@@ -237,7 +239,7 @@ def spike_r(ax, runs, methods_style):
     ax.axvspan(runs.spike_start, runs.spike_end, color="grey", alpha=0.15, lw=0)
     ax.set_xlabel("Adam step")
     ax.set_ylabel("r_t = ‖p_t‖ / ρ_a (median of 5 seeds)")
-    ax.legend(fontsize=6, ncol=2)
+    legend(ax, outside=True)
     return ax
 
 
@@ -250,7 +252,7 @@ def temperature_onsets(ax, temps):
               label=f"normalized r_T = τΔ_a/(πT) (std log10 = {temps.r_spread:.2f})")
     ax.set_xlabel("temperature T (logits / T)")
     ax.set_ylabel("onset (loss ratio > 1.1)")
-    ax.legend(fontsize=7)
+    legend(ax)
     return ax
 
 

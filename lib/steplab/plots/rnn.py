@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from steplab.plots import COLORS, to_numpy
+from steplab.plots import legend as put_legend
 
 
 def lines(ax, w, wall, valley, legend: bool = True):
@@ -15,18 +16,18 @@ def lines(ax, w, wall, valley, legend: bool = True):
     ax.plot(to_numpy(w), to_numpy(wall), "--", color="white", lw=1.5, label="wall (basin boundary, w > 4.26)")
     ax.plot(to_numpy(w), to_numpy(valley), ":", color="cyan", lw=1.5, label="valley σ(x*) = 0.7")
     if legend:
-        ax.legend(loc="upper right", labelcolor="black", facecolor="white", framealpha=0.8, frameon=True)
+        put_legend(ax, loc="upper right", labelcolor="black", facecolor="white", framealpha=0.8, frameon=True)
 
 
 def surface(ax, w, b, values, title: str, label: str, log10: bool = False, cmap: str = "viridis", fig=None):
-    """Draw a [len(b), len(w)] field as an image with w horizontal, b vertical."""
+    """Draw a [len(b), len(w)] field as an image with w horizontal, b vertical, with a colour bar labelled ``label``
+    (on ``fig``, default ``ax``'s figure)."""
     data = to_numpy(values)
     if log10:
         data = np.log10(np.maximum(data, 1e-12))
     w, b = to_numpy(w), to_numpy(b)
     image = ax.imshow(data, origin="lower", aspect="auto", extent=(w[0], w[-1], b[0], b[-1]), cmap=cmap)
-    if fig is not None:
-        fig.colorbar(image, ax=ax, label=label)
+    (fig or ax.figure).colorbar(image, ax=ax, label=label)
     ax.set_xlabel("w (recurrent weight)")
     ax.set_ylabel("b (bias)")
     ax.set_title(title)
@@ -73,7 +74,7 @@ def jacobian_norms(ax, norms, bound, lambdas, activation: str):
     ax.set_ylabel(r"$\|\partial x_t / \partial x_0\|_2$")
     gamma = {"tanh": "1", "sigmoid": "1/4"}[activation]
     ax.set_title(f"{activation} (γ = {gamma}); dashed: (λ₁γ)^t")
-    ax.legend()
+    put_legend(ax)
 
 
 METHOD_COLORS = {"MSGD": COLORS[1], "MSGD-C": COLORS[0], "MSGD-CR": COLORS[2]}
@@ -104,7 +105,7 @@ def grad_norms(ax, result, runs=None, by_method: bool = False):
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("‖g‖ before clipping")
-    ax.legend(fontsize=8)
+    put_legend(ax, outside=True)
 
 
 def eval_errors(ax, result, runs=None, chance: float = 0.75, by_method: bool = False):
@@ -121,7 +122,7 @@ def eval_errors(ax, result, runs=None, chance: float = 0.75, by_method: bool = F
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("fraction wrong (fresh sequences, log)")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
+    put_legend(ax, outside=True)
 
 
 def threshold_bars(ax, multiples, thresholds, solved_counts, seeds: int):
@@ -149,7 +150,7 @@ def bifurcation(ax, x, b_of_x, stable, bifurcations, b, limit_low, limit_high, w
     ax.set_xlabel("b (bias)")
     ax.set_ylabel("x* (fixed point / limit state)")
     ax.set_title(f"x ↦ {w:g} σ(x) + b (Fig. 3)")
-    ax.legend(fontsize=7, loc="upper left")
+    put_legend(ax, outside=True)
 
 
 def success_rates(ax, lengths, rates_by_method: dict, task: str, seeds: int):
@@ -161,7 +162,7 @@ def success_rates(ax, lengths, rates_by_method: dict, task: str, seeds: int):
     ax.set_xlabel("sequence length T")
     ax.set_ylabel(f"success rate ({seeds} seeds)")
     ax.set_title(task.replace("_", " "))
-    ax.legend(fontsize=8)
+    put_legend(ax)
 
 
 def vanishing_norms(ax, distance, norms: dict):
@@ -175,4 +176,4 @@ def vanishing_norms(ax, distance, norms: dict):
     ax.set_yscale("log")
     ax.set_xlabel("distance T − k (steps back from the loss)")
     ax.set_ylabel(r"$\|\partial E / \partial h_k\|$ (batch mean)")
-    ax.legend(fontsize=7, loc="lower left")
+    put_legend(ax, loc="lower left")
