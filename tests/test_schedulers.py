@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 diffusers = pytest.importorskip("diffusers")
 
 from steplab.device import cpu_threads  # noqa: E402
-from steplab.diffusion import balanced_labels, noise, random_gmm, sample  # noqa: E402
+from steplab.diffusion import balanced_labels, noise, random_gmm, sample, sigma_grid  # noqa: E402
 from steplab.diffusion.digits_model import NULL_CLASS, DigitsModel, DigitsNet, load_digits_model  # noqa: E402
-from steplab.diffusion.schedule import sigma_from_alpha_bar  # noqa: E402
+from steplab.diffusion.schedule import linear_timesteps, sigma_from_alpha_bar  # noqa: E402
 from steplab.diffusion.schedulers import GHVBScheduler, HeavyBallScheduler  # noqa: E402
 
 pytestmark = pytest.mark.diffusers
@@ -211,3 +212,31 @@ def test_a_diffusers_pipeline_samples_the_requested_digits_with_the_schedulers()
         # values); PLMS4 makes 16 % at this N and w
         assert float(out_of_range_fraction(x).mean()) <= 0.1
         assert accuracy(x, labels) >= 0.9  # the requested digits (1.0 here)
+
+
+def test_diffusers_ddpm_pipeline_runs_with_the_schedulers():
+    """diffusers' own DDPMPipeline (a small random UNet2DModel) with our scheduler swapped in (it calls
+    set_timesteps without a device and step(..., generator=)) gives steplab's sampler on the same network."""
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1,
+                                 block_out_channels=(8, 16), norm_num_groups=4,
+                                 down_block_types=("DownBlock2D", "DownBlock2D"),
+                                 up_block_types=("UpBlock2D", "UpBlock2D")).eval()
+    pipe = diffusers.DDPMPipeline(unet=unet, scheduler=diffusers.DDPMScheduler())
+    pipe.set_progress_bar_config(disable=True)
+    grid, timesteps = sigma_grid(6), linear_timesteps(6)
+
+    @torch.no_grad()
+    def eps_bar(x_bar, sigma):  # ε̄(x̄, σ_n) = ε_θ(x̄/√(1 + σ²), t_n) on the 6-step grid
+        t = timesteps[int((grid == sigma).nonzero()[0])]
+        return unet((x_bar / (1 + sigma**2).sqrt()).float(), t).sample.double()
+
+    x_T = diffusers.utils.torch_utils.randn_tensor((2, 1, 8, 8), generator=torch.Generator().manual_seed(1))
+    for cls, name in ((HeavyBallScheduler, "hb3.8"), (GHVBScheduler, "ghvb3.8")):
+        pipe.scheduler = cls.from_config(pipe.scheduler.config, beta=0.8)
+        images = pipe(batch_size=2, num_inference_steps=6, generator=torch.Generator().manual_seed(1),
+                      output_type="np").images
+        x_0 = sample(eps_bar, name, 6, x_T=x_T.double()) * pipe.scheduler.alphas_cumprod[0].sqrt()  # x_0 = √ᾱ_0 x̄
+        ours = (x_0 / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy()  # DDPMPipeline's output transform
+        assert images.shape == (2, 8, 8, 1) and images.std() > 0.05
+        np.testing.assert_allclose(images, ours, atol=1e-5)
