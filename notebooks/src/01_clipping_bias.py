@@ -22,6 +22,30 @@
 # $\mathbb E\xi^2 = \sigma^2$. The **bias** is the stationary gradient $|\nabla f(\bar x)| = L|\bar x|$, measured
 # as $L\,|$mean over 256 chains of each chain's average of $x_t$ over the last 10,000 of 20,000 steps$|$.
 
+# %% [markdown]
+# **How to use this notebook.**
+# * Kernel **Python (steplab)** (`make lab` registers it and opens JupyterLab on `notebooks/`); *Run → Run All Cells*
+#   takes about 31 s on a laptop CPU, no GPU needed.
+# * Every output is stored, so you can read the notebook before running it; a *Try it* cell shows its picture at the
+#   sliders' starting values until you run it, then the live sliders.
+# * If `import steplab` fails, run `python -m steplab.check_env` in a terminal (`.venv/bin/python -m
+#   steplab.check_env` in the repository): it lists what is missing. On Google Colab the next cell installs steplab
+#   (README, *Course use*).
+# * Worked solutions to the exercises: `notebooks/solutions/01_clipping_bias_solutions.ipynb`.
+
+# %%
+# Google Colab: install steplab when it is missing (here, or on a JupyterHub whose image has it, this does nothing).
+import importlib.util
+import sys
+
+STEPLAB = "steplab[notebooks] @ git+https://github.com/YOUR-COURSE/steplab"  # course staff: your copy of the repo
+if importlib.util.find_spec("steplab") is None:
+    if "google.colab" in sys.modules:
+        %pip install --quiet "$STEPLAB"
+    else:
+        print("steplab is not installed for this kernel: choose the kernel 'Python (steplab)' (make lab), "
+              "or run python -m steplab.check_env")
+
 # %%
 import math
 
@@ -398,4 +422,4 @@ widgets.interact(explore,
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(claims.table("clipping"))
+claims.table("clipping")

@@ -3,6 +3,29 @@
 # Every experiment below is one batched call of `steplab.logistic` (a sweep over step sizes or caps is one
 # tensor program); loops only run over *data sets*, which differ in size.
 
+# %% [markdown]
+# **How to use this notebook.**
+# * Kernel **Python (steplab)** (`make lab` registers it and opens JupyterLab on `notebooks/`); *Run → Run All Cells*
+#   takes about 10 s on a laptop CPU, no GPU needed.
+# * These are the worked solutions to the exercises of `notebooks/02_large_step_logistic.ipynb`; read that notebook
+#   first.
+# * If `import steplab` fails, run `python -m steplab.check_env` in a terminal (`.venv/bin/python -m
+#   steplab.check_env` in the repository): it lists what is missing. On Google Colab the next cell installs steplab
+#   (README, *Course use*).
+
+# %%
+# Google Colab: install steplab when it is missing (here, or on a JupyterHub whose image has it, this does nothing).
+import importlib.util
+import sys
+
+STEPLAB = "steplab[notebooks] @ git+https://github.com/YOUR-COURSE/steplab"  # course staff: your copy of the repo
+if importlib.util.find_spec("steplab") is None:
+    if "google.colab" in sys.modules:
+        %pip install --quiet "$STEPLAB"
+    else:
+        print("steplab is not installed for this kernel: choose the kernel 'Python (steplab)' (make lab), "
+              "or run python -m steplab.check_env")
+
 # %%
 import torch
 
