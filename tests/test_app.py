@@ -912,3 +912,20 @@ def test_logistic_sweep_size_follows_the_ensemble_and_long_sweeps_draw_all_of_it
         sweep = [f for title, f in frames.items() if title.startswith("training accuracy at step 20 across")]
         assert len(sweep) == 1 and len(sweep[0]["series"]) == runs
         assert frames["decision boundaries θ_tᵀa = 0 (through the origin)"]["lines"]["run"].nunique() == len(drawn)
+
+
+@pytest.mark.parametrize("page", ["playground", "clipping", "logistic", "diffusion", "rnn"])
+def test_every_page_has_an_ensemble_control_sized_for_the_device(page, monkeypatch):
+    """One table (app_pages.ensemble.SIZES) sets each page's ensemble slider: on the CPU, its CPU range and
+    default; the value is mirrored in the URL like every control and an out-of-range link value warns."""
+    monkeypatch.setenv("STEPLAB_DEVICE", "cpu")
+    from app_pages.ensemble import SIZES
+    entry = SIZES[page]
+    at = open_app(f"app_pages/{page}.py")
+    slider = widget(at, f"{page}.{entry.name}")
+    assert (slider.min, slider.max, slider.value) == (entry.cpu.low, entry.cpu.high, entry.cpu.default)
+    assert at.query_params[entry.name] == str(entry.cpu.default)
+    assert entry.cuda.high >= 10 * entry.cpu.default  # the GPU rows of bench_app run 10x the CPU default
+    big = open_app(f"app_pages/{page}.py", **{entry.name: str(entry.cuda.high)})
+    assert any(f"`{entry.name}`" in w.value for w in big.warning)
+    assert widget(big, f"{page}.{entry.name}").value == entry.cpu.default
