@@ -149,7 +149,7 @@ def main() -> None:
     st.caption("A trained class-conditional denoiser on scikit-learn's 8×8 digits, sampled with few steps and "
                "strong guidance. High-order samplers (PLMS4) overshoot and saturate pixels; heavy-ball momentum "
                "(β < 1) damps them (Wizadwongsa et al. 2024, Fig. 1 on Stable Diffusion). Red/blue pixels are "
-               f"above/below ±{1 + OUT_OF_RANGE_MARGIN:g} on the data scale [−1, 1].")
+               f"above/below ±{1 + OUT_OF_RANGE_MARGIN:g} on the data scale [−1, 1], magenta ones not finite.")
     clock = page_clock(PAGE)
     ctl = Controls(PAGE, CONTROLS)
     ctl.show_warnings()
@@ -184,7 +184,8 @@ def main() -> None:
     live = player["live"]
     final = data_scale(live.path[-1:].cpu(), grid.tolist()[-1:])[0]  # x_N = x̄_N/√(1 + σ_N²)
     with measure(PAGE):
-        score = accuracy(final, labels)
+        finite = torch.isfinite(final).all(dim=-1)  # a diverged sample counts as wrong (the classifier needs numbers)
+        score = accuracy(final[finite], labels.cpu()[finite]) * float(finite.double().mean()) if finite.any() else 0.0
         final_out = float(out_of_range_fraction(final).mean())
     st.markdown(f"**At the end ({v['steps']} steps, w = {v['guidance']:g}):** {method}: {final_out:.1%} of the "
                 f"pixels out of range, {score:.0%} of the 16 samples classified as a {v['digit']} (logistic "

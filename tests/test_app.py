@@ -790,6 +790,15 @@ def test_diffusion_digits_mode_warns_on_bad_links(params, warned):
         assert "_result.diffusion" in at.session_state  # the ring mode instead
 
 
+@pytest.mark.parametrize("params", [{"sampler": "ghvb", "beta": "0.1", "steps": "2", "guidance": "15"},
+                                    {"sampler": "dpm++hb", "beta": "0.1", "steps": "50", "guidance": "0"}])
+def test_diffusion_digits_mode_at_the_slider_ends_reports_finite_numbers(params):
+    at = open_app("app_pages/diffusion.py", mode="digits", **params)
+    page = at.session_state["_result.diffusion_digits"]
+    assert page["t"] == int(params["steps"]) and 0 <= page["accuracy"] <= 1 and 0 <= page["out_of_range_end"] <= 1
+    assert np.isfinite(page["out_of_range"]).all() and len(at.get("image")) == 2
+
+
 def test_diffusion_draws_every_sample_or_a_density_of_all_of_them(monkeypatch):
     """Up to ensemble.POINTS_MAX samples are drawn as points; above it a density image counts all of them."""
     monkeypatch.setenv("STEPLAB_DEVICE", "cpu")
