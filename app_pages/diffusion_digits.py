@@ -24,7 +24,12 @@ from app_pages.controls import Control, Controls
 from app_pages.player import playback
 from app_pages.ui import device, measure, page_clock, reproduce_expander
 from steplab.diffusion import integrate, method_name, noise, sample, sigma_grid
-from steplab.diffusion.digits_experiments import OUT_OF_RANGE_MARGIN, accuracy, out_of_range_fraction
+from steplab.diffusion.digits_experiments import (
+    OUT_OF_RANGE_MARGIN,
+    accuracy,
+    digits_classifier,
+    out_of_range_fraction,
+)
 from steplab.diffusion.digits_model import SIDE, load_digits_model
 
 PAGE = "diffusion_digits"  # its own controls, player and result (the ring mode's are "diffusion")
@@ -66,6 +71,13 @@ def selected_mode() -> str:
 @st.cache_resource(show_spinner="Loading the digits denoiser…")
 def digits_model(where: str):
     return load_digits_model(device=where)
+
+
+@st.cache_resource(show_spinner="Fitting the digits classifier (once per server)…")
+def classifier_ready() -> bool:
+    """Fit the accuracy readout's classifier once (seconds on a small CPU) under a spinner."""
+    digits_classifier()
+    return True
 
 
 @dataclass
@@ -184,6 +196,7 @@ def main() -> None:
     live = player["live"]
     final = data_scale(live.path[-1:].cpu(), grid.tolist()[-1:])[0]  # x_N = x̄_N/√(1 + σ_N²)
     with measure(PAGE):
+        classifier_ready()
         finite = torch.isfinite(final).all(dim=-1)  # a diverged sample counts as wrong (the classifier needs numbers)
         score = accuracy(final[finite], labels.cpu()[finite]) * float(finite.double().mean()) if finite.any() else 0.0
         final_out = float(out_of_range_fraction(final).mean())
