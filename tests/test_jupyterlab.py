@@ -3,9 +3,9 @@
 Starts ``jupyter lab`` on a free loopback port with no kernel spec available (so nothing executes: what shows
 is what the .ipynb stores), opens every stored notebook in headless Debian Chromium and checks what a reader
 meets before running anything: every stored figure is drawn, each "Try it" (ipywidgets ``interact``) cell
-shows its initial picture instead of the raw text ``interactive(children=(FloatSlider(…``, and no stderr box
-(a warning) is shown. Screenshots go to artifacts/jupyterlab/. Skips without /usr/bin/chromium or playwright,
-like tests/test_browser.py.
+shows its initial picture instead of the raw text ``interactive(children=(FloatSlider(…``, no stderr box
+(a warning) is shown, and the closing claims table is an HTML table. Screenshots go to artifacts/jupyterlab/.
+Skips without /usr/bin/chromium or playwright, like tests/test_browser.py.
 """
 
 from __future__ import annotations
@@ -155,6 +155,8 @@ def test_stored_notebook_reads_without_a_kernel(lab, browser, name):
         assert "interactive(children=" not in text, f"{name}: a Try-it cell shows the widget's raw text"
         stderr = page.locator(f"{NOTEBOOK} {STDERR}")
         assert stderr.count() == 0, f"{name}: a stderr box is shown: {stderr.first.inner_text()[:300]}"
+        if any(cell.cell_type == "code" and "claims.table(" in cell.source for cell in nb.cells):
+            assert page.locator(f"{NOTEBOOK} table.steplab-claims").count() == 1, f"{name}: no HTML claims table"
         dom_cells = page.locator(f"{NOTEBOOK} .jp-Cell")
         for index in try_it_cells(nb):
             images = dom_cells.nth(index).locator(".jp-OutputArea-output img")

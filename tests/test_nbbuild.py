@@ -67,3 +67,5 @@ def test_stored_notebook_shows_no_markers_and_no_raw_widgets(path):
             assert "interactive(children=" not in data.get("text/plain", ""), f"{path.name} cell {i}: raw widget"
         if "interact(" in cell.source:
             assert any("image/png" in o.get("data", {}) for o in cell.outputs), f"{path.name} cell {i}: no picture"
+    tagged = [c for c in nb.cells if "nbval-check-output" in c.metadata.get("tags", [])]
+    assert tagged and all(c.cell_type == "code" and c.outputs for c in tagged), f"{path.name}: no checked cell"
