@@ -53,6 +53,7 @@ from steplab.claims import within
 from steplab.diffusion import experiments, method_name, metrics, orders, ring_gmm, sample, sweeps, theory
 from steplab.diffusion.crosscheck import diffusers_available
 from steplab.plots import diffusion as dplots
+from steplab.plots import widgets as sliders
 
 torch.set_num_threads(1)  # the experiments are many small tensor programs: one thread is fastest on a busy CPU
 plots.use_style()
@@ -399,9 +400,9 @@ def show_ring(family="hb", momentum=3.8, steps=8, guidance=15.0):
 
 widgets.interact(show_ring,
                  family=widgets.Dropdown(options=["ddim", "plms", "hb", "nt", "ghvb", "dpm++", "dpm++hb"], value="hb"),
-                 momentum=widgets.FloatSlider(value=3.8, min=0.1, max=4.0, step=0.1),
-                 steps=widgets.IntSlider(value=8, min=3, max=40),
-                 guidance=widgets.FloatSlider(value=15.0, min=0.0, max=30.0, step=0.5));
+                 momentum=sliders.slider(3.8, 0.1, 4.0, 0.1, "momentum number m"),
+                 steps=sliders.int_slider(8, 3, 40, 1, "steps N"),
+                 guidance=sliders.slider(15.0, 0.0, 30.0, 0.5, "guidance w"));
 
 # %% [markdown]
 # ## 11 · Summary
