@@ -8,7 +8,7 @@ TORCH  := 2.13.0
 LOCK_VENV := .lock-venv
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
-.PHONY: env test lint unit nbtest test-default-kernels lab dashboard dashboard-cluster bench notebooks browser-deps \
+.PHONY: env test lint unit nbtest test-default-kernels lab dashboard dashboard-cluster bench gpu-check notebooks browser-deps \
         haproxy-deps lock clean
 
 env: $(STAMP)
@@ -27,7 +27,7 @@ lint: env
 	$(PY) tools/nbbuild.py --check
 
 unit: env
-	MPLBACKEND=agg $(PY) -m pytest tests -q
+	MPLBACKEND=agg $(PY) -m pytest tests -q -m "not gpu"
 
 nbtest: env
 	MPLBACKEND=agg $(PY) -m pytest $(NBVAL) notebooks -q
@@ -67,6 +67,17 @@ dashboard-cluster: env haproxy-deps
 
 bench: env
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+## make gpu-check: on a machine with CUDA, the GPU tests (every family's claims and engines on cuda, agreement with
+## the CPU, no per-step host sync; the pages under AppTest with STEPLAB_DEVICE=cuda:0), then the benchmarks' GPU
+## rows (written to docs/benchmarks.md). Designed to take under 8 minutes on one GPU.
+gpu-check: env
+	@$(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'gpu-check needs CUDA (torch.cuda.is_available() is False)')"
+	MPLBACKEND=agg $(PY) -m pytest -m gpu tests/test_gpu.py $(wildcard tests/test_gpu_app.py) -q
+	$(PY) benchmarks/bench_sweep.py --gpu-only
+	$(PY) benchmarks/bench_samplers.py --gpu-only
+	@if grep -q -- "--gpu-only" benchmarks/bench_app.py; then $(PY) benchmarks/bench_app.py --gpu-only; \
+	  else echo "benchmarks/bench_app.py has no --gpu-only: its GPU rows are not measured"; fi
 
 ## Re-execute the notebooks from notebooks/src and store them with outputs
 notebooks: env

@@ -11,7 +11,12 @@ Second table: the runtime overhead of momentum (Wizadwongsa et al. 2024, Table 9
 a network): HB, Nesterov and GHVB against PLMS4, DPM-Solver++ with HB against DPM-Solver++, same ε, batch and
 N, each pair timed interleaved; plus the N ε evaluations alone, to show how much of a step the sampler is.
 
+GPU rows (only when CUDA is present, in their own section ``samplers-gpu``): the same tables on cuda at batch 4096,
+and the first table at batch 10^6 (``--gpu-large``), where a GPU's width pays. On a CPU-only machine the script says
+that it skipped them. ``--gpu-only`` (``make gpu-check``) skips the CPU tables.
+
     python benchmarks/bench_samplers.py [--device cpu|cuda] [--repeats 15] [--no-write] [--markdown-out FILE]
+                                        [--gpu-only] [--gpu-large 1000000]
 """
 
 from __future__ import annotations
@@ -51,13 +56,16 @@ def _timed_pair(first, second, device: torch.device, repeats: int) -> tuple[floa
     return min(t[0] for t in times), min(t[1] for t in times)
 
 
-def run(device: torch.device, repeats: int) -> list[dict]:
+LARGE_ROWS = tuple(row for row in ROWS if row[0] != "PLMS4")  # the like-for-like rows only
+
+
+def run(device: torch.device, repeats: int, batch: int = BATCH, rows_to_time=ROWS) -> list[dict]:
     model = gmm.random_gmm(CLASSES, DIM, seed=0)
-    x_T = gmm.noise(BATCH, DIM, seed=1, dtype=torch.float32, device=device)
-    labels = gmm.balanced_labels(BATCH, CLASSES, device=device)
+    x_T = gmm.noise(batch, DIM, seed=1, dtype=torch.float32, device=device)
+    labels = gmm.balanced_labels(batch, CLASSES, device=device)
     eps = model.eps_fn(labels, GUIDANCE)
     rows = []
-    for label, method, options in ROWS:
+    for label, method, options in rows_to_time:
         scheduler = crosscheck.make_scheduler(method, STEPS)
         alpha_bar = scheduler.alphas_cumprod.to(device=device, dtype=torch.float64)
         diffusers_model = crosscheck.vp_epsilon(eps, alpha_bar)
@@ -121,8 +129,8 @@ def _fmt(value: float, spec: str) -> str:
     return "–" if value != value else format(value, spec)
 
 
-def markdown(rows: list[dict], device: torch.device) -> str:
-    lines = [f"### Samplers on {device.type}: batch {BATCH} × d = {DIM}, N = {STEPS}, guided GMM ε (float32)", "",
+def markdown(rows: list[dict], device: torch.device, batch: int = BATCH) -> str:
+    lines = [f"### Samplers on {device.type}: batch {batch:,} × d = {DIM}, N = {STEPS}, guided GMM ε (float32)", "",
              "| method | NFE | ours (ms) | diffusers (ms) | ours / diffusers | max abs diff |",
              "|---|---|---|---|---|---|"]
     for r in rows:
@@ -138,6 +146,27 @@ def markdown(rows: list[dict], device: torch.device) -> str:
     return "\n".join(lines)
 
 
+def gpu_section(args) -> None:
+    """The cuda tables (batch 4096, then ``args.gpu_large``) into the ``samplers-gpu`` section, or a note that
+    they were skipped."""
+    if not torch.cuda.is_available():
+        print("GPU rows skipped: CUDA is not available on this machine (docs/benchmarks.md keeps its GPU section).")
+        return
+    device = torch.device("cuda")
+    parts = ["## Diffusion samplers on a GPU (`benchmarks/bench_samplers.py`)", ""]
+    if crosscheck.diffusers_available():
+        parts += [markdown(run(device, args.repeats), device), ""]
+        parts += [markdown(run(device, max(3, args.repeats // 5), args.gpu_large, LARGE_ROWS), device,
+                           args.gpu_large), ""]
+    else:
+        parts += ["diffusers is not installed: no comparison (pip install 'steplab[diffusers]')", ""]
+    parts += [overhead_markdown(run_overhead(device, args.repeats), device), ""]
+    text = "\n".join(parts)
+    print(text)
+    if not args.no_write:
+        write_section("samplers-gpu", text)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cpu, plus cuda when available)")
@@ -147,11 +176,16 @@ def main(argv=None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only, do not touch docs/benchmarks.md")
     parser.add_argument("--markdown-out", default=None, help="also write the section's markdown to this file")
     parser.add_argument("--extra", default=None, help="markdown file (e.g. a GPU run) appended to the section")
+    parser.add_argument("--gpu-only", action="store_true", help="only the GPU tables (make gpu-check)")
+    parser.add_argument("--gpu-large", type=int, default=1_000_000, help="batch of the large GPU table")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    devices = [torch.device(args.device)] if args.device else [torch.device("cpu")] + (
-        [torch.device("cuda")] if torch.cuda.is_available() else [])
+    if args.device is None:
+        gpu_section(args)
+        if args.gpu_only:
+            return 0
+    devices = [torch.device(args.device or "cpu")]
     parts = ["## Diffusion samplers vs diffusers (`benchmarks/bench_samplers.py`)", ""]
     for device in devices:
         if crosscheck.diffusers_available():

@@ -138,8 +138,8 @@ def _batch(task: str, batch: int, length: int, generators: list[torch.Generator]
     if spec.readout == "regress":  # the runs share the jittered length so their batches stack
         total = arithmetic_length(length, generators[0])
     pairs = [generate(task, batch, length, g, total_length=total) for g in generators]
-    inputs = torch.stack([p[0] for p in pairs]).to(dtype)[run_index].to(device)
-    targets = torch.stack([p[1] for p in pairs])[run_index].to(device)
+    inputs = torch.stack([p[0] for p in pairs]).to(dtype)[run_index].to(device, non_blocking=True)
+    targets = torch.stack([p[1] for p in pairs])[run_index].to(device, non_blocking=True)
     return inputs, (targets.to(dtype) if targets.is_floating_point() else targets)
 
 
