@@ -2,9 +2,11 @@
 
 Device policy
 -------------
-* Every public engine and experiment takes ``device=None`` and calls :func:`resolve_device`: an explicit
-  ``device`` is always honoured; ``None`` means :func:`default_device` (CUDA when present, the environment
-  variable ``STEPLAB_DEVICE`` overrides). Tensors, generators and per-run parameters are created on it.
+* Engines whose inputs are tensors (``trajectory.run``, ``diffusion.samplers.sample``) compute on their
+  inputs' device. Every other public engine and every experiment takes ``device=None`` and calls
+  :func:`resolve_device`: an explicit ``device`` is always honoured; ``None`` means :func:`default_device`
+  (CUDA when present, the environment variable ``STEPLAB_DEVICE`` overrides). Tensors, generators and per-run
+  parameters are created on it.
 * The CPU fast path for tiny work is chosen here and nowhere else: when the default device was
   auto-detected as an accelerator and the caller says its work is at most ``CPU_FAST_PATH_MAX_ITEMS``
   elements per step (``work_items``), :func:`resolve_device` returns the CPU. A CUDA kernel launch costs a
@@ -20,13 +22,15 @@ Device policy
 
 Random draws
 ------------
-Generators live on the compute device (:func:`make_generator`): draws inside a hot loop are made where they
-are used. CUDA's Philox stream differs from the CPU's Mersenne twister, so on a GPU the same seed gives other
+Generators live on the compute device (:func:`make_generator`): noise drawn inside a hot loop is made where it
+is used. CUDA's Philox stream differs from the CPU's Mersenne twister, so on a GPU the same seed gives other
 draws than on the CPU: everything asserted about random runs (claims, checked notebook cells) is a band or a
 boolean that holds for any seed, never a raw value. On the CPU the draws are bit-identical to what they were
-before the device rule. Initial conditions drawn once before a loop (a data set, initial weights) may be drawn
-on the CPU and moved, so that they are the same on every machine. ``meta`` tensors (the tests' stand-in for an
-accelerator) have no generator of their own; they use a CPU one and draw nothing.
+before the device rule. Drawn on the CPU and moved, so that they are the same on every machine: data sets,
+initial weights and starting points (drawn once), and the RNN tasks' data streams (``steplab.rnn.train``: CPU
+generators whose batches are copied to the device each step, a copy, not a wait for the device). ``meta``
+tensors (the tests' stand-in for an accelerator) have no generator of their own; they use a CPU one and draw
+nothing.
 
 Dtype policy
 ------------
