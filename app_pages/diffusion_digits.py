@@ -50,8 +50,7 @@ CONTROLS = [
             options=("none", "ddim", "plms4", "dpm++", "hb3.8", "ghvb3.8")),
 ]
 GRID_SIDE = 4  # a 4×4 grid of samples of the chosen digit
-ZOOM = 6  # screen pixels per image pixel
-COLORS = {"in": "#1f77b4", "other": "#7f7f7f"}
+ZOOM = 8  # screen pixels per image pixel
 
 
 def selected_mode() -> str:
@@ -128,13 +127,13 @@ def out_of_range_per_step(x: torch.Tensor) -> np.ndarray:
 @vega_spec
 def out_of_range_spec(steps: int) -> alt.Chart:
     return alt.Chart(named("series")).mark_line(point=True).encode(
-        x=alt.X("step:Q", title="step n", scale=alt.Scale(domain=[0, steps])),
+        x=alt.X("step:Q", title="step n", scale=alt.Scale(domain=[0, steps]),
+                axis=alt.Axis(format="d", tickMinStep=1)),
         y=alt.Y("fraction:Q", title="pixels out of range", axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("sampler:N", sort="ascending", legend=alt.Legend(orient="bottom", title=None)),
-        tooltip=[alt.Tooltip("sampler:N"), alt.Tooltip("step:Q"), alt.Tooltip("fraction:Q", format=".1%")],
-    ).properties(height=180, title=f"share of pixels with |x| > {1 + OUT_OF_RANGE_MARGIN:g} per step (step 0: "
-                                   "pure noise N(0, 1), 21 % of which lies beyond ±1.25)")
+        color=charts.run_color(),
+        tooltip=[alt.Tooltip("run:N"), alt.Tooltip("step:Q"), alt.Tooltip("fraction:Q", format=".1%")],
+    ).properties(height=180, title=f"pixels with |x| > {1 + OUT_OF_RANGE_MARGIN:g}, per step")
 
 
 def reproduce_code(v: dict, method: str) -> str:
@@ -231,6 +230,8 @@ def render(live: DigitsPath, v: dict, method: str, sigmas: list[float], other: n
     if other is not None:
         right.image(grid_image(other_shown[-1]),
                     caption=f"{v['compare']}, step {t} (same noise)")
-    frame = pd.DataFrame([{"step": k, "sampler": name, "fraction": float(f)}
+    frame = pd.DataFrame([{"step": k, "run": name, "fraction": float(f)}
                           for name, values in series.items() for k, f in enumerate(values)])
     charts.show(out_of_range_spec(v["steps"]), {"series": frame})
+    st.caption("Step 0 is pure noise N(0, 1), of which 21 % lies beyond ±1.25; the trained model's DDIM samples at "
+               "N = 50, w = 1 have about 4 % (our regression value, 40 samples of all digits).")
