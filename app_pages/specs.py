@@ -78,9 +78,9 @@ def histogram_spec() -> alt.LayerChart:
         tooltip=[alt.Tooltip("run:N"), alt.Tooltip("left:Q", title="from", format=".3g"),
                  alt.Tooltip("right:Q", title="to", format=".3g"), alt.Tooltip("count:Q")])
     rules = alt.Chart(named("marks")).mark_rule(strokeWidth=2).encode(
-        x=alt.X("x:Q"), color=alt.Color("what:N", scale=alt.Scale(range=["black", "#ff7f0e"]),
-                                        legend=alt.Legend(orient="top", title=None)),  # the runs' legend is below
-        strokeDash=alt.StrokeDash("what:N", legend=alt.Legend(orient="top", title=None)),  # merges with color's
+        x=alt.X("x:Q"), color=alt.Color("what:N", scale=alt.Scale(range=["black", "#ff7f0e"]), legend=None),
+        strokeDash=alt.StrokeDash("what:N", legend=alt.Legend(orient="top", title=None, symbolType="stroke")),
+        # one legend for the marks, on top (solid: the minimum, dashed: theory); the runs' is below
         tooltip=[alt.Tooltip("what:N"), alt.Tooltip("x:Q", format=".4f")])
     return alt.layer(bars, rules).resolve_scale(color="independent").properties(
         height=300, title="where the chains are now (histogram)")

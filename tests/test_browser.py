@@ -129,3 +129,29 @@ def test_clicking_the_cliff_surface_moves_the_start(server, browser):
     page.screenshot(path=str(ARTIFACTS / "rnn_clicked.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
+
+
+# what a laptop shows: 1000 x 700 with the sidebar open
+LAPTOP_PAGES = [("playground", "laptop_playground"), ("clipping", "laptop_clipping"), ("logistic", "laptop_logistic"),
+                ("diffusion", "laptop_diffusion"), ("rnn", "laptop_rnn")]
+# labels whose text is wider than their box (Streamlit then draws "P…" / "samples off th…")
+CUT = """() => [...document.querySelectorAll('[data-testid="stMain"] button [data-testid="stMarkdownContainer"], '
+                                          + '[data-testid="stMetric"] [data-testid="stMarkdownContainer"]')]
+    .filter(e => { if (e.offsetParent === null) return false;
+                   const text = document.createRange(); text.selectNodeContents(e);
+                   return text.getBoundingClientRect().width > e.getBoundingClientRect().width + 1; })
+    .map(e => e.innerText)"""
+
+
+@pytest.mark.parametrize("path,name", LAPTOP_PAGES)
+def test_laptop_viewport_cuts_no_button_or_metric(server, browser, path, name):
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    page.goto(f"{server}/{path}", timeout=60000)
+    wait_for_app(page, charts_expected=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    assert page.locator('[data-testid="stException"]').count() == 0
+    labels = page.locator('[data-testid="stMain"] button p').all_inner_texts()
+    assert {"Play", "Pause", "Step", "Reset"} <= set(labels), labels
+    assert page.evaluate(CUT) == []  # every label shown whole (Streamlit's default cuts them with "…")
+    page.close()
