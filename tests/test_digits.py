@@ -76,6 +76,9 @@ def test_ddim_50_samples_are_the_requested_digits():
     assert 0.9 <= run.accuracy <= 1.0  # our regression value: 0.97 (200 samples, noise seed 0)
     wrong = de.accuracy(run.samples, (run.labels + 1) % 10)  # asking the classifier for the wrong digit
     assert wrong < 0.1
+    diverged = run.samples[:4].clone()
+    diverged[1, 3], diverged[2, 0] = math.nan, math.inf
+    assert list(de.classify(diverged)[1:3]) == [-1, -1] and de.accuracy(diverged, run.labels[:4]) <= 0.5
 
 
 def test_model_api_shapes_guidance_and_errors():

@@ -37,7 +37,8 @@ PICTURE_DIGITS = 10  # one sample of each digit per picture cell
 
 @lru_cache(maxsize=1)
 def digits_classifier():
-    """A multinomial logistic regression on the 1797 digits (x0 scale, our regression value: ~100 % train acc.)."""
+    """A multinomial logistic regression on the 1797 digits (x0 scale; 99.6 % training accuracy, our regression
+    value; about 0.1 s to fit)."""
     from sklearn.linear_model import LogisticRegression
 
     x0, labels = digits_data()
@@ -45,9 +46,14 @@ def digits_classifier():
 
 
 def classify(samples: torch.Tensor) -> np.ndarray:
-    """Predicted digit of each sample [B, 64] (model scale), clipped to [−1, 1] first."""
-    clipped = samples.detach().to("cpu", torch.float32).clamp(-1.0, 1.0).numpy()
-    return digits_classifier().predict(clipped)
+    """Predicted digit of each sample [B, 64] (model scale), clipped to [−1, 1] first; −1 (no digit) for a sample
+    with a non-finite pixel (a diverged sample counts as misclassified)."""
+    x = samples.detach().to("cpu", torch.float32)
+    finite = torch.isfinite(x).all(dim=-1).numpy()
+    predicted = np.full(len(x), -1, dtype=np.int64)
+    if finite.any():
+        predicted[finite] = digits_classifier().predict(x[torch.as_tensor(finite)].clamp(-1.0, 1.0).numpy())
+    return predicted
 
 
 def accuracy(samples: torch.Tensor, labels: torch.Tensor) -> float:
