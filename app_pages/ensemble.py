@@ -3,8 +3,11 @@
 What a GPU makes possible is more runs live, not the same runs faster (issue 13): each page has one
 ensemble-size control whose range and default come from :data:`SIZES`, the one table of them, by the
 type of :func:`app_pages.ui.device`. The CPU defaults are the sizes that keep a slider -> redraw within
-200 ms of server time on the 2-core CPU (``benchmarks/bench_app.py``); the CUDA ranges are the issue's
-(Playground 10⁴ noisy runs, clipping 10⁵ chains, diffusion 10⁵ samples, RNN 10⁴ random starts).
+200 ms of server time on the 2-core CPU (``benchmarks/bench_app.py``): the RNN's random starts are off there
+by default (they cost a second ``descend`` call per redraw, about doubling the page's compute whatever their
+number; the playground's cloud needs gradient noise, off by default); the CUDA ranges are the issue's
+(Playground 10⁴ noisy runs, clipping 10⁵ chains, diffusion 10⁵ samples, RNN 10⁴ random starts). Each CUDA
+grid holds the CPU default and 10 times it (the sizes ``benchmarks/bench_app.py`` times on a GPU).
 
 An ensemble is aggregated where it was computed, with torch, and only what is drawn leaves the device:
 a histogram (:func:`histograms`), a 2-D density image (:func:`density_cells`), quantile bands
@@ -53,20 +56,20 @@ class Ensemble:
 
 SIZES = {
     "playground": Ensemble("ensemble", "noisy runs of the current setting (density cloud)",
-                           cpu=Size(0, 512, 64, 16), cuda=Size(0, 10_000, 1_000, 100),
+                           cpu=Size(0, 512, 64, 16), cuda=Size(0, 10_000, 1_024, 16),
                            help="independent noise draws from the same start (0: none); drawn as a density image "
                                 "and a 10–50–90% loss band, aggregated where they were computed"),
-    "clipping": Ensemble("chains", "chains", cpu=Size(16, 1024, 256, 16), cuda=Size(256, 100_000, 4_096, 256),
+    "clipping": Ensemble("chains", "chains", cpu=Size(16, 1024, 256, 16), cuda=Size(16, 100_000, 4_096, 16),
                          help="chains per setting: the histogram and the bias readout average over them"),
     "logistic": Ensemble("runs", "step sizes in the sweep (log-spaced)", cpu=Size(1, 8, 4, 1),
                          cuda=Size(1, 1_024, 64, 1),
                          help="log-spaced step sizes between the smallest and the largest; up to "
                               "8 are drawn as lines, every one in the sweep chart"),
-    "diffusion": Ensemble("samples", "samples", cpu=Size(64, 1024, 256, 64), cuda=Size(256, 100_000, 4_096, 256),
+    "diffusion": Ensemble("samples", "samples", cpu=Size(64, 1024, 256, 64), cuda=Size(64, 100_000, 4_096, 32),
                           help="samples per sampler (same noise and labels for every sampler); above "
                                f"{2_048} they are drawn as a density image"),
-    "rnn": Ensemble("starts", "random starts for the success rate", cpu=Size(0, 1024, 128, 16),
-                    cuda=Size(0, 10_000, 2_048, 256),
+    "rnn": Ensemble("starts", "random starts for the success rate", cpu=Size(0, 1024, 0, 16),
+                    cuda=Size(0, 10_000, 2_048, 16),
                     help="random starts just below the cliff wall (steplab.rnn.cliff.random_wall_starts), each "
                          "run clipped and unclipped with the current η and c (0: none)"),
 }

@@ -1,23 +1,34 @@
-"""Dashboard speed: server time from a slider change to the redrawn page, and playback frames per second.
+"""Dashboard speed: server time from a slider change to the redrawn page, per page and ensemble size, on the
+CPU and (when CUDA is present) on the GPU.
 
 Measured with Streamlit's AppTest (the app runs in-process, no browser): for each page, a slider is moved
-back and forth and each rerun is timed two ways: the script's own run time (``_server_seconds``, recorded
-by app.py: the server work a browser would wait for) and AppTest's wall time around ``run()`` (adds the
-test harness's polling). Playback: after Play, every ``run()`` advances the playing fragment by one frame;
-the full-script rerun time is an upper bound on the fragment-only rerun the timer triggers in a browser.
-Targets (issue 8): slider -> redraw <= 200 ms at default sizes on the 2-core CPU; playback >= 10 frames/s.
+back and forth between two values (both cached after the first move where the page caches) and each rerun is
+timed three ways: the script's own run time (``_server_seconds``, recorded by app.py: the server work a
+browser would wait for), the page's compute clock (``app_pages.ui.Clock``: what its caption reports, CUDA
+synchronised), and AppTest's wall time around ``run()`` (adds the harness's polling). Playback: after Play,
+every ``run()`` advances the playing fragment by one frame; the full-script rerun time is an upper bound on
+the fragment-only rerun the browser timer triggers.
 
-    .venv/bin/python benchmarks/bench_app.py            # writes the "app" section of docs/benchmarks.md
+Rows: every page at its CPU default ensemble on the CPU (``STEPLAB_DEVICE=cpu``); with CUDA, every page on
+``cuda:0`` at the CPU default, at 10x the CPU default and at the largest ensemble of
+``app_pages.ensemble.SIZES``. Targets (issues 8 and 13): slider -> redraw <= 200 ms server time at the CPU
+defaults on the 2-core CPU, and on a GPU at 10x the CPU default ensemble.
+
+    .venv/bin/python benchmarks/bench_app.py             # all rows; writes the "app" section of docs/benchmarks.md
+    .venv/bin/python benchmarks/bench_app.py --gpu-only  # only the CUDA rows (make gpu-check)
+    .venv/bin/python benchmarks/bench_app.py --no-write  # print only
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
+import torch
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,8 +36,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from report import machine, write_section  # noqa: E402
 
 from app_pages import keys  # noqa: E402
+from app_pages.ensemble import SIZES  # noqa: E402
 
-# page -> (slider key, two values to alternate between, play button key)
+# page -> (slider key, two values to alternate between, widget kind)
 CASES = {
     "playground": ("playground.eta", (0.1, 0.12), "select_slider"),
     "clipping": ("clipping.c", (1.0, 1.2), "select_slider"),
@@ -34,60 +46,101 @@ CASES = {
     "diffusion": ("diffusion.guidance", (10.0, 10.5), "slider"),
     "rnn": ("rnn.eta", (1.0, 1.2), "select_slider"),
 }
+EXTRA = {"playground": {"noise": "1"}}  # the playground's cloud needs gradient noise
 REPEATS = 6
 FRAMES = 12
+TARGET_MS = 200
 
 
 def find(at: AppTest, kind: str, key: str):
     return next(w for w in getattr(at, kind) if w.key == key)
 
 
-def bench_page(page: str) -> dict:
+def bench_page(page: str, device: str, members: int, repeats: int = REPEATS, frames: int = FRAMES) -> dict:
+    """Median server / compute / wall time of ``repeats`` slider moves, then up to ``frames`` playing frames."""
+    os.environ["STEPLAB_DEVICE"] = device
     key, values, kind = CASES[page]
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-    at.switch_page(f"app_pages/{page}.py").run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+    at.switch_page(f"app_pages/{page}.py")
+    for name, value in {**EXTRA.get(page, {}), SIZES[page].name: str(members)}.items():
+        at.query_params[name] = value
+    at.run()
     assert not at.exception, [e.value for e in at.exception]
+    assert not any(f"`{SIZES[page].name}`" in w.value for w in at.warning), f"{page}: {members} not allowed here"
     find(at, kind, key).set_value(values[1]).run()  # warm the caches and the compiled page
-    server, wall = [], []
-    for i in range(REPEATS):
+    server, compute, wall = [], [], []
+    for i in range(repeats):
         start = time.perf_counter()
         find(at, kind, key).set_value(values[i % 2]).run()
         wall.append(time.perf_counter() - start)
-        server.append(at.session_state[keys.SERVER_SECONDS])
         assert not at.exception, [e.value for e in at.exception]
+        server.append(at.session_state[keys.SERVER_SECONDS])
+        compute.append(at.session_state[keys.clock(page)].seconds)
     at.button(key=keys.widget(page, "reset")).click().run()
     at.button(key=keys.widget(page, "play")).click().run()
-    frames = []
-    for _ in range(FRAMES):
-        start = time.perf_counter()
+    frame_times = []
+    for _ in range(frames):
         at.run()
-        frames.append(at.session_state[keys.SERVER_SECONDS])
+        frame_times.append(at.session_state[keys.SERVER_SECONDS])
         if not at.session_state[keys.player(page)]["playing"]:
             break
-    return {"server_ms": 1000 * statistics.median(server), "wall_ms": 1000 * statistics.median(wall),
-            "max_server_ms": 1000 * max(server), "frame_ms": 1000 * statistics.median(frames),
-            "fps": 1 / statistics.median(frames), "frames": len(frames)}
+    return {"page": page, "device": device, "members": members, "server_ms": 1000 * statistics.median(server),
+            "compute_ms": 1000 * statistics.median(compute), "max_server_ms": 1000 * max(server),
+            "wall_ms": 1000 * statistics.median(wall), "frame_ms": 1000 * statistics.median(frame_times),
+            "fps": 1 / statistics.median(frame_times), "frames": len(frame_times)}
+
+
+def plan(gpu_only: bool) -> list[tuple[str, str, int, str]]:
+    """(page, device, ensemble size, which size) for every row to measure."""
+    rows = [] if gpu_only else [(page, "cpu", SIZES[page].cpu.default, "CPU default") for page in CASES]
+    if torch.cuda.is_available():
+        for page in CASES:
+            entry = SIZES[page]
+            scaled = 10 * (entry.cpu.default or entry.cpu.step)  # the RNN's CPU default is 0 starts: 10 steps
+            rows += [(page, "cuda:0", entry.cpu.default, "CPU default"),
+                     (page, "cuda:0", scaled, "10× CPU default" if entry.cpu.default else "10× CPU step"),
+                     (page, "cuda:0", entry.cuda.high, "largest")]
+    return rows
 
 
 def main() -> None:
-    rows = {page: bench_page(page) for page in CASES}
-    load = os.getloadavg()[0]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gpu-only", action="store_true", help="only the CUDA rows (nothing without CUDA)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md as it is")
+    args = parser.parse_args()
+    results = []
+    for page, device, members, which in plan(args.gpu_only):
+        largest = which == "largest"
+        r = bench_page(page, device, members, repeats=3 if largest else REPEATS, frames=4 if largest else FRAMES)
+        r["which"] = which
+        results.append(r)
+        print(f"{page:11s} {device:7s} {SIZES[page].name} = {members:>7,} ({which:15s}) slider->redraw "
+              f"{r['server_ms']:7.0f} ms server (compute {r['compute_ms']:.0f}, worst {r['max_server_ms']:.0f}, wall "
+              f"{r['wall_ms']:.0f})   playback {r['frame_ms']:6.0f} ms/frame = {r['fps']:.1f} frames/s", flush=True)
+    if not results:
+        print("no rows: --gpu-only without CUDA")
+        return
+    load = os.getloadavg()
     lines = ["## Dashboard (`benchmarks/bench_app.py`)", "",
-             f"Machine: {machine()} (the pages compute on 1 torch thread, `app_pages.ui.compute_threads`); "
-             f"load average {load:.1f} while measuring. AppTest, default sizes, median of {REPEATS} slider moves "
-             f"per page; playback median over up to {FRAMES} frames (full-script reruns, an upper bound on the "
-             "fragment-only reruns the browser timer triggers). "
-             "Targets: slider → redraw ≤ 200 ms, playback ≥ 10 frames/s.", "",
-             "| page | slider → redraw, server (ms) | worst of the moves (ms) | AppTest wall (ms) "
-             "| playback frame (ms) | frames/s |",
-             "|---|---|---|---|---|---|"]
-    for page, r in rows.items():
-        lines.append(f"| {page} | {r['server_ms']:.0f} | {r['max_server_ms']:.0f} | {r['wall_ms']:.0f} "
+             f"Machine: {machine()} (on the CPU the pages compute on 1 torch thread, `app_pages.ui.compute_threads`); "
+             f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) when the run ended. "
+             f"AppTest, median of {REPEATS} slider moves per row (3 at the largest ensemble) between two values "
+             "that the page's caches then hold; compute = the page's own clock (its caption, CUDA synchronised); "
+             f"playback median over up to {FRAMES} frames (full-script reruns, an upper bound on the fragment-only "
+             "reruns the browser timer triggers). Ensemble sizes: `app_pages.ensemble.SIZES`. Targets: slider → "
+             f"redraw ≤ {TARGET_MS} ms server time at the CPU default on the CPU, and on a GPU at 10× the CPU default."
+             + ("" if torch.cuda.is_available() else " No CUDA here: the GPU rows are not measured."), "",
+             "| page | device | ensemble | size | slider → redraw, server (ms) | page compute (ms) | worst (ms) "
+             "| AppTest wall (ms) | playback frame (ms) | frames/s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['page']} | {r['device']} | {SIZES[r['page']].name} = {r['members']:,} | {r['which']} "
+                     f"| {r['server_ms']:.0f} | {r['compute_ms']:.0f} | {r['max_server_ms']:.0f} | {r['wall_ms']:.0f} "
                      f"| {r['frame_ms']:.0f} | {r['fps']:.1f} |")
-        print(f"{page:11s} slider->redraw {r['server_ms']:6.0f} ms (worst {r['max_server_ms']:.0f}, wall "
-              f"{r['wall_ms']:.0f})   playback {r['frame_ms']:5.0f} ms/frame = {r['fps']:.1f} frames/s")
-    path = write_section("app", "\n".join(lines))
-    print(f"wrote {path}")
+    if args.no_write or args.gpu_only:
+        print("\n".join(lines))
+        return
+    print(f"wrote {write_section('app', chr(10).join(lines))}")
 
 
 if __name__ == "__main__":

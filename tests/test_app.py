@@ -934,7 +934,9 @@ def test_every_page_has_an_ensemble_control_sized_for_the_device(page, monkeypat
     slider = widget(at, f"{page}.{entry.name}")
     assert (slider.min, slider.max, slider.value) == (entry.cpu.low, entry.cpu.high, entry.cpu.default)
     assert at.query_params[entry.name] == str(entry.cpu.default)
-    assert entry.cuda.high >= 10 * entry.cpu.default  # the GPU rows of bench_app run 10x the CPU default
+    scaled = 10 * (entry.cpu.default or entry.cpu.step)
+    for size in (entry.cpu.default, scaled, entry.cuda.default, entry.cuda.high):  # GPU bench sizes
+        assert entry.cuda.low <= size <= entry.cuda.high and (size - entry.cuda.low) % entry.cuda.step == 0, size
     big = open_app(f"app_pages/{page}.py", **{entry.name: str(entry.cuda.high)})
     assert any(f"`{entry.name}`" in w.value for w in big.warning)
     assert widget(big, f"{page}.{entry.name}").value == entry.cpu.default
