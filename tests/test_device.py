@@ -342,3 +342,20 @@ def test_rnn_cliff_descent_stays_on_the_requested_device():
     starts = random_wall_starts(6, device=META)
     trajectory = assert_stays_on_meta(lambda steps: (lambda: descend(starts, 0.5, 1.0, steps)), 5, 20)
     assert trajectory.final.device == META
+
+
+def test_a_quadratic_follows_its_iterates_to_their_device():
+    from steplab.problems import Quadratic
+
+    problem = Quadratic([1.0, 10.0], rotation=0.3, minimizer=torch.tensor([1.0, -2.0]), device="cpu")
+    x0 = torch.zeros(3, 2, dtype=torch.float64, device=META)
+    trajectory = assert_stays_on_meta(lambda steps: (lambda: run(problem, overlay_transform(CONFIGS, device=META), x0,
+                                                                 steps)), 5, 20)
+    assert trajectory.final.device == META and problem.matrix.device.type == "cpu"
+    assert problem.hessian(x0).device == META and problem.to_eigenbasis(x0).device == META
+
+
+def test_tests_compute_on_the_cpu_unless_marked_gpu():
+    import os
+
+    assert os.environ[steplab_device.DEVICE_ENV_VAR] == "cpu"  # tests/conftest.py: make test is CPU everywhere

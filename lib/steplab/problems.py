@@ -60,7 +60,7 @@ class Quadratic(_Curvature):
     minimizer: Tensor | None = None
     basis: Tensor | None = None
     dtype: torch.dtype = torch.float64
-    device: torch.device | str | None = None  # None: steplab.device.resolve_device()
+    device: torch.device | str | None = None  # None: steplab.device.resolve_device(); iterates elsewhere move A once
 
     def __post_init__(self):
         self.device = resolve_device(self.device)
@@ -83,31 +83,41 @@ class Quadratic(_Curvature):
         if self.minimizer is None:
             self.minimizer = torch.zeros(self.dim, dtype=self.dtype, device=self.device)
         self.minimizer = torch.as_tensor(self.minimizer, dtype=self.dtype, device=self.device)
+        self._elsewhere: dict = {}  # matrix and minimizer on other devices, for iterates that live there
 
     @property
     def smoothness(self) -> float:
         """L = lambda_max."""
         return float(self.eigenvalues.max())
 
+    def _on(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(A, x*, U) on x's device: the problem computes where its iterates are (moved once per device)."""
+        if x.device == self.matrix.device:
+            return self.matrix, self.minimizer, self.basis
+        if x.device not in self._elsewhere:
+            self._elsewhere[x.device] = tuple(t.to(x.device) for t in (self.matrix, self.minimizer, self.basis))
+        return self._elsewhere[x.device]
+
     def to_eigenbasis(self, x: Tensor) -> Tensor:
         """Coordinates of x - x* in the eigenbasis: z = U^T (x - x*), shape like x."""
-        return (x - self.minimizer) @ self.basis
+        _, minimizer, basis = self._on(x)
+        return (x - minimizer) @ basis
 
     def _offset(self, x: Tensor) -> Tensor:
-        return x if self._at_origin else x - self.minimizer
+        return x if self._at_origin else x - self._on(x)[1]
 
     def loss(self, x: Tensor) -> Tensor:
         d = self._offset(x)
-        return 0.5 * torch.linalg.vecdot(d @ self.matrix, d)
+        return 0.5 * torch.linalg.vecdot(d @ self._on(x)[0], d)
 
     def oracle(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         d = self._offset(x)
-        grad = d @ self.matrix
+        grad = d @ self._on(x)[0]
         return 0.5 * torch.linalg.vecdot(grad, d), grad
 
     def hessian(self, x: Tensor) -> Tensor:
         """A for every point: ``[runs, dim, dim]``."""
-        return self.matrix.to(x.dtype).expand(x.shape[0], self.dim, self.dim)
+        return self._on(x)[0].to(x.dtype).expand(x.shape[0], self.dim, self.dim)
 
 
 @dataclass
