@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from steplab.device import resolve_device, to_host
 from steplab.rnn.model import GAMMA, RNNLayout, clip_with_nan_guard, jacobian_product_norms, omega, scaled_orthogonal
 
 Tensor = torch.Tensor
@@ -35,12 +36,16 @@ class VanishingCheck:
         return next(c for c in self.cases if c.activation == activation)
 
 
-def vanishing_check(steps: int = 50, size: int = 50, seed: int = 0) -> VanishingCheck:
-    """||dx_t/dx_0|| against (lambda_1 gamma)^t (eqs. 6-7), lambda_1 below 1/gamma (tanh 0.9, sigmoid 3.6) and above."""
+def vanishing_check(steps: int = 50, size: int = 50, seed: int = 0, device=None) -> VanishingCheck:
+    """||dx_t/dx_0|| against (lambda_1 gamma)^t (eqs. 6-7), lambda_1 below 1/gamma (tanh 0.9, sigmoid 3.6) and above.
+
+    On ``device`` (None: :func:`steplab.device.resolve_device` for 3 x size x size numbers); the norms come back
+    to the CPU."""
     cases = []
+    device = resolve_device(device, work_items=3 * size * size)
     for activation, lambdas in (("tanh", (0.9, 1.5, 3.0)), ("sigmoid", (3.6, 6.0, 12.0))):
-        w = scaled_orthogonal(size, torch.tensor(lambdas), seed)
-        norms = jacobian_product_norms(w, steps, activation, seed=seed)
+        w = scaled_orthogonal(size, torch.tensor(lambdas), seed).to(device)
+        norms = to_host(jacobian_product_norms(w, steps, activation, seed=seed))
         t = torch.arange(steps + 1, dtype=torch.float64)
         bound = (torch.tensor(lambdas, dtype=torch.float64)[None, :] * GAMMA[activation]) ** t[:, None]
         cases.append(JacobianNorms(activation, lambdas, norms, bound, float((norms[:, 0] / bound[:, 0]).max())))
@@ -48,13 +53,16 @@ def vanishing_check(steps: int = 50, size: int = 50, seed: int = 0) -> Vanishing
 
 
 def omega_on_scaled_orthogonal(scales=(1.0, 0.5, 2.0), size: int = 20, batch: int = 8, steps: int = 5,
-                               dtype: torch.dtype = torch.float64) -> Tensor:
-    """Omega [len(scales)] for a linear RNN with W_rec = s Q, random states and errors: (s^2 - 1)^2 (eq. 10)."""
-    w_rec = scaled_orthogonal(size, torch.tensor(scales), seed=1).to(dtype)
+                               dtype: torch.dtype = torch.float64, device=None) -> Tensor:
+    """Omega [len(scales)] for a linear RNN with W_rec = s Q, random states and errors: (s^2 - 1)^2 (eq. 10).
+
+    Drawn on the CPU, computed on ``device`` (None: ``resolve_device`` for the states' numbers), returned on the CPU."""
+    to = dict(dtype=dtype, device=resolve_device(device, work_items=len(scales) * batch * size))
+    w_rec = scaled_orthogonal(size, torch.tensor(scales), seed=1).to(**to)
     generator = torch.Generator().manual_seed(2)
-    states = [torch.randn(len(scales), batch, size, generator=generator).to(dtype) for _ in range(steps)]
-    errors = [torch.randn(len(scales), batch, size, generator=generator).to(dtype) for _ in range(steps)]
-    return omega(states, errors, w_rec, "linear")
+    states = [torch.randn(len(scales), batch, size, generator=generator).to(**to) for _ in range(steps)]
+    errors = [torch.randn(len(scales), batch, size, generator=generator).to(**to) for _ in range(steps)]
+    return to_host(omega(states, errors, w_rec, "linear"))
 
 
 @dataclass(frozen=True)
@@ -67,14 +75,17 @@ class ClipInvariants:
     guard_ok: bool
 
 
-def clip_invariants(threshold: float = 1.0, runs: int = 64, seed: int = 0) -> ClipInvariants:
-    """Clip random gradients (norms 1e-3..1e3) and one NaN gradient with :func:`clip_with_nan_guard` (Alg. 1)."""
+def clip_invariants(threshold: float = 1.0, runs: int = 64, seed: int = 0, device=None) -> ClipInvariants:
+    """Clip random gradients (norms 1e-3..1e3) and one NaN gradient with :func:`clip_with_nan_guard` (Alg. 1), on
+    ``device`` (None: ``resolve_device`` for runs x parameters numbers; drawn on the CPU and moved)."""
     layout = RNNLayout(6, 10, 4)
     generator = torch.Generator().manual_seed(seed)
     grads = torch.randn(runs, layout.size, generator=generator, dtype=torch.float64)
     grads = grads * torch.logspace(-3, 3, runs, dtype=torch.float64)[:, None] / grads.norm(dim=1, keepdim=True)
     params = torch.randn(runs, layout.size, generator=generator, dtype=torch.float64)
     grads[-1, 0] = float("nan")
+    device = resolve_device(device, work_items=runs * layout.size)
+    grads, params = grads.to(device), params.to(device)
     clipped, norms = clip_with_nan_guard(grads, params, layout, threshold)
     good, small = clipped[:-1], norms[:-1] <= threshold
     cosine = (good * grads[:-1]).sum(1) / (good.norm(dim=1) * grads[:-1].norm(dim=1))

@@ -229,20 +229,22 @@ def jacobian_product_norms(w_rec: Tensor, steps: int, activation: str = "tanh", 
         x_t = W_rec act(x_{t-1}) + u_t,  u_t ~ N(0, input_scale^2 I),  x_0 ~ N(0, I)
         dx_t/dx_0 = prod_{i=1..t} W_rec diag(act'(x_{i-1}))   and   ||dx_t/dx_0|| <= (lambda_1 gamma)^t.
 
-    ``w_rec`` is ``[runs, n, n]``; returns ``[steps + 1, runs]``.
+    ``w_rec`` is ``[runs, n, n]``; returns ``[steps + 1, runs]`` on its device (the draws are made on the CPU, the
+    same on every machine, and moved).
     """
     check_activation(activation)
     check_int("steps", steps, 1)
     runs, n, _ = w_rec.shape
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(runs, n, generator=generator, dtype=torch.float32).to(w_rec.dtype)
-    jac = torch.eye(n, dtype=w_rec.dtype).expand(runs, n, n).clone()
+    x = torch.randn(runs, n, generator=generator, dtype=torch.float32).to(dtype=w_rec.dtype, device=w_rec.device)
+    jac = torch.eye(n, dtype=w_rec.dtype, device=w_rec.device).expand(runs, n, n).clone()
     norms = [torch.linalg.matrix_norm(jac, ord=2)]
     for _ in range(steps):
         h = activate(x, activation)
         slope = activation_slope(h, activation)
         jac = torch.bmm(w_rec * slope[:, None, :], jac)  # dx_t/dx_0 = W_rec diag(act'(x_{t-1})) dx_{t-1}/dx_0
-        u = input_scale * torch.randn(runs, n, generator=generator, dtype=torch.float32).to(w_rec.dtype)
+        u = input_scale * torch.randn(runs, n, generator=generator, dtype=torch.float32).to(dtype=w_rec.dtype,
+                                                                                         device=w_rec.device)
         x = torch.bmm(w_rec, h[:, :, None])[:, :, 0] + u  # x_t = W_rec act(x_{t-1}) + u_t
         norms.append(torch.linalg.matrix_norm(jac, ord=2))
     return torch.stack(norms)
