@@ -134,8 +134,8 @@ def main() -> None:
         return live
 
     def step(live: Live, k: int):
-        return run(problem, dash.overlay_transform(configs), live.x, k, generator=live.generator, state=live.state,
-                   seed=None)
+        return run(problem, dash.overlay_transform(configs, device()), live.x, k, generator=live.generator,
+                   state=live.state, seed=None)
 
     def advance(live: Live, k: int) -> Live:
         before = live.history.diverged_at.clone()

@@ -112,7 +112,7 @@ def main() -> None:
     labels = run_labels(runs)
     start_point = torch.tensor([[v["w0"], v["b0"]]], dtype=torch.float64, device=device()).repeat(len(runs), 1)
     starts = v["starts"]  # random starts beside the wall, each run clipped (current η, c) and unclipped (η)
-    random_starts = random_wall_starts(starts, seed=0).to(device()) if starts else start_point[:0]
+    random_starts = random_wall_starts(starts, seed=0, device=device()) if starts else start_point[:0]
 
     def start() -> Live:
         live = Live.at(start_point, problem.loss(start_point))
@@ -180,9 +180,9 @@ def success_section(live: Live, starts: int, v: dict) -> None:
 @st.cache_data(max_entries=1, show_spinner="training 6 small RNNs (a few seconds, once)…")
 def vanishing_frame() -> pd.DataFrame:
     """‖∂E/∂h_k‖ against T − k for the three initialisations, MSGD-C and MSGD-CR (steplab.rnn.vanishing)."""
-    view = vanishing_view()
-    rows = [pd.DataFrame({"run": init.replace("_", " "), "method": method, "distance": view.distance.numpy(),
-                          "norm": norms.numpy()}) for (init, method), norms in view.norms.items()]
+    view = vanishing_view(device=device())
+    rows = [pd.DataFrame({"run": init.replace("_", " "), "method": method, "distance": view.distance.cpu().numpy(),
+                          "norm": norms.cpu().numpy()}) for (init, method), norms in view.norms.items()]
     return pd.concat(rows, ignore_index=True)
 
 
