@@ -186,16 +186,18 @@ class Controls:
                 if name in self.url:
                     try:
                         value = spec.parse(self.url[name])
-                    except OffGrid as error:
-                        warnings.append(f"`{name}`: {error}.")
+                    except OffGrid as error:  # a valid value moved to the slider: said, not "invalid"
+                        warnings.append(f"Link parameter `{name}`: {error}.")
                         value = error.nearest
                     except ValueError as error:
-                        warnings.append(f"`{name}`: {error}; using the default {spec.serialize(spec.default)}.")
+                        warnings.append(f"Invalid link parameter `{name}`: {error}; using the default "
+                                        f"{spec.serialize(spec.default)}.")
                         value = spec.default
                 st.session_state[self.key(name)] = value
             unknown = parse_hide(self.url.get("hide", "").split(";")) - set(self.specs)
             if unknown:
-                warnings.append(f"`hide`: no control named {', '.join(sorted(unknown))} on this page.")
+                warnings.append(f"Invalid link parameter `hide`: no control named {', '.join(sorted(unknown))} "
+                                "on this page.")
             st.session_state[keys.warnings(page)] = warnings
         self.hidden = st.session_state.get(keys.hidden(page), set())
         for name in self.hidden:  # hidden controls keep their value in a plain (non-widget) key
@@ -206,7 +208,7 @@ class Controls:
 
     def show_warnings(self) -> None:
         for warning in st.session_state.get(keys.warnings(self.page), []):
-            st.warning("Invalid link parameter " + warning, icon=":material/warning:")
+            st.warning(warning, icon=":material/warning:")
 
     def __call__(self, name: str, disabled: bool = False, container=None) -> Any:
         """Render control ``name`` (unless hidden) and return its value."""

@@ -77,13 +77,13 @@ class Pins:
                 pinned = [read(parse, part) for part in parts]
                 st.session_state[self.key] = pinned[: MAX_RUNS - 1]
                 if len(pinned) > MAX_RUNS - 1:
-                    message = (f"`pins`: {len(pinned)} settings given, but a page overlays at most {MAX_RUNS - 1} "
-                               f"besides the current one; pinned the first {MAX_RUNS - 1}.")
+                    message = (f"Link parameter `pins`: {len(pinned)} settings given, but a page overlays at most "
+                               f"{MAX_RUNS - 1} besides the current one; pinned the first {MAX_RUNS - 1}.")
             except ValueError as error:
-                message = f"`pins`: {error}; no pinned runs."
+                message = f"Invalid link parameter `pins`: {error}; no pinned runs."
             if message:
                 st.session_state.setdefault(keys.warnings(self.page), []).append(message)
-                st.warning("Invalid link parameter " + message, icon=":material/warning:")
+                st.warning(message, icon=":material/warning:")
 
     @property
     def values(self) -> list:
