@@ -181,10 +181,10 @@ def test_clipping_simulate_bias_stays_on_the_requested_device():
                    noise=TwoPointNoise(1.0, 0.1), batch_size=torch.tensor([1, 4]),
                    per_sample=torch.tensor([True, False]))
 
-    def call(steps):
-        return lambda: simulate_bias(**configs, chains=8, steps=steps, record_every=10, device=META)
+    def call(steps):  # 16384 chains (free on meta) make the noise blocks 16 steps long: 2 blocks, then 4
+        return lambda: simulate_bias(**configs, chains=16384, steps=steps, record_every=8, device=META)
 
-    result = assert_stays_on_meta(call, 300, 600)
+    result = assert_stays_on_meta(call, 32, 64)
     assert result.bias.device == META and result.trace_steps.device == META and result.paths.device == META
 
 
@@ -262,7 +262,7 @@ def test_logistic_spike_and_softmax_training_stay_on_the_requested_device():
     assert params.device == META
     runs = assert_stays_on_meta(lambda steps: (lambda: spike.spike_test(factors=(10.0,), seeds=(0,), steps=steps,
                                                                         every=5, spike_start=2, spike_end=4,
-                                                                        split=split, device=META)), 10, 30)
+                                                                        split=split, device=META)), 5, 15)
     assert runs.loss.device == META and runs.r.device == META
 
 

@@ -97,24 +97,27 @@ def host_check_interval(device: torch.device | str) -> int:
     return 1 if torch.device(device).type == "cpu" else ACCELERATOR_CHECK_INTERVAL
 
 
-def to_host(value):
-    """``value`` with every tensor moved to the CPU: tensors, dataclasses, tuples, lists and dicts of them.
-
-    The one place a result leaves the device (experiments call it on what they return). A CPU tensor is
-    returned as it is (no copy), so on the CPU nothing changes.
-    """
+def move_to(value, device: torch.device | str):
+    """``value`` with every tensor on ``device``: tensors, dataclasses, tuples, lists and dicts of them. A tensor
+    already there is returned as it is (no copy)."""
     if isinstance(value, torch.Tensor):
-        return value.cpu()
+        return value.to(device)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: to_host(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        changes = {f.name: move_to(getattr(value, f.name), device) for f in dataclasses.fields(value) if f.init}
         return dataclasses.replace(value, **changes)
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
-        return type(value)(*(to_host(v) for v in value))
+        return type(value)(*(move_to(v, device) for v in value))
     if isinstance(value, (tuple, list)):
-        return type(value)(to_host(v) for v in value)
+        return type(value)(move_to(v, device) for v in value)
     if isinstance(value, dict):
-        return {k: to_host(v) for k, v in value.items()}
+        return {k: move_to(v, device) for k, v in value.items()}
     return value
+
+
+def to_host(value):
+    """:func:`move_to` the CPU: the one place a result leaves the device (experiments call it on what they
+    return). A CPU tensor is returned as it is (no copy), so on the CPU nothing changes."""
+    return move_to(value, "cpu")
 
 
 def default_dtype() -> torch.dtype:

@@ -143,15 +143,15 @@ def separation_table(dataset, gammas=TABLE1_GAMMAS, max_steps: int = 6000, devic
 
 
 @lru_cache(maxsize=2)
-def table1_worst_case(n: int = 1000) -> SeparationTable:
+def table1_worst_case(n: int = 1000, device=None) -> SeparationTable:
     """Tyurin (2025) Table 1, first row: the Thm 5.1 data set with n points."""
-    return separation_table(thm51_worst_case(n), TABLE1_GAMMAS, max_steps=1000)
+    return separation_table(thm51_worst_case(n), TABLE1_GAMMAS, max_steps=1000, device=device)
 
 
 @lru_cache(maxsize=2)
-def table1_imbalanced(seed: int = 0) -> SeparationTable:
+def table1_imbalanced(seed: int = 0, device=None) -> SeparationTable:
     """Table 1 analogue on imbalanced digits (all 3s + 10% of the 8s, sampled without replacement)."""
-    return separation_table(imbalanced_digits(seed=seed), TABLE1_GAMMAS, max_steps=6000)
+    return separation_table(imbalanced_digits(seed=seed), TABLE1_GAMMAS, max_steps=6000, device=device)
 
 
 # --- Wu et al. (2024): two phases -----------------------------------------------------------------------------------
@@ -280,10 +280,10 @@ class MarginsAndRadii:
     wu_direction: Tensor        # the unit max-margin direction of the Wu et al. toy
 
 
-def margins_and_radii(n: int = 1000) -> MarginsAndRadii:
+def margins_and_radii(n: int = 1000, device=None) -> MarginsAndRadii:
     """Margin and radius (Tyurin 2025, Assumption 1.1) of the Thm 5.1 set and of the Wu et al. toy."""
     worst = thm51_worst_case(n)
     mu = worst.margin().mu
     wu = wu_toy().margin()
-    return MarginsAndRadii(n, mu, worst.radius, table1_worst_case(n).perceptron,
+    return MarginsAndRadii(n, mu, worst.radius, table1_worst_case(n, device).perceptron,
                            theory.batch_perceptron_bound(worst.n, worst.radius, mu), wu.mu, wu.direction)

@@ -111,7 +111,7 @@ class RSweep:
 
 def r_sweep(params: Tensor, split: DigitsSplit, directions: Tensor, r_values) -> RSweep:
     """One step theta + r rho_a(v) v for every unit direction v (rows of ``directions``) and every r, batched."""
-    r = torch.as_tensor(r_values, dtype=params.dtype)
+    r = torch.as_tensor(r_values, dtype=params.dtype, device=params.device)
     check_positive("r_values", r)
     unit = directions / torch.linalg.vector_norm(directions, dim=-1, keepdim=True)
     rho = radius(params, unit, split.train_x)
@@ -127,6 +127,6 @@ def sweep_directions(params: Tensor, split: DigitsSplit, random_directions: int 
     """-grad f (row 0) and ``random_directions`` N(0, I) directions (torch generator ``seed``), unit rows."""
     check_int("random_directions", random_directions, 0)
     generator = torch.Generator().manual_seed(seed)
-    rand = torch.randn(random_directions, PARAMS, generator=generator, dtype=params.dtype)
+    rand = torch.randn(random_directions, PARAMS, generator=generator, dtype=params.dtype).to(params.device)
     rows = torch.cat([-gradient(params, split.train_x, split.train_y)[None], rand])
     return rows / torch.linalg.vector_norm(rows, dim=-1, keepdim=True)

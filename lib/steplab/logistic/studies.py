@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import torch
 
-from steplab.device import to_host
+from steplab.device import move_to, resolve_device, to_host
 from steplab.logistic import ghosts, metrics, softmax, spike
 from steplab.logistic.algorithms import History, run_on
 from steplab.logistic.data import digits_pair
@@ -89,9 +89,9 @@ def margins(dataset_name: str = "digits_3v8", device=None) -> Margins:
 
 
 @lru_cache(maxsize=2)
-def balanced_table(dataset_name: str):
+def balanced_table(dataset_name: str, device=None):
     """Table 1's layout on a balanced digits pair (the balanced-FashionMNIST row analogue)."""
-    return separation_table(digits_pair(*_pair(dataset_name)))
+    return separation_table(digits_pair(*_pair(dataset_name)), device=device)
 
 
 # --- float32 vs float64 for the reduction ----------------------------------------------------------------------
@@ -139,11 +139,15 @@ def onset(ratio: Tensor, r: Tensor, threshold: float) -> Tensor:
 
 
 @lru_cache(maxsize=1)
-def onsets(random_directions: int = 10, grad_threshold: float = 1.1, random_threshold: float = 2.0) -> Onsets:
-    """One step of length r rho_a on the trained softmax regression, on the fine grid ``ONSET_R``."""
-    trained = trained_softmax()
-    directions = softmax.sweep_directions(trained.params, trained.split, random_directions, 0)
-    sweep = softmax.r_sweep(trained.params, trained.split, directions, ONSET_R)
+def onsets(random_directions: int = 10, grad_threshold: float = 1.1, random_threshold: float = 2.0,
+           device=None) -> Onsets:
+    """One step of length r rho_a on the trained softmax regression, on the fine grid ``ONSET_R`` (computed on
+    ``device``, None: :func:`steplab.device.resolve_device` for the steps' numbers; returned on the CPU)."""
+    trained = trained_softmax(device=device)
+    device = resolve_device(device, work_items=len(ONSET_R) * trained.params.numel())
+    params, split = trained.params.to(device), move_to(trained.split, device)
+    directions = softmax.sweep_directions(params, split, random_directions, 0)
+    sweep = to_host(softmax.r_sweep(params, split, directions, ONSET_R))
     r = sweep.r_values
     return Onsets(sweep, grad_threshold, random_threshold, float(onset(sweep.loss_ratio[:1], r, grad_threshold)[0]),
                   onset(sweep.loss_ratio[1:], r, random_threshold), onset(sweep.loss_ratio[1:], r, grad_threshold))
@@ -165,11 +169,13 @@ class Temperatures:
 
 
 @lru_cache(maxsize=1)
-def temperature_sweep(temperatures: tuple = TEMPERATURES, threshold: float = 1.1) -> Temperatures:
-    """Logits z / T of the trained softmax regression; one step tau along -grad f on a fine tau grid."""
-    trained = trained_softmax()
-    split, params = trained.split, trained.params
-    grid = torch.logspace(-3, 4, 281, dtype=torch.float64)
+def temperature_sweep(temperatures: tuple = TEMPERATURES, threshold: float = 1.1, device=None) -> Temperatures:
+    """Logits z / T of the trained softmax regression; one step tau along -grad f on a fine tau grid (computed on
+    ``device``, None: :func:`steplab.device.resolve_device`; returned on the CPU)."""
+    trained = trained_softmax(device=device)
+    device = resolve_device(device, work_items=281 * trained.params.numel())
+    split, params = move_to(trained.split, device), trained.params.to(device)
+    grid = torch.logspace(-3, 4, 281, dtype=torch.float64, device=device)
     tau_onsets, r_onsets = [], []
     for temp in temperatures:
         def tempered(p, x, temp=temp):
@@ -188,6 +194,6 @@ def temperature_sweep(temperatures: tuple = TEMPERATURES, threshold: float = 1.1
         tau = onset(ratio[None], grid, threshold)[0]
         tau_onsets.append(tau)
         r_onsets.append(tau / rho)  # r_T = tau / rho_a of the tempered logits = tau Delta_a / (pi T)
-    tau_t, r_t = torch.stack(tau_onsets), torch.stack(r_onsets)
+    tau_t, r_t = to_host(torch.stack(tau_onsets)), to_host(torch.stack(r_onsets))
     return Temperatures(torch.tensor(temperatures), tau_t, r_t, float(torch.log10(tau_t).std()),
                         float(torch.log10(r_t).std()))

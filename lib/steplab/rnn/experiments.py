@@ -109,25 +109,26 @@ class GradientPeaks:
         return self.peaks[self.ws.index(w)]
 
 
-def peak_grad_norm(w: float, points: int = 2001, rounds: int = 4) -> float:
+def peak_grad_norm(w: float, points: int = 2001, rounds: int = 4, device=None) -> float:
     """max_b ||grad E(w, b)||, found on b in [-8, 4] plus (w > 4.2553) the wall-centred grid, then zoomed ``rounds``
     times onto +-2 grid spacings around the largest value (the wall is ~1e-6 wide at w = 5.5: an even grid misses it).
     """
-    b = torch.linspace(-8.0, 4.0, points, dtype=torch.float64)
+    f64 = dict(dtype=torch.float64, device=resolve_device(device, work_items=2 * points))
+    b = torch.linspace(-8.0, 4.0, points, **f64)
     if w > WALL_W:
-        b = torch.cat([b, wall_centred_b(w, 0.01, points)])
+        b = torch.cat([b, wall_centred_b(w, 0.01, points).to(b.device)])
     spacing = 12.0 / (points - 1)
     for _ in range(rounds + 1):
         _, gw, gb = cliff_loss_and_grad(torch.full_like(b, w), b)
         norm = torch.sqrt(gw**2 + gb**2)  # ||grad E|| = sqrt((dE/dw)^2 + (dE/db)^2)
         centre, spacing = float(b[norm.argmax()]), min(spacing, float(b.diff().abs().min()))
-        b = torch.linspace(centre - 2 * spacing, centre + 2 * spacing, points, dtype=torch.float64)
+        b = torch.linspace(centre - 2 * spacing, centre + 2 * spacing, points, **f64)
     return float(norm.max())
 
 
-def max_grad_norm_over_b(ws=(3.0, 4.5, 5.0, 5.5), points: int = 2001) -> GradientPeaks:
+def max_grad_norm_over_b(ws=(3.0, 4.5, 5.0, 5.5), points: int = 2001, device=None) -> GradientPeaks:
     """:func:`peak_grad_norm` for each w in ``ws``."""
-    return GradientPeaks(tuple(ws), tuple(peak_grad_norm(w, points) for w in ws))
+    return GradientPeaks(tuple(ws), tuple(peak_grad_norm(w, points, device=device) for w in ws))
 
 
 @dataclass(frozen=True)
@@ -150,15 +151,16 @@ class Bifurcation:
         return float(self.b[1] - self.b[0])
 
 
-def doya_bifurcation(w: float = 5.0, points: int = 1401) -> Bifurcation:
+def doya_bifurcation(w: float = 5.0, points: int = 1401, device=None) -> Bifurcation:
     """x* against b at ``w`` (Pascanu 2013, Fig. 3, after Doya 1993): curve, stability, window, measured window."""
-    x = torch.linspace(-6.0, 6.0, 1201, dtype=torch.float64)
+    f64 = dict(dtype=torch.float64, device=resolve_device(device, work_items=points))
+    x = torch.linspace(-6.0, 6.0, 1201, **f64)
     (b_low, _), (b_high, _) = points_ = bifurcation_points(w)
-    b = torch.linspace(b_low - 0.55, b_high + 0.55, points, dtype=torch.float64)
+    b = torch.linspace(b_low - 0.55, b_high + 0.55, points, **f64)
     low, high = limit_states(w, b, -10.0), limit_states(w, b, 10.0)
     two = (high - low).abs() > 1e-3  # two attractors: the two starts end apart
-    return Bifurcation(w, x, fixed_point_bias(w, x), fixed_point_stable(w, x), points_, b, low, high,
-                       (float(b[two].min()), float(b[two].max())))
+    return to_host(Bifurcation(w, x, fixed_point_bias(w, x), fixed_point_stable(w, x), points_, b, low, high,
+                               (float(b[two].min()), float(b[two].max()))))
 
 
 @dataclass(frozen=True)
