@@ -73,7 +73,7 @@ bench: env
 ## rows (written to docs/benchmarks.md). Designed to take under 8 minutes on one GPU.
 gpu-check: env
 	@$(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'gpu-check needs CUDA (torch.cuda.is_available() is False)')"
-	MPLBACKEND=agg $(PY) -m pytest -m gpu tests/test_gpu.py $(wildcard tests/test_gpu_app.py) -q
+	MPLBACKEND=agg $(PY) -m pytest -m gpu tests/test_gpu.py $(wildcard tests/test_gpu_app.py) -q --durations=15
 	$(PY) benchmarks/bench_sweep.py --gpu-only
 	$(PY) benchmarks/bench_samplers.py --gpu-only
 	@if grep -q -- "--gpu-only" benchmarks/bench_app.py; then $(PY) benchmarks/bench_app.py --gpu-only; \
