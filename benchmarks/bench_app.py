@@ -127,7 +127,8 @@ def main() -> None:
              f"AppTest, median of {REPEATS} slider moves per row (3 at the largest ensemble) between two values "
              "that the page's caches then hold; compute = the page's own clock (its caption, CUDA synchronised); "
              f"playback median over up to {FRAMES} frames (full-script reruns, an upper bound on the fragment-only "
-             "reruns the browser timer triggers). Ensemble sizes: `app_pages.ensemble.SIZES`. Targets: slider → "
+             "reruns the browser timer triggers). Ensemble sizes: `app_pages.ensemble.SIZES`; the playground rows run "
+             "with gradient noise σ = 1 (its cloud of noisy runs is drawn only then). Targets: slider → "
              f"redraw ≤ {TARGET_MS} ms server time at the CPU default on the CPU, and on a GPU at 10× the CPU default."
              + ("" if torch.cuda.is_available() else " No CUDA here: the GPU rows are not measured."), "",
              "| page | device | ensemble | size | slider → redraw, server (ms) | page compute (ms) | worst (ms) "
