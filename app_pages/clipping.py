@@ -43,6 +43,7 @@ CONTROLS = [
 SPECS = {spec.name: spec for spec in CONTROLS}
 RELAXATIONS = 6  # a burn-in of 6 relaxation times 1/(η h′) leaves e⁻⁶ ≈ 0.25% of the start's offset
 SWEEP_MAX_STEPS = 40_000
+CHUNK_ELEMENTS = 2**25  # steps x chains recorded by one run() call of the live view (~256 MB per float64 array)
 
 
 parse_pin, format_pin = step_clip_pins(SPECS, held_as=("c", "eta"))  # links write eta:c
@@ -247,7 +248,12 @@ def main() -> None:
         return traj
 
     def advance(live: Live, k: int) -> Live:
-        return live.advance(step, k, summarise=lambda traj: per_setting(traj, count))
+        """k steps, in pieces of at most CHUNK_ELEMENTS (steps x chains) per recorded array: a long run of 10⁵
+        chains is summarised piece by piece instead of recording every chain's every step at once."""
+        piece = max(1, CHUNK_ELEMENTS // (count * chains))
+        for done in range(0, k, piece):
+            live.advance(step, min(piece, k - done), summarise=lambda traj: per_setting(traj, count))
+        return live
 
     labels = run_labels(runs)
     reset_key = (v["noise"], v["sigma"], v["p"], v["batch"], v["mode"], chains, v["seed"], tuple(pins.values))
