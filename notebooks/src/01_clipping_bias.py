@@ -274,7 +274,7 @@ cplots.bias_vs_threshold(axes[0, 0], e4.clip_threshold, e4.measured, theory.exp_
                          c_range=(0.02, 8), curves={"KHS envelope min(σ, σ²/c)": theory.khs_envelope},
                          title="Exp(1) − 1 noise: from the median (small c) to the mean (large c)")
 axes[0, 0].axhline(e4.median_limit, color="grey", ls=":", lw=1)
-axes[0, 0].text(0.025, e4.median_limit + 0.01, "−median(ξ) = 1 − ln 2", fontsize=8)
+axes[0, 0].text(0.025, e4.median_limit + 0.01, "−median(ξ) = 1 − ln 2", fontsize=plots.MIN_FONT)
 axes[0, 0].set_ylim(0, 0.45);
 
 # %% [markdown]
@@ -355,9 +355,11 @@ cplots.robust_sgd_paths(axes[0, 0], e8);
 # %%
 import ipywidgets as widgets
 
+from steplab.plots import widgets as sliders
 
-def explore(log10_c=0.0, eta=0.05, p=0.1, batch_size=1, per_sample=True):
-    c, noise = 10**log10_c, TwoPointNoise(1.0, p)
+
+def explore(c=1.0, eta=0.05, p=0.1, batch_size=1, per_sample=True):
+    noise = TwoPointNoise(1.0, p)
     root = float(theory.bias_theory(c, noise))
     slope = max(float(theory.mean_field_slope(c, noise, at=root)), 1e-9)  # h' (per-sample); 0 where h is flat
     relaxation = 1 / (eta * slope)  # steps for the mean field to relax
@@ -375,16 +377,17 @@ def explore(log10_c=0.0, eta=0.05, p=0.1, batch_size=1, per_sample=True):
     ax.set(xscale="log", xlabel="clipping threshold c", ylabel="bias", ylim=(0, 1.05))
     ax.set_title(f"c = {c:.3g}: bias {float(live.bias):.4f} (theory {predicted:.4f})"
                  + ("" if settled else ", not yet stationary"))
-    ax.legend()
+    plots.legend(ax)
     plt.show()
 
 
 widgets.interact(explore,
-                 log10_c=widgets.FloatSlider(value=0.0, min=-1.5, max=1.5, step=0.1, description="log10 c"),
-                 eta=widgets.FloatLogSlider(value=0.05, base=10, min=-3, max=-0.5, step=0.25, description="η"),
-                 p=widgets.FloatSlider(value=0.1, min=0.01, max=0.49, step=0.01, description="p"),
-                 batch_size=widgets.IntSlider(value=1, min=1, max=16, description="b"),
-                 per_sample=widgets.Checkbox(value=True, description="per-sample clipping"));
+                 c=sliders.log_slider(1.0, 10**-1.5, 10**1.5, "clipping threshold c"),
+                 eta=sliders.log_slider(0.05, 1e-3, 10**-0.5, "step size η"),
+                 p=sliders.slider(0.1, 0.01, 0.49, 0.01, "outlier probability p"),
+                 batch_size=sliders.int_slider(1, 1, 16, 1, "batch size b"),
+                 per_sample=widgets.Checkbox(value=True, description="per-sample clipping",
+                                             style=sliders.STYLE));
 
 # %% [markdown]
 # ## Summary
