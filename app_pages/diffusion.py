@@ -293,7 +293,7 @@ def render(live: SamplerPath, v: dict, method: str, model, grid: torch.Tensor, l
                                           "view; ✚ class means)", ("x", "y")), {"cells": cells, "now": means}, left_col)
         if other:
             left_col.caption(f"With more than {ensemble.POINTS_MAX:,} samples the comparison and pinned samplers are "
-                             "not drawn; their end results are in the summary above.")
+                             "not drawn; their end results are in the summary below.")
     else:
         xy_now = now.cpu().numpy()
         points = pd.DataFrame({"x": xy_now[:, 0], "y": xy_now[:, 1], "class": labels.cpu().numpy()})

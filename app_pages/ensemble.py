@@ -2,10 +2,11 @@
 
 What a GPU makes possible is more runs live, not the same runs faster (issue 13): each page has one
 ensemble-size control whose range and default come from :data:`SIZES`, the one table of them, by the
-type of :func:`app_pages.ui.device`. The CPU defaults are the sizes that keep a slider -> redraw within
-200 ms of server time on the 2-core CPU (``benchmarks/bench_app.py``): the RNN's random starts are off there
-by default (they cost a second ``descend`` call per redraw, about doubling the page's compute whatever their
-number; the playground's cloud needs gradient noise, off by default); the CUDA ranges are the issue's
+type of :func:`app_pages.ui.device`. The CPU defaults keep each page's redraw cost what it was before the
+ensembles (the sizes the pages already had; ``benchmarks/bench_app.py`` measures the redraw against the
+200 ms budget): the ensembles that add compute are off by default there (the RNN's random starts cost a
+second ``descend`` call per redraw, about doubling that page's compute whatever their number; the
+playground's cloud is drawn only with gradient noise, itself off by default); the CUDA ranges are the issue's
 (Playground 10⁴ noisy runs, clipping 10⁵ chains, diffusion 10⁵ samples, RNN 10⁴ random starts). Each CUDA
 grid holds the CPU default and 10 times it (the sizes ``benchmarks/bench_app.py`` times on a GPU).
 
@@ -54,6 +55,9 @@ class Ensemble:
     help: str
 
 
+DENSITY_BINS = 48  # cells per side of a density image (at most 48² rows sent)
+POINTS_MAX = 2_048  # more members than this are drawn as a density image, not as points
+LINES_MAX = 8  # more runs of a sweep than this: LINES_MAX evenly spaced ones are drawn as lines
 SIZES = {
     "playground": Ensemble("ensemble", "noisy runs of the current setting (density cloud)",
                            cpu=Size(0, 512, 64, 16), cuda=Size(0, 10_000, 1_024, 16),
@@ -64,19 +68,15 @@ SIZES = {
     "logistic": Ensemble("runs", "step sizes in the sweep (log-spaced)", cpu=Size(1, 8, 4, 1),
                          cuda=Size(1, 1_024, 64, 1),
                          help="log-spaced step sizes between the smallest and the largest; up to "
-                              "8 are drawn as lines, every one in the sweep chart"),
+                              f"{LINES_MAX} are drawn as lines, every one in the sweep charts"),
     "diffusion": Ensemble("samples", "samples", cpu=Size(64, 1024, 256, 64), cuda=Size(64, 100_000, 4_096, 32),
                           help="samples per sampler (same noise and labels for every sampler); above "
-                               f"{2_048} they are drawn as a density image"),
+                               f"{POINTS_MAX:,} they are drawn as a density image"),
     "rnn": Ensemble("starts", "random starts for the success rate", cpu=Size(0, 1024, 0, 16),
                     cuda=Size(0, 10_000, 2_048, 16),
-                    help="random starts just below the cliff wall (steplab.rnn.cliff.random_wall_starts), each "
-                         "run clipped and unclipped with the current η and c (0: none)"),
+                    help="random starts on the low-loss side of the cliff wall (steplab.rnn.cliff."
+                         "random_wall_starts), each run clipped and unclipped with the current η and c (0: none)"),
 }
-DENSITY_BINS = 48  # cells per side of a density image (at most 48² rows sent)
-POINTS_MAX = 2_048  # more members than this are drawn as a density image, not as points
-LINES_MAX = 8  # more runs of a sweep than this: LINES_MAX evenly spaced ones are drawn as lines
-
 
 def size(page: str) -> Size:
     """The ensemble size range for ``page`` on the current device type (CUDA or else the CPU's)."""
