@@ -102,7 +102,7 @@ axes[0, 1].axhline(math.log(2), color="k", ls="--", lw=0.8, label="f(θ_0) = ln 
 axes[0, 1].set_xlabel("step size γ")
 axes[0, 1].set_ylabel("loss")
 axes[0, 1].set_title("after one step vs after two steps")
-axes[0, 1].legend()
+plots.legend(axes[0, 1])
 lplots.close(fig)
 
 # %% [markdown]
@@ -142,7 +142,7 @@ for k, gamma in enumerate(grid):
 axes[0, 1].set_xlabel("iteration t")
 axes[0, 1].set_ylabel("‖θ_t/γ − θ̂_t‖")
 axes[0, 1].set_title("distance to the perceptron path over time")
-axes[0, 1].legend(fontsize=7)
+plots.legend(axes[0, 1])
 lplots.close(fig)
 
 # %% [markdown]
@@ -173,9 +173,9 @@ print("digits 4 vs 9: Batch Perceptron", int(bp49.separated_at[0]), "| LR+GD gam
 # %%
 fig, axes = plots.subplots(3, width=4.2)
 lplots.histories(axes[0], lr38, bp38)
-axes[0, 0].set_title("digits 3 vs 8: larger γ, higher loss early …")
-axes[0, 1].set_title("… yet separated sooner, down to BP's 86")
-axes[0, 2].set_title("‖∇f‖ stays large until separation")
+axes[0, 0].set_title("digits 3 vs 8: larger γ,\nhigher loss early …")
+axes[0, 1].set_title("… yet separated sooner,\ndown to BP's 86")
+axes[0, 2].set_title("‖∇f‖ stays large\nuntil separation")
 lplots.close(fig)
 
 # %% [markdown]
@@ -282,7 +282,7 @@ for ax, name in zip(axes[0], ("digits_4v9", "digits_3v8")):
     ax.set_ylabel("training accuracy")
     ax.set_ylim(0.8, 1.005)
     ax.set_title(f"{name.replace('_', ' ')} (balanced)")
-    ax.legend(fontsize=7)
+    plots.legend(ax)
 lplots.close(fig)
 
 # %% [markdown]
@@ -318,7 +318,7 @@ for k, eta in enumerate(wu.etas):
 axes[0, 1].set_xlabel("iteration t")
 axes[0, 1].set_ylabel("angle(w_t, max-margin direction) [deg]")
 axes[0, 1].set_title("direction converges slowly (~1/log t)")
-axes[0, 1].legend(fontsize=7)
+plots.legend(axes[0, 1], outside=True)
 lplots.close(fig)
 
 # %% [markdown]
@@ -520,30 +520,33 @@ lplots.close(fig)
 # %%
 import ipywidgets as widgets
 
+from steplab.plots import widgets as sliders
 
-def explore(dataset="thm41", method="lr_gd", log10_gamma=2.0, steps=20):
+
+def explore(dataset="thm41", method="lr_gd", gamma=100.0, steps=20):
     toy = data.toy(dataset, n=20)
-    gamma = 10.0**log10_gamma
     hist = run_on(toy, [gamma], steps, method)
     fig, axes = plots.subplots(2)
     shown = list(range(1, steps + 1)) if steps <= 30 else list(range(1, steps + 1, steps // 30))
     lplots.toy_boundaries(axes[0, 0], toy, hist.weights[:, 0], steps=shown,
                           title=f"{dataset}, {method}, γ = {gamma:.3g}: {hist.separation_message(0)}")
-    axes[0, 1].semilogy(hist.loss[:, 0], label="loss")
+    axes[0, 1].semilogy(hist.loss[:, 0], color=plots.COLORS[0], label="loss (left, log)")
     axes[0, 1].set_xlabel("iteration t")
     axes[0, 1].set_ylabel("loss (log)")
     twin = axes[0, 1].twinx()
-    twin.plot(hist.accuracy[:, 0], color="C1", label="accuracy")
+    twin.plot(hist.accuracy[:, 0], color=plots.COLORS[3], label="accuracy (right)")
     twin.set_ylabel("accuracy")
     twin.set_ylim(-0.05, 1.05)
+    twin.grid(False)
+    plots.legend(axes[0, 1], outside=True, also=[twin])  # one legend for both axes, below them
     plt.show()
 
 
 widgets.interact(explore, dataset=widgets.Dropdown(options=list(data.TOY_NAMES), value="thm41"),
                  method=widgets.Dropdown(options=["lr_gd", "normalized_lr_gd", "capped_lr_gd", "batch_perceptron",
                                                   "normalized_batch_perceptron", "perceptron"], value="lr_gd"),
-                 log10_gamma=widgets.FloatSlider(value=2.0, min=-2, max=6, step=0.25, description="log10 γ"),
-                 steps=widgets.IntSlider(value=20, min=2, max=400));
+                 gamma=sliders.log_slider(100.0, 1e-2, 1e6, "step size γ", factor=10**0.25),
+                 steps=sliders.int_slider(20, 2, 400, 1, "steps"));
 
 # %% [markdown]
 # ## Summary
