@@ -114,6 +114,24 @@
     setTimeout(() => resolve({ frames: B.frameTimes.filter((t) => t >= t0).length,
                                fragmentRuns: B.recv.filter((r) => r[0] >= t0 && r[2] === CODES.FRAGMENT).length }), ms);
   });
+  // press ArrowRight, ArrowLeft, ArrowRight, ... on the element every everyMs (the first after offsetMs), as
+  // script events (the slider handles keydown itself), so the moves keep their schedule however busy the
+  // benchmark's driver is; each press is marked like a real one
+  B.autoMove = (selector, offsetMs, everyMs, count) => {
+    let n = 0;
+    const move = () => {
+      const input = document.querySelector(selector);
+      if (input) {
+        const key = n % 2 === 0 ? "ArrowRight" : "ArrowLeft";
+        input.focus();
+        for (const type of ["keydown", "keyup"])
+          input.dispatchEvent(new KeyboardEvent(type, { key, code: key, bubbles: true, cancelable: true }));
+      } else B.missingInput = (B.missingInput || 0) + 1;
+      n += 1;
+      if (n < count) setTimeout(move, everyMs);
+    };
+    setTimeout(move, offsetMs);
+  };
   // per key press after t0: key -> the next full run's script_finished; frames drawn in [t0, t0 + windowMs]
   B.summary = (t0, windowMs, timeoutMs) => {
     const now = performance.now(), latencies = [];
@@ -125,6 +143,6 @@
       else missing += 1;
     }
     const frames = B.frameTimes.filter((t) => t >= t0 && t <= t0 + windowMs).length;
-    return { latencies, missing, pending, frames, closed: B.closed };
+    return { latencies, missing, pending, frames, closed: B.closed, missingInput: B.missingInput || 0 };
   };
 })();

@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         cluster.stop()
+        print(f"dashboard-cluster: stopped {len(cluster.children)} processes", flush=True)
 
 
 if __name__ == "__main__":
