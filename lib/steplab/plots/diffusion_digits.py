@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from steplab.plots import mpl, plt, to_numpy
+from steplab.plots import MIN_FONT, mpl, plt, to_numpy
 
 OVER, UNDER = "#d62728", "#1f77b4"  # beyond +(1 + margin): red; below −(1 + margin): blue
 SIDE = 8
@@ -72,14 +72,15 @@ def metric_heatmap(ax, values, methods, steps, label: str, fmt: str = "{:.0f}", 
     middle = np.nanmean(values) if vmin is None or vmax is None else (vmin + vmax) / 2
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
-            ax.text(j, i, fmt.format(values[i, j]), ha="center", va="center", fontsize=8,
+            ax.text(j, i, fmt.format(values[i, j]), ha="center", va="center", fontsize=MIN_FONT,
                     color="white" if values[i, j] < middle else "black")
     plt.colorbar(image, ax=ax, label=label)
     return ax
 
 
 def digit_row(ax, images, labels, title: str = "", margin: float = 0.25):
-    """One row of samples [K, 64] with the requested digit under each (the notebook widget's picture)."""
+    """One row of samples [K, 64] with the requested digit under each and a colour bar (the notebook widget's
+    picture); values beyond ±(1 + ``margin``) in colour, as in :func:`sample_grid`."""
     limit = 1.0 + margin
     image = ax.imshow(mosaic(images, columns=len(to_numpy(images).reshape(-1, SIDE * SIDE))), cmap=_cmap(),
                       vmin=-limit, vmax=limit, interpolation="nearest")
@@ -90,4 +91,5 @@ def digit_row(ax, images, labels, title: str = "", margin: float = 0.25):
     ax.set_xlabel("requested digit")
     if title:
         ax.set_title(title)
+    ax.figure.colorbar(image, ax=ax, extend="both", fraction=0.03, pad=0.01, shrink=0.7, label="pixel value")
     return image
