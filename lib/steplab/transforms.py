@@ -62,6 +62,23 @@ def per_run(value: float | Tensor, like: Tensor, extra_dims: int | None = None) 
     return value.reshape(value.shape[0], *([1] * trailing))
 
 
+class PerRun:
+    """A hyper-parameter as :func:`per_run` gives it, made once per (device, dtype, shape) of the runs and kept:
+    a per-run tensor built on the CPU for runs on a GPU is copied there once, not in every step."""
+
+    def __init__(self, value: float | Tensor):
+        self.value = value
+        self._made: dict = {}
+
+    def like(self, like: Tensor, extra_dims: int | None = None) -> float | Tensor:
+        if not isinstance(self.value, Tensor):
+            return self.value
+        key = (like.device, like.dtype, like.shape[0], like.ndim, extra_dims)
+        if key not in self._made:
+            self._made[key] = per_run(self.value, like, extra_dims)
+        return self._made[key]
+
+
 def run_norm(x: Tensor, start_dim: int = 1) -> Tensor:
     """Euclidean norm of each run's slice: ``[runs, *dims] -> [runs]``."""
     return torch.linalg.vector_norm(x.flatten(start_dim), dim=-1)
@@ -95,10 +112,11 @@ def clip_by_norm(threshold: float | Tensor) -> GradientTransform:
     ``threshold = float("inf")`` (per run or for all) leaves the gradient unchanged.
     """
     check_threshold("threshold", threshold)
+    c = PerRun(threshold)
 
     def fn(grads, params, info):
         norms = run_norm(grads)
-        factor = clip_factor(norms, per_run(threshold, norms, 0))
+        factor = clip_factor(norms, c.like(norms, 0))
         if info is not None:
             info["grad_norm"] = norms
             info["clipped_grad_norm"] = norms * factor
@@ -115,12 +133,13 @@ def clip_per_sample(threshold: float | Tensor) -> GradientTransform:
     ``grads`` has shape ``[runs, batch, *dims]``; the result has shape ``[runs, *dims]``.
     """
     check_threshold("threshold", threshold)
+    c = PerRun(threshold)
 
     def fn(grads, params, info):
         if grads.ndim < 3:
             raise ValueError("clip_per_sample expects per-sample gradients of shape [runs, batch, *dims]")
         norms = run_norm(grads, start_dim=2)  # [runs, batch]
-        factor = clip_factor(norms, per_run(threshold, norms, 1))
+        factor = clip_factor(norms, c.like(norms, 1))
         clipped = grads * factor.reshape(*factor.shape, *([1] * (grads.ndim - 2)))  # clip_c(g_i)
         out = clipped.mean(dim=1)  # g = (1/b) sum_i clip_c(g_i)
         if info is not None:
@@ -135,8 +154,10 @@ def clip_coordinatewise(threshold: float | Tensor) -> GradientTransform:
     """Clip every coordinate to ``[-c, c]``: g_j <- sign(g_j) min(|g_j|, c)   (Zhang et al. 2020)."""
     check_threshold("threshold", threshold)
 
+    c_per_run = PerRun(threshold)
+
     def fn(grads, params, info):
-        c = per_run(threshold, grads)
+        c = c_per_run.like(grads)
         clipped = torch.clamp(grads, -c, c)  # g_j <- sign(g_j) min(|g_j|, c)
         if info is not None:
             info["grad_norm"] = run_norm(grads)
@@ -149,9 +170,10 @@ def clip_coordinatewise(threshold: float | Tensor) -> GradientTransform:
 def scale(lr: float | Tensor) -> GradientTransform:
     """Multiply by the step size: u <- lr * u."""
     check_range("lr", lr, 0.0)
+    step = PerRun(lr)
 
     def fn(grads, params, info):
-        return grads * per_run(lr, grads)  # u <- lr u
+        return grads * step.like(grads)  # u <- lr u
 
     return _stateless(fn, "scale")
 
@@ -172,19 +194,24 @@ def momentum(beta: float | Tensor, nesterov: bool | Tensor = False) -> GradientT
     if isinstance(nesterov, Tensor) and nesterov.dtype != torch.bool:
         raise ValueError(f"nesterov must be a bool or a bool tensor, got a {nesterov.dtype} tensor")
     name = "momentum" if isinstance(nesterov, Tensor) else "nesterov" if nesterov else "heavy_ball"
+    beta_per_run = PerRun(beta)
+    masks: dict = {}  # the Nesterov mask on the runs' device, made once per device and shape
 
     def init(params):
         return torch.zeros_like(params)
 
     def update(grads, velocity, params=None, info=None):
-        b = per_run(beta, grads)
+        b = beta_per_run.like(grads)
         velocity = _axpy(b, velocity, grads)  # v_{t+1} = beta v_t + g_t
         if nesterov is False:
             return velocity, velocity  # u_t = v_{t+1}
         look_ahead = _axpy(b, velocity, grads)  # u_t = g_t + beta v_{t+1}
         if nesterov is True:
             return look_ahead, velocity
-        mask = nesterov.to(grads.device).reshape(-1, *([1] * (grads.ndim - 1)))
+        key = (grads.device, grads.ndim)
+        if key not in masks:
+            masks[key] = nesterov.to(grads.device).reshape(-1, *([1] * (grads.ndim - 1)))
+        mask = masks[key]
         return torch.where(mask, look_ahead, velocity), velocity
 
     return GradientTransform(init, update, name)

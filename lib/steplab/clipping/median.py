@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from steplab.device import cpu_threads, host_check_interval, make_generator
-from steplab.transforms import GradientTransform, clip_factor, per_run, run_norm
+from steplab.transforms import GradientTransform, PerRun, clip_factor, run_norm
 from steplab.validation import check_int, check_positive, check_range
 
 Tensor = torch.Tensor
@@ -141,6 +141,7 @@ def median_tracker(tau) -> GradientTransform:
     ``tau`` is a number or a [runs] tensor.
     """
     check_positive("tau", tau)
+    tau_per_run = PerRun(tau)  # moved to the runs' device once
 
     def init(params):
         return torch.zeros_like(params)
@@ -148,7 +149,7 @@ def median_tracker(tau) -> GradientTransform:
     def update(grads, estimate, params=None, info=None):
         residual = grads - estimate
         norms = run_norm(residual)
-        factor = clip_factor(norms, per_run(tau, norms, 0))
+        factor = clip_factor(norms, tau_per_run.like(norms, 0))
         estimate = estimate + residual * factor.reshape(-1, *([1] * (grads.ndim - 1)))  # m + clip_tau(g - m)
         if info is not None:
             info["grad_norm"] = run_norm(grads)
