@@ -17,7 +17,8 @@ What students see, not what the tools need:
   sliders' starting values (the figure as a plain image output, under a one-line note), not as the widget's
   ``interactive(children=(FloatSlider(...`` text: the picture is there in JupyterLab without a kernel, on
   GitHub and in an HTML export, and running the cell replaces it with the live widget. The widget state
-  itself is not stored: JupyterLab would restore it as sliders that look live but drive nothing.
+  itself is not stored: JupyterLab 4.6 opened without a kernel did not render it (a notebook carrying nbclient's
+  ``store_widget_state`` metadata still showed the widget's raw text), and GitHub does not render widgets.
 """
 
 from __future__ import annotations
