@@ -1,107 +1,27 @@
-"""The device rule on a CPU-only machine: engines create nothing on the CPU by accident and do not wait for
-the host every step.
+"""The device rule on a CPU-only machine: engines create nothing on the CPU by accident, copy nothing onto the
+device in every step and do not wait for the host every step (the tools are in tests/device_audit.py).
 
-* ``meta`` stands in for an accelerator: an engine run with ``device="meta"`` must produce only meta tensors.
-  :class:`DeviceAudit` (a ``TorchDispatchMode``) records every op whose output lands elsewhere, which catches
-  what meta alone lets through (a 0-d CPU tensor mixes with meta tensors silently). Meta tensors also have no
-  values, so any ``.item()``, ``bool()`` or ``.tolist()`` in the loop raises: a meta run is a no-sync run.
-* :class:`SyncCount` (a ``TorchFunctionMode``) counts the calls that copy a value to the host on the CPU; the
-  count must not grow with the number of steps (engines with a data-dependent early stop may check it once
-  per ``steplab.device.host_check_interval`` steps, which is 1 on the CPU).
+* ``meta`` stands in for an accelerator: every family's engine runs with ``device="meta"`` (or meta inputs) under
+  :class:`device_audit.DeviceAudit`, which catches what meta alone lets through (a 0-d CPU tensor mixes with
+  meta tensors silently); meta tensors have no values, so a meta run is also a run without host syncs.
+* On the CPU, :class:`device_audit.SyncCount` counts the calls that copy a value to the host; the count must not
+  grow with the steps (a data-dependent early stop is checked every ``steplab.device.host_check_interval``
+  steps: 1 on the CPU, so those tests set it as on a GPU or allow one check per chunk or evaluation).
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 import pytest
 import torch
-from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
-from torch.utils._pytree import tree_flatten
+from device_audit import META, DeviceAudit, assert_no_sync_per_step, assert_stays_on_meta, on_meta, syncs
+from torch.utils._python_dispatch import _disable_current_modes
 
 from steplab import device as steplab_device
 from steplab.device import resolve_device, to_host
 from steplab.playground import RunConfig, make_problem, overlay_transform
 from steplab.trajectory import run
-
-META = torch.device("meta")
-
-
-_COPIES = {torch.ops.aten._to_copy.default, torch.ops.aten.copy_.default}
-
-
-class DeviceAudit(TorchDispatchMode):
-    """Records ``(op, device)`` for every op output that is not on ``expected``, and every copy from another
-    device onto it (a host-to-device copy made in every step is a stray too)."""
-
-    def __init__(self, expected: torch.device | str = META):
-        super().__init__()
-        self.expected = torch.device(expected)
-        self.strays: list[tuple[str, str]] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for value in tree_flatten(out)[0]:
-            if isinstance(value, torch.Tensor) and value.device.type != self.expected.type:
-                self.strays.append((str(func), str(value.device)))
-        if func in _COPIES:
-            sources = [a for a in tree_flatten((args, kwargs or {}))[0] if isinstance(a, torch.Tensor)]
-            if any(a.device.type != self.expected.type for a in sources):
-                self.strays.append((str(func), f"copy onto {self.expected}"))
-        return out
-
-
-_SYNCS = {torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.__bool__, torch.Tensor.__float__,
-          torch.Tensor.__int__, torch.Tensor.__index__, torch.Tensor.cpu, torch.Tensor.numpy}
-
-
-class SyncCount(TorchFunctionMode):
-    """Counts the calls that copy a tensor's value to the host (``.item()``, ``bool()``, ``.cpu()`` ...)."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls: list[str] = []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        if func in _SYNCS:
-            self.calls.append(func.__name__)
-        return func(*args, **(kwargs or {}))
-
-
-def on_meta(engine, *args, **kwargs):
-    """``engine(*args, **kwargs)`` under :class:`DeviceAudit`; fails listing the ops that left meta."""
-    with DeviceAudit(META) as audit:
-        result = engine(*args, **kwargs)
-    assert not audit.strays, f"created off the requested device: {audit.strays[:5]}"
-    return result
-
-
-def assert_stays_on_meta(make_call, short: int, long: int):
-    """``make_call(steps)()`` runs on meta and the ops that land elsewhere do not grow from ``short`` to ``long``
-    steps: setup may read the caller's CPU arguments on the host once (batch sizes, validation), the loop not."""
-    strays = []
-    for steps in (short, long):
-        with DeviceAudit(META) as audit:
-            result = make_call(steps)()
-        strays.append(audit.strays)
-    grown = Counter(strays[1]) - Counter(strays[0])  # (a first call may also fill a cache: the longer run has less)
-    assert not grown, f"made off meta (or copied onto it) in the loop: {dict(grown)}"
-    return result
-
-
-def syncs(engine, *args, **kwargs) -> int:
-    with SyncCount() as count:
-        engine(*args, **kwargs)
-    return len(count.calls)
-
-
-def assert_no_sync_per_step(make_call, short: int, long: int, allowed_growth: int = 0):
-    """The host copies of ``make_call(steps)`` do not grow from ``short`` to ``long`` steps."""
-    few, many = syncs(make_call(short)), syncs(make_call(long))
-    assert many - few <= allowed_growth, f"{few} host syncs in {short} steps, {many} in {long}: one per step?"
-
 
 # ----------------------------------------------------------------------------- the policy itself
 
