@@ -98,7 +98,9 @@ def lab(tmp_path_factory):
 def browser():
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})  # one HTTP cache for every page
+        yield context
+        context.close()
         browser.close()
 
 
@@ -146,7 +148,7 @@ def open_notebook(page, base: str, name: str, cells: int, images: int, timeout_s
 @pytest.mark.parametrize("name", STORED)
 def test_stored_notebook_reads_without_a_kernel(lab, browser, name):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page()
     try:
         open_notebook(page, lab, name, len(nb.cells), stored_images(nb))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
