@@ -106,8 +106,9 @@ class TwoPointNoise:
     def sample(self, shape, generator=None, dtype=torch.float64, device=None) -> Tensor:
         device = resolve_device(device)
         u = _rand(shape, generator, torch.float32, device)
-        # A and B as tensors of the sampling dtype: Python numbers would make torch.where return float32
-        outlier, inlier = (torch.tensor(v, dtype=dtype, device=device) for v in (self.outlier, self.inlier))
+        # A and B as tensors of the sampling dtype: Python numbers would make torch.where return float32. Filled on
+        # the device (torch.full), not copied there: no host-to-device copy each time noise is drawn
+        outlier, inlier = (torch.full((), v, dtype=dtype, device=device) for v in (self.outlier, self.inlier))
         return two_point_draw(u, self.p, outlier, inlier)
 
 
