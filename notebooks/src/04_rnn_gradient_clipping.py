@@ -174,24 +174,22 @@ rnnplots.lines(axes[0, 0], window.w, window.wall, window.valley, legend=False)
 rnnplots.paths(axes[0, 0], plain.trajectory, [f"start {s}" for s in ex.THREE_STARTS])
 rnnplots.surface(axes[0, 1], window.w, window.b, window.loss, "clipped GD (c = 1)", "E")
 rnnplots.lines(axes[0, 1], window.w, window.wall, window.valley, legend=False)
-rnnplots.paths(axes[0, 1], clipped.trajectory, None)
+rnnplots.paths(axes[0, 1], clipped.trajectory, None, style="--")
 for ax in axes[0, :2]:
     ax.set_xlim(3, 10)
     ax.set_ylim(-3.5, 7)
 both = torch.cat([plain.trajectory.loss, clipped.trajectory.loss], dim=1)
-plots.curves(axes[0, 2], both, labels=[f"GD {s}" for s in ex.THREE_STARTS] + [f"clipped {s}" for s in ex.THREE_STARTS],
-             ylabel="$E_{50}$")
+same_runs = dict(colors=plots.COLORS[:3] * 2, linestyles=["-"] * 3 + ["--"] * 3)  # each start keeps its path's colour
+run_labels = [f"GD {s}" for s in ex.THREE_STARTS] + [f"clipped {s}" for s in ex.THREE_STARTS]
+plots.curves(axes[0, 2], both, labels=run_labels, ylabel="$E_{50}$", outside=True, **same_runs)
 axes[0, 2].set_title("loss (log scale)")
-axes[0, 2].legend(fontsize=7)
 fig.tight_layout()
 
 # %%
 fig, axes = plots.subplots(1, width=6)
 lengths = torch.cat([step_lengths(plain.trajectory), step_lengths(clipped.trajectory)], dim=1)
-plots.curves(axes[0, 0], lengths, labels=[f"GD {s}" for s in ex.THREE_STARTS] + [f"clipped {s}" for s in
-             ex.THREE_STARTS], ylabel="step length ‖θ_{t+1} − θ_t‖")
+plots.curves(axes[0, 0], lengths, labels=run_labels, ylabel="step length ‖θ_{t+1} − θ_t‖", outside=True, **same_runs)
 axes[0, 0].set_title("one step of length 5–10 at the wall; clipped steps ≤ lr·c")
-axes[0, 0].legend(fontsize=7);
 
 # %% [markdown]
 # **One step from the steepest point.** At $w = 5$, from the steepest of the 2001 wall-centred points, at lr 0.1.
@@ -239,7 +237,7 @@ for ax, (name, traj) in zip(axes[0], runs.items()):
     ax.set_xlabel("start w₀")
     ax.set_ylabel("start b₀")
     ax.set_title(f"{name}: success {float((traj.loss[-1] < 1e-3).double().mean()):.2f}")
-    ax.legend()
+    plots.legend(ax, outside=True)
 fig.tight_layout()
 
 # %% [markdown]
@@ -420,6 +418,8 @@ for init in ("basic_tanh", "smart_tanh"):
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
+from steplab.plots import widgets as sliders
+
 small = ex.cliff_grid((3.0, 10.0), (-3.5, 7.0), 200, 200)
 
 
@@ -433,7 +433,7 @@ def show(w0=5.0, b0=-2.3, lr=0.5, clip_threshold=1.0, steps=300):
     rnnplots.paths(axes[0, 0], runs[1], [f"clipped c = {clip_threshold:g}"], color_offset=1, style="--")
     axes[0, 0].set_xlim(3, 10)
     axes[0, 0].set_ylim(-3.5, 7)
-    axes[0, 0].legend(fontsize=8)
+    plots.legend(axes[0, 0])
     norms = torch.cat([runs[0].grad_norm, runs[1].grad_norm], dim=1)
     plots.curves(axes[0, 1], norms, labels=[f"unclipped, final E = {float(runs[0].loss[-1, 0]):.1e}",
                                             f"clipped, final E = {float(runs[1].loss[-1, 0]):.1e}"],
@@ -442,11 +442,11 @@ def show(w0=5.0, b0=-2.3, lr=0.5, clip_threshold=1.0, steps=300):
     plt.show()
 
 
-widgets.interact(show, w0=widgets.FloatSlider(value=5.0, min=3.0, max=8.0, step=0.05),
-                 b0=widgets.FloatSlider(value=-2.3, min=-4.0, max=2.0, step=0.01),
-                 lr=widgets.FloatLogSlider(value=0.5, base=10, min=-2, max=0.5, step=0.1),
-                 clip_threshold=widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=2, step=0.1),
-                 steps=widgets.IntSlider(value=300, min=10, max=1000, step=10));
+widgets.interact(show, w0=sliders.slider(5.0, 3.0, 8.0, 0.05, "start w₀"),
+                 b0=sliders.slider(-2.3, -4.0, 2.0, 0.01, "start b₀"),
+                 lr=sliders.log_slider(0.5, 0.01, 10**0.5, "learning rate"),
+                 clip_threshold=sliders.log_slider(1.0, 0.01, 100.0, "clip threshold c"),
+                 steps=sliders.int_slider(300, 10, 1000, 10, "steps"));
 
 # %% [markdown]
 # ## Summary

@@ -176,4 +176,4 @@ def vanishing_norms(ax, distance, norms: dict):
     ax.set_yscale("log")
     ax.set_xlabel("distance T − k (steps back from the loss)")
     ax.set_ylabel(r"$\|\partial E / \partial h_k\|$ (batch mean)")
-    put_legend(ax, loc="lower left")
+    put_legend(ax, outside=True)  # the fast-vanishing curves fill the lower left
