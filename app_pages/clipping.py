@@ -17,7 +17,7 @@ from app_pages.controls import Control, Controls
 from app_pages.live import Live, start_of
 from app_pages.pins import Pins, step_clip_pins
 from app_pages.player import playback
-from app_pages.ui import device, fmt, measure, page_clock, reproduce_expander
+from app_pages.ui import THEORY, device, fmt, measure, page_clock, reproduce_expander
 from steplab.clipping import bias_theory, khs_envelope, measured_bias, simulate_bias
 from steplab.clipping.theory import mean_field_slope
 from steplab.device import make_generator
@@ -196,7 +196,7 @@ def theory_at(noise_name: str, sigma: float, p: float, c: float, batch: int = 1,
 def theory_curves(noise_name: str, sigma: float, p: float) -> bytes:
     """Theory bias over 80 thresholds (and the KHS envelope), as Arrow bytes."""
     noise = make_noise({"noise": noise_name, "sigma": sigma, "p": p})
-    grid = torch.logspace(math.log10(0.01), math.log10(100.0), 80, dtype=torch.float64)
+    grid = torch.logspace(math.log10(0.01), math.log10(100.0), 80, dtype=torch.float64, device=THEORY)
     curves = [pd.DataFrame({"c": grid.numpy(), "bias": bias_theory(grid, noise).numpy(), "curve": "mean-field theory"})]
     if noise_name != "cauchy":
         curves.append(pd.DataFrame({"c": grid.numpy(), "bias": khs_envelope(grid, sigma).numpy(),
@@ -299,7 +299,7 @@ def main() -> None:
 
 def stationarity(noise, c: float, eta: float, t: int) -> str:
     """'' once the averaging window t ≥ T/2 starts RELAXATIONS relaxation times in, else 'not yet stationary'."""
-    relax = float(relaxation_steps(noise, torch.tensor([c], dtype=torch.float64), eta)[0])
+    relax = float(relaxation_steps(noise, torch.tensor([c], dtype=torch.float64, device=THEORY), eta)[0])
     return "" if t // 2 >= RELAXATIONS * relax else "not yet stationary"
 
 
@@ -314,7 +314,8 @@ def render(live: Live, state: dict, v: dict, runs: list, labels: list[str], theo
     bias = tail_bias(chain_mean)
     cols = st.columns(4)
     cols[0].metric("step", f"{live.t} / {v['steps']}")
-    relax = float(relaxation_steps(make_noise(v), torch.tensor([v["c"]], dtype=torch.float64), v["eta"])[0])
+    relax = float(relaxation_steps(make_noise(v), torch.tensor([v["c"]], dtype=torch.float64, device=THEORY),
+                                   v["eta"])[0])
     settled = live.t // 2 >= RELAXATIONS * relax
     cols[1].metric("measured bias (clipped)", f"{bias[0]:.4f}", help="|mean over chains and over t ≥ T/2 of x_t|",
                    delta=None if settled else f"not yet stationary: burn-in needs ≥ {RELAXATIONS} × {relax:.3g} steps",

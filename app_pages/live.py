@@ -33,9 +33,11 @@ def start_of(x0: Tensor, loss0: Tensor, max_loss: float = MAX_LOSS) -> Trajector
     """The zero-step trajectory at ``x0`` (``[R, *dims]``) with losses ``loss0`` (``[R]``), to be extended."""
     runs = x0.shape[0]
     empty = x0.new_empty(0, runs)
-    return Trajectory(iterates=x0[None].clone(), recorded_steps=torch.zeros(1, dtype=torch.long), loss=loss0[None],
+    return Trajectory(iterates=x0[None].clone(), recorded_steps=torch.zeros(1, dtype=torch.long, device=x0.device),
+                      loss=loss0[None],
                       grad_norm=empty, clipped_grad_norm=empty.clone(),
-                      diverged_at=torch.full((runs,), -1, dtype=torch.long), final=x0.clone(), max_loss=max_loss)
+                      diverged_at=torch.full((runs,), -1, dtype=torch.long, device=x0.device), final=x0.clone(),
+                      max_loss=max_loss)
 
 
 @dataclass

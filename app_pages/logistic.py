@@ -15,7 +15,7 @@ from app_pages import charts, ensemble, keys, specs
 from app_pages.controls import Control, Controls
 from app_pages.live import MAX_LOSS, Live
 from app_pages.player import playback
-from app_pages.ui import device, fmt, measure, page_clock, reproduce_expander
+from app_pages.ui import THEORY, device, fmt, measure, page_clock, reproduce_expander
 from steplab.logistic import algorithms, data, metrics
 from steplab.trajectory import Trajectory
 
@@ -64,8 +64,9 @@ def as_trajectory(histories: list[algorithms.History]) -> Trajectory:
     grad_norm = torch.cat([h.grad_norm[:-1] for h in histories], dim=1)
     bad = ~(loss <= MAX_LOSS)
     diverged_at = torch.where(bad.any(0), bad.to(torch.int8).argmax(0), -1)
-    return Trajectory(iterates=weights, recorded_steps=torch.arange(len(weights)), loss=loss, grad_norm=grad_norm,
-                      clipped_grad_norm=grad_norm, diverged_at=diverged_at, final=weights[-1], max_loss=MAX_LOSS)
+    return Trajectory(iterates=weights, recorded_steps=torch.arange(len(weights), device=weights.device), loss=loss,
+                      grad_norm=grad_norm, clipped_grad_norm=grad_norm, diverged_at=diverged_at, final=weights[-1],
+                      max_loss=MAX_LOSS)
 
 
 def advance_runs(live: Live, dataset: data.Dataset, groups: list[tuple[str, torch.Tensor]], r_max: float,
@@ -175,7 +176,7 @@ def loss_hint(loss: np.ndarray, labels: list[str], sweep_runs: int) -> str | Non
 
 def separation_markers(accuracy: np.ndarray, labels: list[str]) -> pd.DataFrame:
     """(run, step, accuracy = 1) at the step from which each run stays separated (runs that do not: no row)."""
-    stays = metrics.stays_separated_from(torch.as_tensor(accuracy))
+    stays = metrics.stays_separated_from(torch.as_tensor(accuracy, device=THEORY))  # the drawn accuracy
     rows = [{"run": label, "step": int(t), "accuracy": 1.0} for label, t in zip(labels, stays.tolist()) if t >= 0]
     return pd.DataFrame(rows, columns=["run", "step", "accuracy"])
 

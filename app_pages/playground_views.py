@@ -12,7 +12,7 @@ import streamlit as st
 import torch
 
 from app_pages import charts, ensemble, specs
-from app_pages.ui import device, measure
+from app_pages.ui import THEORY, device, measure
 from steplab import playground as dash
 from steplab import rates
 from steplab.problems import loss_grid
@@ -75,8 +75,8 @@ def eigen_errors(problem, iterates: np.ndarray, diverged_at, labels, changes, co
 def stability_data(eigenvalues: tuple, eta_low: float, eta_high: float) -> tuple[dict, tuple]:
     """Heavy-ball rate on a 48 x 40 (eta, beta) grid (one batched closed-form call) and the curves."""
     lam_min, lam_max = eigenvalues
-    etas = torch.logspace(math.log10(eta_low), math.log10(eta_high), 48, dtype=torch.float64)
-    betas = torch.linspace(0.0, 0.98, 40, dtype=torch.float64)
+    etas = torch.logspace(math.log10(eta_low), math.log10(eta_high), 48, dtype=torch.float64, device=THEORY)
+    betas = torch.linspace(0.0, 0.98, 40, dtype=torch.float64, device=THEORY)
     rate = rates.stability_map(list(eigenvalues), etas, betas).numpy()
     cells = charts.grid_cells(etas.numpy(), betas.numpy(), rate, log_x=True)
     edge_betas = np.linspace(0, 0.98, 50)
@@ -85,7 +85,7 @@ def stability_data(eigenvalues: tuple, eta_low: float, eta_high: float) -> tuple
     eta_line = np.geomspace(eta_low, eta_high, 200)
     damping = []
     for name, lam in (("λ_min", lam_min), ("λ_max", lam_max)):
-        beta_c = rates.critical_damping_beta(torch.tensor(eta_line), lam).numpy()
+        beta_c = rates.critical_damping_beta(torch.tensor(eta_line, device=THEORY), lam).numpy()
         keep = (beta_c <= 0.98) & (eta_line < 2 * (1 + beta_c) / lam_max)  # drawn only where heavy ball is stable
         damping.append(pd.DataFrame({"eta": eta_line[keep], "beta": beta_c[keep],
                                      "curve": f"critical damping for {name} = {lam:.3g}"}))

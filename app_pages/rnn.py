@@ -15,7 +15,7 @@ from app_pages.controls import Control, Controls
 from app_pages.live import Live
 from app_pages.pins import Pins, step_clip_pins
 from app_pages.player import playback
-from app_pages.ui import device, fmt, measure, page_clock, reproduce_expander
+from app_pages.ui import THEORY, device, fmt, measure, page_clock, reproduce_expander
 from steplab.rnn.cliff import (
     EXPLODING_GRAD_NORM,
     CliffProblem,
@@ -66,7 +66,7 @@ def surface() -> bytes:
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def guide_lines() -> bytes:
-    w = torch.linspace(BOX[0], BOX[1], 200, dtype=torch.float64)
+    w = torch.linspace(BOX[0], BOX[1], 200, dtype=torch.float64, device=THEORY)
     frames = [pd.DataFrame({"w": w.numpy(), "b": wall_line(w).numpy(), "line": "cliff wall (w > 4.26)"}),
               pd.DataFrame({"w": w.numpy(), "b": valley_line(w).numpy(), "line": "zero-loss valley"})]
     lines = pd.concat(frames, ignore_index=True)

@@ -16,6 +16,10 @@ import torch
 from app_pages import keys
 from steplab.device import cpu_threads, default_device, describe_device
 
+# Closed-form theory curves and post-processing of arrays already drawn (tens of numbers) are evaluated on the
+# CPU, where they are drawn: the pages' one deliberate CPU choice (the theory functions never meet a device tensor).
+THEORY = torch.device("cpu")
+
 
 def device() -> torch.device:
     """The torch device the pages compute on: ``steplab.device.default_device()`` (CUDA when present,

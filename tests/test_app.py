@@ -940,3 +940,35 @@ def test_every_page_has_an_ensemble_control_sized_for_the_device(page, monkeypat
     big = open_app(f"app_pages/{page}.py", **{entry.name: str(entry.cuda.high)})
     assert any(f"`{entry.name}`" in w.value for w in big.warning)
     assert widget(big, f"{page}.{entry.name}").value == entry.cpu.default
+
+
+def test_pages_create_every_tensor_on_an_explicit_device(monkeypatch):
+    """Issue 13's review rule for the dashboard: no torch factory call in app_pages/ without ``device=`` (the compute
+    device, or ui.THEORY for closed forms drawn as is), so nothing lands on the CPU by accident on a GPU."""
+    import functools
+    import traceback
+
+    missing = set()
+
+    def audited(name):
+        original = getattr(torch, name)
+
+        @functools.wraps(original)
+        def factory(*args, **kwargs):
+            caller = traceback.extract_stack(limit=2)[0]
+            if kwargs.get("device") is None and "/app_pages/" in caller.filename:
+                missing.add(f"{Path(caller.filename).name}:{caller.lineno} torch.{name}: {caller.line}")
+            return original(*args, **kwargs)
+
+        return factory
+
+    for name in ("tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "logspace", "eye",
+                 "rand", "randn", "randint"):
+        monkeypatch.setattr(torch, name, audited(name))
+    pages = {"playground": {"noise": "1"}, "clipping": {}, "logistic": {"runs": "8"}, "diffusion": {},
+             "rnn": {"starts": "16"}}
+    for page, params in pages.items():
+        at = open_app(f"app_pages/{page}.py", **params)
+        click(at, f"{page}.reset")
+        click(at, f"{page}.step")
+    assert not missing, sorted(missing)
