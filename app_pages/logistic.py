@@ -77,7 +77,7 @@ def advance_runs(live: Live, dataset: data.Dataset, groups: list[tuple[str, torc
     def step(live: Live, k: int) -> Trajectory:
         blocks = live.x.split([len(gamma) for _, gamma in groups])
         return as_trajectory([
-            algorithms.run_on(dataset, gamma, k, method, r_max=r_max,
+            algorithms.run_on(dataset, gamma, k, method, r_max=r_max, device=theta.device,  # not the tiny-work CPU
                               state=algorithms.GDState(theta, live.t, torch.full((len(gamma),), -1,
                                                                                  device=theta.device)))
             for (method, gamma), theta in zip(groups, blocks, strict=True)])

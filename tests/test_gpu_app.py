@@ -83,3 +83,14 @@ def test_each_page_runs_its_largest_ensemble_and_draws_aggregates(page):
         assert live.path.device.type == "cuda"
     elif page == "rnn":
         assert live.notes["success"].shape[1] == 2 and live.notes["starts x"].shape[0] == 2 * entry.cuda.high
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_each_page_runs_on_the_auto_detected_gpu(page, monkeypatch):
+    """Without STEPLAB_DEVICE, engines may pick the CPU for tiny work (steplab.device.resolve_device); the pages
+    pass their device explicitly, so the pinned runs and the ensembles still meet on one device and nothing raises."""
+    monkeypatch.delenv("STEPLAB_DEVICE", raising=False)
+    at = open_page(page, **({"noise": "1"} if page == "playground" else {}))
+    assert at.session_state[f"_result.{page}"]["x"].device.type == "cuda"
+    at.button(key=f"{page}.step").click().run()
+    assert not at.exception, [e.value for e in at.exception]
