@@ -182,7 +182,7 @@ for k, (name, result) in enumerate((("MSGD-CR", with_omega), ("MSGD-C", without)
     axes[0, 1].plot(range(1, len(result.loss) + 1), result.loss[:, 0], color=plots.COLORS[k], lw=0.8, label=name)
 axes[0, 1].set_xlabel("iteration")
 axes[0, 1].set_ylabel("training cross-entropy")
-axes[0, 1].legend()
+plots.legend(axes[0, 1])
 fig.tight_layout()
 
 # %% [markdown]
