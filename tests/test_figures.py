@@ -401,7 +401,10 @@ def _slider_calls():
     import ast
 
     for path in sorted((ROOT / "notebooks" / "src").glob("**/*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
+        lines = path.read_text().splitlines()  # IPython magics (%pip, !cmd) are not Python: parse them as pass
+        code = "\n".join(line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip()[:1] in ("%", "!") else line
+                         for line in lines)
+        for node in ast.walk(ast.parse(code)):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 where = f"{path.relative_to(ROOT)}:{node.lineno}"
                 if node.func.attr in SLIDER_CLASSES:

@@ -177,6 +177,22 @@ def legend(ax, outside: bool = False, ncol: int | None = None, also=(), **kwargs
         columns = ncol or max(1, min(len(handles), 4, int(room // entry)))
         kwargs = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.0), "bbox_transform": ax.transAxes + below,
                   "ncol": columns} | kwargs
+        _make_room_below(ax, rows=-(-len(handles) // kwargs["ncol"]))
     elif ncol is not None:
         kwargs["ncol"] = ncol
     return ax.legend(handles, labels, **kwargs)
+
+
+def _make_room_below(ax, rows: int) -> None:
+    """Grow ``ax``'s figure by the height of a legend of ``rows`` rows below ``ax`` (once per row of panels: the
+    tallest legend of a row counts), so that ``tight_layout`` does not squash the panels to fit it."""
+    fig = ax.figure
+    spec = ax.get_subplotspec()
+    row = spec.rowspan.start if spec is not None else 0
+    needed = rows * MIN_FONT * 1.6 / 72 + 0.25  # inches: 9-pt rows with spacing, and the frame's padding
+    room = fig.__dict__.setdefault("_steplab_legend_room", {})
+    extra = needed - room.get(row, 0.0)
+    if extra > 0:
+        room[row] = needed
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width, height + extra)
