@@ -23,19 +23,29 @@ mpl.use("agg")
 from steplab import plots  # noqa: E402
 from steplab.plots import clipping as cplots  # noqa: E402
 from steplab.plots import diffusion as dplots  # noqa: E402
+from steplab.plots import diffusion_digits as ddplots  # noqa: E402
 from steplab.plots import logistic as lplots  # noqa: E402
 from steplab.plots import rnn as rplots  # noqa: E402
 from steplab.tour import gd, landscape  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = {"plots": plots, "clipping": cplots, "diffusion": dplots, "logistic": lplots, "rnn": rplots}
-HELPERS = {"use_style", "to_numpy", "figure_size", "subplots", "legend", "close", "gamma_label", "label_c", "palette"}
+MODULES = {"plots": plots, "clipping": cplots, "diffusion": dplots, "logistic": lplots, "rnn": rplots,
+           "diffusion_digits": ddplots}
+HELPERS = {"use_style", "to_numpy", "figure_size", "subplots", "legend", "close", "gamma_label", "label_c", "palette",
+           "mosaic"}
 T = torch.arange(1, 41, dtype=torch.float64)
 
 
 def _inside(box, xy) -> int:
     xy = xy[np.isfinite(xy).all(1)]
     return int(((xy[:, 0] > box.x0) & (xy[:, 0] < box.x1) & (xy[:, 1] > box.y0) & (xy[:, 1] < box.y1)).sum())
+
+
+def _images(ax) -> list:
+    """``ax``'s heat maps: images, meshes and filled contours of more than 2 levels (a 2-level fill is a region)."""
+    images = list(ax.images) + [c for c in ax.collections if isinstance(c, mpl.collections.QuadMesh)]
+    return images + [c for c in ax.collections if isinstance(c, mpl.contour.ContourSet) and c.filled and
+                     len(c.levels) > 2]
 
 
 def figure_problems(fig) -> list[str]:
@@ -65,6 +75,7 @@ def figure_problems(fig) -> list[str]:
             if seen.setdefault(key, label) != label:
                 problems.append(f"{key} used for both {seen[key]!r} and {label!r}")
     renderer = fig.canvas.get_renderer()
+    with_bar = [im for ax in fig.axes if not hasattr(ax, "_colorbar") for im in _images(ax) if im.colorbar is not None]
     for ax in [ax for ax in fig.axes if not hasattr(ax, "_colorbar")]:  # colour-bar axes draw their own mesh
         leg = ax.get_legend()
         if leg is not None:
@@ -82,11 +93,7 @@ def figure_problems(fig) -> list[str]:
                 problems.append(f"legend of {ax.get_title()!r} covers {covered} data points")
             if box.x0 < -1 or box.x1 > fig.bbox.x1 + 1:  # the stored PNG would grow wider than the figure
                 problems.append(f"legend of {ax.get_title()!r} sticks out of the figure sideways")
-        images = list(ax.images) + [c for c in ax.collections if isinstance(c, mpl.collections.QuadMesh)]
-        images += [c for c in ax.collections if isinstance(c, mpl.contour.ContourSet) and c.filled and
-                   len(c.levels) > 2]  # a filled heat map (a 2-level fill is a region, not a scale)
-        with_bar = [im for im in images if im.colorbar is not None]
-        for im in images:
+        for im in _images(ax):
             shared = any(im.cmap.name == b.cmap.name and im.norm.vmin == b.norm.vmin and im.norm.vmax == b.norm.vmax
                          for b in with_bar)
             if not shared:
@@ -101,7 +108,8 @@ def draw(case, ncols: int = 1, width: float = 4.6) -> list[str]:
         fig, axes = plots.subplots(ncols, width=width)
         try:
             case(fig, axes[0])
-            fig.tight_layout()
+            if not isinstance(fig.get_layout_engine(), mpl.layout_engine.ConstrainedLayoutEngine):
+                fig.tight_layout()
             return figure_problems(fig)
         finally:
             plots.plt.close(fig)
@@ -294,10 +302,30 @@ def _core_cases():
     }
 
 
-CASES = {"plots": _core_cases, "clipping": _clipping_cases, "diffusion": _diffusion_cases, "logistic": _logistic_cases,
+def _digits_cases():
+    pixels = torch.linspace(-1.6, 1.6, 64).repeat(10, 1)  # a ramp past +-(1 + margin): both colour ends show
+    grid = NS(methods=["ddim", "plms4"], steps=[5, 10], pictures=pixels.expand(2, 2, 10, 64))
+
+    def whole_figure(fig, axes):
+        for ax in list(fig.axes):
+            ax.remove()
+        fig.set_layout_engine("constrained")  # as notebook 03 draws it: a colour bar shared by the whole grid
+        ddplots.sample_grid(fig, grid, margin=0.25, title="samples")
+
+    return {
+        "sample_grid": whole_figure,
+        "metric_heatmap": lambda f, a: ddplots.metric_heatmap(a[0], torch.tensor([[5.0, 1.0], [40.0, 20.0]]),
+                                                              ["ddim", "plms4"], [5, 10], "out of range (%)"),
+        "digit_row": lambda f, a: ddplots.digit_row(a[0], pixels, torch.arange(10), title="plms4, N = 8"),
+    }
+
+
+CASES = {"diffusion_digits": _digits_cases,
+         "plots": _core_cases, "clipping": _clipping_cases, "diffusion": _diffusion_cases, "logistic": _logistic_cases,
          "rnn": _rnn_cases}
 PANELS = {("clipping", "median_tracker_picture"): 2, ("diffusion", "ghvb_beta_plot"): 2, ("logistic", "histories"): 3,
-          ("rnn", "cliff_figure"): 2, ("rnn", "grad_norms"): 2}  # as the notebooks draw them; others: 1 panel
+          ("rnn", "cliff_figure"): 2, ("rnn", "grad_norms"): 2,
+          ("diffusion_digits", "sample_grid"): 3}  # as the notebooks draw them; others: 1 panel
 
 
 def public_plot_functions(module) -> list[str]:
