@@ -144,7 +144,7 @@ def move_slider(page, page_name: str, i: int) -> None:
 
 
 def bench_page(browser, server: Server, page_name: str) -> dict:
-    page = open_page(browser, server.url, page_name)
+    page = open_page(browser, server.url, page_name, timeout_s=240)
     move_slider(page, page_name, 0)  # warm-up
     page.evaluate(f"() => window.__bench.settle(window.__bench.keys.at(-1), {QUIET_MS}, {TIMEOUT_MS}, true)")
     redraw, server_ms, payload, cpu_ms = [], [], [], []
@@ -236,6 +236,10 @@ def page_section(rows: dict) -> str:
              "| page | slider → redraw, browser (ms) | worst (ms) | server (ms) | server CPU time (ms) "
              "| payload per redraw (kB) | playback (frames/s) | server reruns playing (/s) "
              "| server CPU playing (% of a core) | errors | load avg |", "|" + "---|" * 11]
+    failed = {name: r for name, r in rows.items() if "failed" in r}
+    rows = {name: r for name, r in rows.items() if name not in failed}
+    for name, r in failed.items():
+        lines.append(f"| {name} | failed: {r['failed']} |" + " |" * 9 + f" {r['load']:.1f} |")
     for name, r in rows.items():
         lines.append(f"| {name} | {r['redraw']:.0f} | {r['worst']:.0f} | {r['server']:.0f} | {r['server_cpu']:.0f} "
                      f"| {r['kb']:.0f} "
@@ -243,7 +247,7 @@ def page_section(rows: dict) -> str:
     budgets = [("slider → redraw ≤ 500 ms", "redraw", 500, max), ("server ≤ 200 ms", "server", 200, max),
                ("playback ≥ 24 frames/s", "fps", 24, min), ("server CPU playing ≤ 5 %", "cpu", 0.05, max)]
     verdicts = []
-    for text, key, limit, worst in budgets:
+    for text, key, limit, worst in budgets if rows else []:
         name = worst(rows, key=lambda page: rows[page][key])
         value, ok = rows[name][key], (rows[name][key] >= limit if worst is min else rows[name][key] <= limit)
         shown = f"{100 * value:.0f} %" if key == "cpu" else f"{value:.1f}" if key == "fps" else f"{value:.0f} ms"
@@ -304,8 +308,11 @@ def main() -> None:
         if not args.skip_pages:
             rows = {}
             for name in args.pages:
-                rows[name] = bench_page(browser, server, name)
-                print(name, {k: round(v, 3) for k, v in rows[name].items()}, flush=True)
+                try:
+                    rows[name] = bench_page(browser, server, name)
+                except Exception as error:  # a page that fails is a row of the table, not the end of the run
+                    rows[name] = {"failed": str(error).splitlines()[0][:120], "load": load()}
+                print(name, rows[name], flush=True)
             if not args.no_write:
                 write_section("browser", page_section(rows))
         if args.sessions:
