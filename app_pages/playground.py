@@ -7,13 +7,13 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, ensemble, keys
+from app_pages import browser_player, charts, ensemble, keys
 from app_pages import playground_views as views
 from app_pages.controls import Control, Controls
 from app_pages.live import Live
 from app_pages.pins import Pins
 from app_pages.player import playback
-from app_pages.ui import device, fmt, page_clock, reproduce_expander
+from app_pages.ui import device, fmt, measure, page_clock, reproduce_expander
 from steplab import playground as dash
 from steplab import rates
 from steplab.device import make_generator
@@ -37,6 +37,9 @@ CONTROLS = [
     Control("seed", "seed", "int", 0, low=0, high=99),
     Control("x0", "start x", "float", -1.8, low=-4.0, high=4.0, step=0.1),
     Control("y0", "start y", "float", 1.2, low=-4.0, high=4.0, step=0.1),
+    Control("playback", "playback", "select", "server", options=("server", "browser"),
+            labels={"server": "on the server (Play / Step; mid-run changes continue)",
+                    "browser": "in the browser (the whole run sent once)"}),
 ]
 
 
@@ -106,7 +109,7 @@ def main() -> None:
     v["ensemble"] = ctl("ensemble", disabled=v["noise"] == 0)
     members = v["ensemble"] if v["noise"] > 0 else 0  # without noise every member would follow the same path
     st.sidebar.header("Run")
-    for name in ("steps", "seed", "x0", "y0"):
+    for name in ("steps", "seed", "x0", "y0", "playback"):
         v[name] = ctl(name)
 
     pins = Pins(ctl, parse_pin, format_pin)
@@ -152,8 +155,16 @@ def main() -> None:
     labels = [f"{'now' if i == 0 else f'pin {i}'}: {c.label()}" for i, c in enumerate(configs)]
     reset_key = (v["problem"], lam, v["rotation"], v["noise"], v["seed"], v["x0"], v["y0"], tuple(configs[1:]),
                  members)
-    player = playback(PAGE, steps=v["steps"], reset_key=reset_key, live_key=(current, v["steps"]), start=start,
-                      advance=advance, render=lambda live, state: render(live, state, v, problem, configs, labels))
+    if v["playback"] == "browser":  # the whole run once per change; the path chart plays it (browser_player)
+        with measure(PAGE):
+            live = advance(start(), v["steps"])
+        st.caption("Playback in the browser: ▶ and the grey bar above the path chart play and scrub it; the table "
+                   "and the other charts show the whole run. A setting changed mid-way restarts the run.")
+        render(live, {"changes": []}, v, problem, configs, labels)
+        player = {"live": live}
+    else:
+        player = playback(PAGE, steps=v["steps"], reset_key=reset_key, live_key=(current, v["steps"]), start=start,
+                          advance=advance, render=lambda live, state: render(live, state, v, problem, configs, labels))
 
     pins.buttons(current)
 
@@ -209,7 +220,8 @@ def render(live: Live, state: dict, v: dict, problem, configs, labels) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
     left, right = st.columns(2)
-    views.contour(problem, v, iterates, loss, diverged_at, labels, left)
+    path_chart = browser_player.contour if v["playback"] == "browser" else views.contour
+    path_chart(problem, v, iterates, loss, diverged_at, labels, left)
     views.eigen_errors(problem, iterates, diverged_at, labels, state["changes"], right)
     if live.notes.get("cloud") is not None:
         views.cloud(PAGE, live.notes["cloud"], v, iterates[-1], loss[:, 0], labels)

@@ -1,0 +1,207 @@
+"""Playback in the browser (app_pages.browser_player): the Vega spec's transport is wired to names that exist,
+its data is valid JSON, the Playground draws it, and in headless Chromium the chart plays, pauses and scrubs
+while no WebSocket message goes to or comes from the server."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from app_pages import browser_player as bp  # noqa: E402
+from app_pages import charts  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
+FUNCTIONS = {"now", "min", "max", "floor", "round", "clamp", "invert", "x", "format", "split", "width", "height",
+             "datum", "null", "true", "false"}  # Vega expression functions and constants the specs use
+
+
+def walk(node, found: list) -> list:
+    """Every (key, value) pair of a nested spec."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found.append((key, value))
+            walk(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            walk(item, found)
+    return found
+
+
+def names_used(expression: str) -> set[str]:
+    """Identifiers an expression reads (not fields after '.', not object keys before ':', not strings)."""
+    code = re.sub(r"'[^']*'", "''", expression)
+    code = re.sub(r"([{,]\s*)[A-Za-z_]\w*\s*:", r"\1", code)  # object keys
+    return set(re.findall(r"(?<![.\w])[A-Za-z_]\w*", code)) - FUNCTIONS
+
+
+def example_group(diverged: bool = False) -> tuple[dict, pd.DataFrame]:
+    xs, ys = np.linspace(-1, 1, 5), np.linspace(-2, 2, 4)
+    cells = charts.grid_cells(xs, ys, np.arange(20.0).reshape(4, 5))
+    iso = pd.DataFrame({"level": ["0.5:0"] * 3 + ["0.7:0"] * 2, "order": [0, 1, 2, 0, 1],
+                        "x": [0.0, 0.1, 0.2, 0.3, 0.4], "y": [0.0, 0.1, 0.0, 0.2, 0.3]})
+    path = pd.DataFrame({"run": [0, 0, 1, 1], "step": [0, 1, 0, 1], "x": [1.0, 0.5, 1.0, 2.0],
+                         "y": [0.0, 0.1, 0.0, 0.4], "f": [1.0, 0.2, 1.0, np.inf if diverged else 3.0]})
+    return bp.contour_group(cells, iso, path, ["now: GD", "pin 1: HB"], np.zeros(2), (-1, 1, -2, 2)), cells
+
+
+def test_frames_are_every_kth_step_and_the_last():
+    assert bp.frame_stride(60) == 1 and bp.frame_stride(250) == 1 and bp.frame_stride(500) == 2
+    assert bp.shown_steps(7, 3).tolist() == [0, 3, 6, 7]
+    steps = bp.shown_steps(500, bp.frame_stride(500))
+    assert len(steps) <= bp.MAX_FRAMES + 1 and steps[-1] == 500
+    with pytest.raises(ValueError, match="steps"):
+        bp.frame_stride(-1)
+
+
+def test_transport_reads_only_signals_and_marks_that_exist():
+    group, _ = example_group()
+    spec = bp.player_spec(group, steps=500, stride=2, height=300)
+    assert spec["$schema"] == bp.VEGA_SCHEMA and "data" not in spec  # Streamlit would move a top-level data away
+    pairs = walk(spec, [])
+    signals = {value for key, value in pairs if key == "name" and isinstance(value, str)}
+    expressions = [value for key, value in pairs if key in ("update", "signal", "expr") and isinstance(value, str)]
+    assert expressions
+    for expression in expressions:
+        assert names_used(expression) <= signals, expression
+    anim = next(s for s in spec["signals"] if s["name"] == "anim")
+    events = [handler["events"] for handler in anim["on"]]
+    assert "timer{16}" in events  # the play timer runs in the browser
+    marks = {mark.get("name") for mark in spec["marks"]}
+    for event in events:
+        for mark in re.findall(r"@(\w+):", event):
+            assert mark in marks, event  # the play button and the scrub bar the handlers listen to
+    step = next(s for s in spec["signals"] if s["name"] == "step")
+    assert names_used(step["update"]) == {"anim", "stride", "n"}
+
+
+def test_paths_filtered_by_the_step_and_fields_exist():
+    group, cells = example_group()
+    data = {d["name"]: d for d in group["data"]}
+    shown = data["shown"]["transform"][0]
+    assert shown["type"] == "filter" and "datum.s <= step" in shown["expr"]
+    for name in ("paths", "grid", "iso"):  # flattened fields are arrays of one length in every row
+        fields = data[name]["transform"][0]["fields"]
+        for row in data[name]["values"]:
+            assert len({len(row[field]) for field in fields}) == 1, (name, row)
+    assert sum(len(row["z"]) for row in data["grid"]["values"]) == len(cells)
+    fields = {"r", "s", "x", "y", "f", "j", "x1", "x2", "y1", "y2", "z", "o", "seg"}
+    used = {value for key, value in walk(group["marks"], []) if key == "field"}
+    assert used <= fields, used - fields
+    scales = {scale["name"] for scale in group["scales"]}
+    assert {value for key, value in walk(group["marks"], []) if key == "scale"} <= scales
+
+
+def test_an_overflowed_loss_is_sent_as_null_not_nan():
+    group, _ = example_group(diverged=True)
+    text = json.dumps(group, allow_nan=False)  # JSON.parse in the browser rejects NaN / Infinity
+    assert json.loads(text)["data"][2]["values"][1]["f"] == [1.0, None]
+
+
+def test_playground_in_browser_mode_draws_the_vega_player():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["playback"] = "browser"
+    at.query_params["steps"] = "40"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    players = [spec for spec in specs if spec.get("$schema") == bp.VEGA_SCHEMA]
+    assert len(players) == 1
+    assert next(s for s in players[0]["signals"] if s["name"] == "n")["value"] == 40
+    assert at.session_state["_result.playground"]["t"] == 40  # the whole run computed once
+    assert not [b for b in at.button if b.key == "playground.play"]  # no server transport in this mode
+
+
+# ----------------------------------------------------------------------------- in a real browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: run `make browser-deps` as root")
+    pytest.importorskip("playwright.sync_api")
+    port = free_port()
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1",
+                             "--server.fileWatcherType", "none"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not become healthy in 90 s")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.mark.browser
+def test_the_browser_plays_pauses_and_scrubs_without_a_server_message(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        frames = []
+
+        def listen(ws):
+            ws.on("framesent", lambda payload: frames.append(("sent", payload)))
+            ws.on("framereceived", lambda payload: frames.append(("received", payload)))
+
+        page.on("websocket", listen)
+        page.goto(f"{server}/?playback=browser&steps=200")
+        page.wait_for_selector(".vega-embed g.counter text", timeout=90_000)
+        page.wait_for_timeout(1500)  # the first run's messages are over
+
+        def step() -> int:
+            return int(re.search(r"step (\d+) / 200", page.text_content(".vega-embed g.counter text")).group(1))
+
+        def drawn() -> str:
+            return page.get_attribute(".vega-embed g.runline path", "d")
+
+        before, path_before, messages = step(), drawn(), len(frames)
+        assert before == 0
+        page.click(".vega-embed g.play path")
+        page.wait_for_timeout(1500)
+        playing = step()
+        assert playing >= 10, playing  # 24 frames/s by default: ~36 steps in 1.5 s
+        assert drawn() != path_before  # the path on the chart grew, not only the counter
+        page.click(".vega-embed g.play path")  # pause
+        paused = step()
+        page.wait_for_timeout(600)
+        assert step() == paused
+        assert len(frames) == messages, "playback sent or received WebSocket messages"
+        box = page.locator(".vega-embed g.track path").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_timeout(300)
+        assert abs(step() - 100) <= 2
+        assert len(frames) == messages
+        browser.close()
