@@ -250,7 +250,7 @@ def page_section(rows: dict) -> str:
     for text, key, limit, worst in budgets if rows else []:
         name = worst(rows, key=lambda page: rows[page][key])
         value, ok = rows[name][key], (rows[name][key] >= limit if worst is min else rows[name][key] <= limit)
-        shown = f"{100 * value:.0f} %" if key == "cpu" else f"{value:.1f}" if key == "fps" else f"{value:.0f} ms"
+        shown = {"cpu": f"{100 * value:.0f} %", "fps": f"{value:.1f} frames/s"}.get(key, f"{value:.0f} ms")
         verdicts.append(f"{text}: {'met' if ok else 'missed'} (worst page median: {name}, {shown})")
     lines += ["", "Against the budgets: " + "; ".join(verdicts) + ". *Server CPU time* is the CPU the server "
               "processes used per slider move (from /proc): where it is far below *server*, the rerun spent "
