@@ -160,7 +160,10 @@ def server():
         pytest.fail("streamlit did not become healthy in 90 s")
     yield base
     proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 @pytest.mark.browser
@@ -169,39 +172,45 @@ def test_the_browser_plays_pauses_and_scrubs_without_a_server_message(server):
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        frames = []
+        try:
+            check_playback(browser.new_page(viewport={"width": 1200, "height": 900}), server)
+        finally:
+            browser.close()
 
-        def listen(ws):
-            ws.on("framesent", lambda payload: frames.append(("sent", payload)))
-            ws.on("framereceived", lambda payload: frames.append(("received", payload)))
 
-        page.on("websocket", listen)
-        page.goto(f"{server}/?playback=browser&steps=200")
-        page.wait_for_selector(".vega-embed g.counter text", timeout=90_000)
-        page.wait_for_timeout(1500)  # the first run's messages are over
+def check_playback(page, server: str) -> None:
+    """Play 1.5 s, pause, scrub to the middle: the counter and the drawn path follow, the server hears nothing."""
+    frames = []
 
-        def step() -> int:
-            return int(re.search(r"step (\d+) / 200", page.text_content(".vega-embed g.counter text")).group(1))
+    def listen(ws):
+        ws.on("framesent", lambda payload: frames.append(("sent", payload)))
+        ws.on("framereceived", lambda payload: frames.append(("received", payload)))
 
-        def drawn() -> str:
-            return page.get_attribute(".vega-embed g.runline path", "d")
+    page.on("websocket", listen)
+    page.goto(f"{server}/?playback=browser&steps=200")
+    page.wait_for_selector(".vega-embed g.counter text", timeout=90_000)
+    page.wait_for_timeout(1500)  # the first run's messages are over
 
-        before, path_before, messages = step(), drawn(), len(frames)
-        assert before == 0
-        page.click(".vega-embed g.play path")
-        page.wait_for_timeout(1500)
-        playing = step()
-        assert playing >= 10, playing  # 24 frames/s by default: ~36 steps in 1.5 s
-        assert drawn() != path_before  # the path on the chart grew, not only the counter
-        page.click(".vega-embed g.play path")  # pause
-        paused = step()
-        page.wait_for_timeout(600)
-        assert step() == paused
-        assert len(frames) == messages, "playback sent or received WebSocket messages"
-        box = page.locator(".vega-embed g.track path").bounding_box()
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.wait_for_timeout(300)
-        assert abs(step() - 100) <= 2
-        assert len(frames) == messages
-        browser.close()
+    def step() -> int:
+        return int(re.search(r"step (\d+) / 200", page.text_content(".vega-embed g.counter text")).group(1))
+
+    def drawn() -> str:
+        return page.get_attribute(".vega-embed g.runline path", "d")
+
+    before, path_before, messages = step(), drawn(), len(frames)
+    assert before == 0
+    page.click(".vega-embed g.play path")
+    page.wait_for_timeout(1500)
+    playing = step()
+    assert playing >= 10, playing  # 24 frames/s by default: ~36 steps in 1.5 s
+    assert drawn() != path_before  # the path on the chart grew, not only the counter
+    page.click(".vega-embed g.play path")  # pause
+    paused = step()
+    page.wait_for_timeout(600)
+    assert step() == paused
+    assert len(frames) == messages, "playback sent or received WebSocket messages"
+    box = page.locator(".vega-embed g.track path").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(300)
+    assert abs(step() - 100) <= 2
+    assert len(frames) == messages
