@@ -196,7 +196,8 @@ def contour_group(cells: pd.DataFrame, iso: pd.DataFrame, path: pd.DataFrame, la
             {"name": "runs", "type": "ordinal", "domain": list(labels), "range": colors},
         ],
         "axes": [{"orient": "bottom", "scale": "x", "title": "x"}, {"orient": "left", "scale": "y", "title": "y"}],
-        "legends": [{"fill": "runs", "orient": "bottom", "direction": "vertical", "labelLimit": 400,
+        "legends": [{"fill": "runs", "orient": "bottom", "direction": "vertical",
+                     "labelLimit": {"signal": "max(width - 30, 60)"},  # an ellipsis, not a cut, when narrow
                      "symbolType": "circle"}],
         "marks": [
             {"type": "rect", "from": {"data": "grid"}, "clip": True, "interactive": False, "encode": {"update": {
