@@ -166,12 +166,14 @@ def success_rates(ax, lengths, rates_by_method: dict, task: str, seeds: int):
 
 
 def vanishing_norms(ax, distance, norms: dict):
-    """||dE/dh_k|| against T - k (log scale) per (initialisation, method): solid MSGD-C, dashed MSGD-CR."""
+    """||dE/dh_k|| against T - k (log scale) per (initialisation, method): one colour per initialisation, solid
+    MSGD-C, dashed MSGD-CR."""
     d = to_numpy(distance)
-    for k, ((init, method), values) in enumerate(norms.items()):
+    inits = list(dict.fromkeys(init for init, _ in norms))
+    for (init, method), values in norms.items():
         v = to_numpy(values).astype(float)
         v[v <= 0] = np.nan  # float32 underflow: not drawable on a log axis
-        ax.plot(d, v, "--" if method == "MSGD-CR" else "-", color=COLORS[k % len(COLORS)], lw=1.5,
+        ax.plot(d, v, "--" if method == "MSGD-CR" else "-", color=COLORS[inits.index(init) % len(COLORS)], lw=1.5,
                 label=f"{init.replace('_', ' ')}, {method}")
     ax.set_yscale("log")
     ax.set_xlabel("distance T − k (steps back from the loss)")
