@@ -55,6 +55,7 @@ import torch
 from steplab import claims, plots
 from steplab.clipping import experiments as ex
 from steplab.clipping import simulate_bias, theory
+from steplab.device import to_host
 from steplab.plots import clipping as cplots
 from steplab.problems import TwoPointNoise
 
@@ -364,8 +365,8 @@ def explore(c=1.0, eta=0.05, p=0.1, batch_size=1, per_sample=True):
     slope = max(float(theory.mean_field_slope(c, noise, at=root)), 1e-9)  # h' (per-sample); 0 where h is flat
     relaxation = 1 / (eta * slope)  # steps for the mean field to relax
     steps = int(min(40_000, max(4000, 2 * math.ceil(6 * relaxation))))
-    live = simulate_bias(c, eta, noise, batch_size=batch_size, per_sample=per_sample, chains=128, steps=steps,
-                         dtype=torch.float32, seed=0)
+    live = to_host(simulate_bias(c, eta, noise, batch_size=batch_size, per_sample=per_sample, chains=128, steps=steps,
+                                 dtype=torch.float32, seed=0))
     settled = steps // 2 >= 6 * relaxation
     predicted = float(theory.bias_theory(c, noise, batch_size, per_sample))
     grid = torch.logspace(-1.5, 1.5, 200)

@@ -52,6 +52,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from steplab import claims, plots
+from steplab.device import to_host
 from steplab.logistic import data, experiments, metrics, run_on, studies, theory
 from steplab.plots import logistic as lplots
 
@@ -276,7 +277,7 @@ fig, axes = plots.subplots(2, width=5.0)
 for ax, name in zip(axes[0], ("digits_4v9", "digits_3v8")):
     ds = data.digits_pair(*[int(c) for c in name.removeprefix("digits_").split("v")])
     for k, method in enumerate(("batch_perceptron", "normalized_batch_perceptron")):
-        h = run_on(ds, [1.0], 100, method)
+        h = to_host(run_on(ds, [1.0], 100, method))
         ax.plot(h.accuracy[:, 0], color=plots.COLORS[k], label=method.replace("_", " "))
     ax.set_xlabel("iteration t")
     ax.set_ylabel("training accuracy")
@@ -525,7 +526,7 @@ from steplab.plots import widgets as sliders
 
 def explore(dataset="thm41", method="lr_gd", gamma=100.0, steps=20):
     toy = data.toy(dataset, n=20)
-    hist = run_on(toy, [gamma], steps, method)
+    hist = to_host(run_on(toy, [gamma], steps, method))
     fig, axes = plots.subplots(2)
     shown = list(range(1, steps + 1)) if steps <= 30 else list(range(1, steps + 1, steps // 30))
     lplots.toy_boundaries(axes[0, 0], toy, hist.weights[:, 0], steps=shown,

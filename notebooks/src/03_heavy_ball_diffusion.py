@@ -52,6 +52,7 @@ import torch
 from steplab import claims, plots
 from steplab.claims import within
 from steplab.diffusion import experiments, method_name, metrics, orders, ring_gmm, sample, sweeps, theory
+from steplab.device import to_host
 from steplab.diffusion.crosscheck import diffusers_available
 from steplab.plots import diffusion as dplots
 from steplab.plots import widgets as sliders
@@ -385,12 +386,12 @@ show_claim("diffusion.momentum_trace")
 
 # %%
 ring_model = ring_gmm()
-ring_noise, ring_labels = experiments.gmm.noise(512, 2, seed=0), experiments.gmm.balanced_labels(512, 8)
+ring_noise, ring_labels = to_host((experiments.gmm.noise(512, 2, seed=0), experiments.gmm.balanced_labels(512, 8)))
 
 
 def show_ring(family="hb", momentum=3.8, steps=8, guidance=15.0):
     name = method_name(family, momentum)
-    samples = sample(ring_model, name, steps, guidance, ring_noise, ring_labels)
+    samples = to_host(sample(ring_model, name, steps, guidance, ring_noise, ring_labels))
     reference = experiments.reference_samples(ring_model, guidance, ring_noise, ring_labels, steps=150)
     fig, axes = plots.subplots(1, width=4.5, height=4.5)
     dplots.ring_scatter(axes[0, 0], samples, metrics.diverged(samples, reference),

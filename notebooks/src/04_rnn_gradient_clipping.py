@@ -49,6 +49,7 @@ import torch
 from steplab import claims, plots
 from steplab.plots import rnn as rnnplots
 from steplab.rnn import experiments as ex
+from steplab.device import to_host
 from steplab.rnn.cliff import descend, step_lengths, wall_line
 
 plots.use_style()
@@ -226,7 +227,7 @@ print(claims.report("rnn.many_starts"))
 
 # %%
 starts = ex.random_wall_starts(400, 0)
-runs = {name: descend(starts, 0.5, c, 300, record_every=None) for name, c in (("unclipped", None), ("clipped", 1.0))}
+runs = {name: to_host(descend(starts, 0.5, c, 300, record_every=None)) for name, c in (("unclipped", None), ("clipped", 1.0))}
 fig, axes = plots.subplots(2, width=5)
 for ax, (name, traj) in zip(axes[0], runs.items()):
     ok = (traj.loss[-1] < 1e-3).numpy()
@@ -425,7 +426,7 @@ small = ex.cliff_grid((3.0, 10.0), (-3.5, 7.0), 200, 200)
 
 def show(w0=5.0, b0=-2.3, lr=0.5, clip_threshold=1.0, steps=300):
     start = torch.tensor([[w0, b0]], dtype=torch.float64)
-    runs = [descend(start, lr, None, steps), descend(start, lr, clip_threshold, steps)]
+    runs = to_host([descend(start, lr, None, steps), descend(start, lr, clip_threshold, steps)])
     fig, axes = plots.subplots(2, width=5)
     rnnplots.surface(axes[0, 0], small.w, small.b, small.loss, "paths on E₅₀", "E")
     rnnplots.lines(axes[0, 0], small.w, small.wall, small.valley, legend=False)

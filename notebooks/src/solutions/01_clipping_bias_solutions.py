@@ -31,6 +31,7 @@ import torch
 
 from steplab import plots
 from steplab.clipping import median_tracker, simulate_bias, theory
+from steplab.device import to_host
 from steplab.problems import CauchyNoise, Noisy, Quadratic, TwoPointNoise
 from steplab.trajectory import run
 from steplab.transforms import chain, heavy_ball, scale
@@ -54,7 +55,7 @@ torch.set_default_dtype(torch.float64)
 ps = (0.05, 0.3)
 formula = [math.sqrt(p / (1 - p)) - p / (1 - p) for p in ps]
 noise = [TwoPointNoise(1.0, p) for p in ps]
-sim = simulate_bias(1.0, 0.01, noise, seed=0)
+sim = to_host(simulate_bias(1.0, 0.01, noise, seed=0))
 for p, f, r, m in zip(ps, formula, theory.two_point_root(1.0, 1.0, torch.tensor(ps)).tolist(), sim.bias.tolist()):
     print(f"p = {p}: formula {f:.4f}  exact root {r:.4f}  simulation {m:.4f}")
 
@@ -79,7 +80,7 @@ cases = {"(a) fixed p = 0.1": [(TwoPointNoise(1.0, 0.1), 1.0), (TwoPointNoise(1.
          "(c) fixed A = 2": [(TwoPointNoise(1.0, 0.2), 1.0), (TwoPointNoise(1.0, 0.2), 1.5)]}
 pairs = [pair for rows in cases.values() for pair in rows]
 thresholds = torch.tensor([c for _, c in pairs])
-halving = simulate_bias(thresholds, 0.01, [noise for noise, _ in pairs], seed=1)
+halving = to_host(simulate_bias(thresholds, 0.01, [noise for noise, _ in pairs], seed=1))
 predicted = theory.bias_theory(thresholds, [noise for noise, _ in pairs])
 for k, name in enumerate(cases):
     before, after = halving.bias[2 * k : 2 * k + 2].tolist()
@@ -116,8 +117,8 @@ for _ in range(60):
     low, high = (mid, high) if first_coordinate_field(mid) < 0 else (low, mid)
 norm_root = math.sqrt(2) * (low + high) / 2
 setup = dict(dim=2, chains=256, steps=5000, burn_in=1000, seed=3)
-norm_run = simulate_bias(1.0, 0.05, TwoPointNoise(1.0, 0.1), **setup)
-coord_run = simulate_bias(1.0, 0.05, TwoPointNoise(1.0, 0.1), coordinatewise=True, **setup)
+norm_run = to_host(simulate_bias(1.0, 0.05, TwoPointNoise(1.0, 0.1), **setup))
+coord_run = to_host(simulate_bias(1.0, 0.05, TwoPointNoise(1.0, 0.1), coordinatewise=True, **setup))
 print(f"norm clipping:   exact root norm {norm_root:.4f}; simulation within 1%: "
       f"{abs(float(norm_run.bias[0]) / norm_root - 1) < 0.01}")
 print(f"coordinate-wise: 1-D formula sqrt(2) * 2/9 = {math.sqrt(2) * 2 / 9:.4f}; simulation within 1%: "

@@ -30,6 +30,7 @@ if importlib.util.find_spec("steplab") is None:
 import torch
 
 from steplab import plots
+from steplab.device import to_host
 from steplab.logistic import data, experiments, metrics, run_on, studies, theory
 
 torch.set_default_dtype(torch.float64)
@@ -89,7 +90,7 @@ for gamma, measured in zip(table.gammas.tolist(), table.normalized.tolist()):
 # NBVAL_CHECK_OUTPUT
 etas = torch.linspace(4.0, 10.0, 61)
 toy = data.wu_toy()
-hist = run_on(toy, etas, 300)
+hist = to_host(run_on(toy, etas, 300))
 increases = metrics.count_increases(hist.loss)
 first = int(torch.nonzero(increases > 0)[0, 0])
 print(f"monotone up to eta = {float(etas[first - 1]):.1f}; first loss increase at eta = {float(etas[first]):.1f} "
@@ -102,7 +103,7 @@ print(f"monotone up to eta = {float(etas[first - 1]):.1f}; first loss increase a
 # NBVAL_CHECK_OUTPUT
 caps = torch.tensor([0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 4.0])
 digits = data.digits_pair(3, 8)
-capped = run_on(digits, torch.full_like(caps, 1e4), 400, "capped_lr_gd", r_max=caps)
+capped = to_host(run_on(digits, torch.full_like(caps, 1e4), 400, "capped_lr_gd", r_max=caps))
 for k, cap in enumerate(caps.tolist()):
     t_sep, t_stay = int(capped.separated_at[k]), int(capped.stays_separated_from[k])
     above = float(capped.loss[: t_stay + 1, k].max()) > float(capped.loss[0, k]) + 1e-12

@@ -33,6 +33,7 @@ import torch
 
 from steplab import plots
 from steplab.rnn import experiments as ex
+from steplab.device import to_host
 from steplab.rnn.cliff import CliffProblem, descend, random_wall_starts
 from steplab.rnn.train import train
 from steplab.trajectory import run
@@ -94,7 +95,7 @@ def global_clip(threshold):
 
 starts = random_wall_starts(400, seed=0)
 variants = {
-    "per-start clip (correct)": descend(starts, 0.5, 1.0, 300, record_every=None),
+    "per-start clip (correct)": to_host(descend(starts, 0.5, 1.0, 300, record_every=None)),
     "one global clip": run(CliffProblem(), chain(global_clip(1.0), scale(0.5)), starts, 300, record_every=None),
     "mean loss, per-start clip": run(MeanLoss(), optimizer(0.5, clip_threshold=1.0), starts, 300,
                                      record_every=None),
