@@ -69,3 +69,13 @@ def test_stored_notebook_shows_no_markers_and_no_raw_widgets(path):
             assert any("image/png" in o.get("data", {}) for o in cell.outputs), f"{path.name} cell {i}: no picture"
     tagged = [c for c in nb.cells if "nbval-check-output" in c.metadata.get("tags", [])]
     assert tagged and all(c.cell_type == "code" and c.outputs for c in tagged), f"{path.name}: no checked cell"
+
+
+def test_install_line_becomes_the_one_shared_install_cell():
+    """``# %% [install]`` in a source is the shared INSTALL_CELL, so every notebook's install cell is one text."""
+    cells = nbbuild.parse("# %% [markdown]\n# # Title\n\n# %% [install]\n\n# %%\nx = 1\n")
+    assert [c.cell_type for c in cells] == ["markdown", "code", "code"]
+    assert cells[1].source == nbbuild.INSTALL_CELL.strip("\n") and "%pip install" in cells[1].source
+    assert cells[2].source == "x = 1"
+    sources = sorted(nbbuild.SRC.rglob("*.py"))
+    assert sources and all("# %% [install]\n" in src.read_text() for src in sources)

@@ -7,6 +7,7 @@ A source is a plain Python file whose cells start with ``# %%`` (code) or ``# %%
 (markdown, every line prefixed by ``# ``). Sources keep diffs readable; the stored .ipynb is what
 students open. Output notebooks are executed top to bottom with the current environment's
 kernel, and stripped of execution metadata (outputs are kept, as DESIGN.md asks).
+A line ``# %% [install]`` stands for the shared install cell (``INSTALL_CELL``).
 A source under ``notebooks/src/solutions/`` is written to ``notebooks/solutions/``.
 
 What students see, not what the tools need:
@@ -38,6 +39,22 @@ KERNELSPEC = {"name": "steplab", "display_name": "Python (steplab)", "language":
 # nbval's comment markers -> the cell tags nbval reads instead (nbval.plugin.metadata_tags)
 MARKER_TAGS = {"# NBVAL_CHECK_OUTPUT": "nbval-check-output", "# NBVAL_IGNORE_OUTPUT": "nbval-ignore-output",
                "# NBVAL_SKIP": "nbval-skip"}
+# The first code cell of every notebook, written by a source line "# %% [install]": one text for all of them, so
+# course staff set the install address (STEPLAB) here once and run make notebooks. It cannot live in steplab:
+# it runs before steplab is installed.
+INSTALL_CELL = """\
+# Google Colab: install steplab when it is missing (here, or on a JupyterHub whose image has it, this does nothing).
+import importlib.util
+import sys
+
+STEPLAB = "steplab[notebooks] @ git+https://github.com/YOUR-COURSE/steplab"  # course staff: your copy of the repo
+if importlib.util.find_spec("steplab") is None:
+    if "google.colab" in sys.modules:
+        %pip install --quiet "$STEPLAB"
+    else:
+        print("steplab is not installed for this kernel: choose the kernel 'Python (steplab)' (make lab), "
+              "or run python -m steplab.check_env")
+"""
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = "*Stored picture at the sliders' starting values: run the cell (with the kernel) for the sliders.*"
 
@@ -62,7 +79,11 @@ def parse(source: str) -> list[nbformat.NotebookNode]:
             cells.append(cell)
 
     for line in source.split("\n"):
-        if line.startswith("# %%"):
+        if line.startswith("# %% [install]"):
+            flush()
+            cells.append(nbformat.v4.new_code_cell(INSTALL_CELL.strip("\n")))
+            kind, lines = None, []
+        elif line.startswith("# %%"):
             flush()
             kind, lines = ("markdown" if "[markdown]" in line else "code"), []
         elif kind is not None:

@@ -30,18 +30,7 @@
 #   (README, *Course use*).
 # * Worked solutions to the exercises: `notebooks/solutions/04_rnn_gradient_clipping_solutions.ipynb`.
 
-# %%
-# Google Colab: install steplab when it is missing (here, or on a JupyterHub whose image has it, this does nothing).
-import importlib.util
-import sys
-
-STEPLAB = "steplab[notebooks] @ git+https://github.com/YOUR-COURSE/steplab"  # course staff: your copy of the repo
-if importlib.util.find_spec("steplab") is None:
-    if "google.colab" in sys.modules:
-        %pip install --quiet "$STEPLAB"
-    else:
-        print("steplab is not installed for this kernel: choose the kernel 'Python (steplab)' (make lab), "
-              "or run python -m steplab.check_env")
+# %% [install]
 
 # %%
 import torch

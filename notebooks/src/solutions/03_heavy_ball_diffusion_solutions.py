@@ -13,18 +13,7 @@
 #   steplab.check_env` in the repository): it lists what is missing. On Google Colab the next cell installs steplab
 #   (README, *Course use*).
 
-# %%
-# Google Colab: install steplab when it is missing (here, or on a JupyterHub whose image has it, this does nothing).
-import importlib.util
-import sys
-
-STEPLAB = "steplab[notebooks] @ git+https://github.com/YOUR-COURSE/steplab"  # course staff: your copy of the repo
-if importlib.util.find_spec("steplab") is None:
-    if "google.colab" in sys.modules:
-        %pip install --quiet "$STEPLAB"
-    else:
-        print("steplab is not installed for this kernel: choose the kernel 'Python (steplab)' (make lab), "
-              "or run python -m steplab.check_env")
+# %% [install]
 
 # %%
 import torch
