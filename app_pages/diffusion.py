@@ -7,8 +7,6 @@ scale x_t = x̄_t/√(1+σ_t²), x_ref,t the RK4 reference at the same σ_t (at 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -16,13 +14,13 @@ import torch
 
 from app_pages import charts, diffusion_digits, ensemble, keys, specs
 from app_pages.controls import Control, Controls
+from app_pages.live import SamplerPath
 from app_pages.pins import Pins
 from app_pages.player import playback
 from app_pages.ui import device, measure, page_clock, reproduce_expander
 from steplab.diffusion import (
     balanced_labels,
     boundary_locus,
-    integrate,
     method_name,
     noise,
     parse_method,
@@ -53,21 +51,6 @@ CONTROLS = [
 ]
 REFERENCE_STEPS = 400  # RK4 steps in all, spread over the sampler's N intervals
 SAMPLES_BOX = (-2.2, 2.2, -2.2, 2.2)  # the samples view (specs.samples_spec's domain)
-
-
-@dataclass
-class SamplerPath:
-    """The samples' whole path, computed ahead, and how far playback has shown it (``t``).
-
-    Not the shared :class:`app_pages.live.Live`: a sampler is no optimizer run resumed step by step (its
-    multistep history of ε evaluations stays inside ``sample``/``integrate``), so the page integrates the
-    whole σ grid at once and plays a cursor along it; a mid-run change re-integrates from x̄_t.
-    """
-
-    path: torch.Tensor  # [N+1, B, 2] x̄ along the σ grid (computed ahead with the sampler in ``plan``)
-    plan: tuple  # (method, guidance) the steps after t were computed with
-    t: int = 0
-    drawn: dict = field(default_factory=dict)  # what the last redraw showed of the samples (counts)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Solving the reference ODE (RK4)…")
@@ -189,11 +172,7 @@ def main() -> None:
         return SamplerPath(path=path, plan=(method, v["guidance"]))
 
     def advance(live: SamplerPath, k: int) -> SamplerPath:
-        if live.plan != (method, v["guidance"]):  # changed mid-run: keep x̄_t, integrate the rest anew
-            _, tail = integrate(eps, live.path[live.t], grid[live.t:], method, return_path=True)
-            live.path, live.plan = torch.cat([live.path[: live.t], tail]), (method, v["guidance"])
-        live.t = min(live.t + k, v["steps"])
-        return live
+        return live.follow((method, v["guidance"]), eps, grid, v["steps"], k)
 
     player = playback(PAGE, steps=v["steps"], reset_key=(v["steps"], v["samples"], v["seed"]),
                       live_key=(method, v["guidance"]), start=start, advance=advance,

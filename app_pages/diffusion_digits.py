@@ -3,14 +3,13 @@ step, with the share of out-of-range pixels per step (the image artifacts of Wiz
 
 The model is :mod:`steplab.diffusion.digits_model` (stored weights); each grid is one batched
 ``steplab.diffusion.sample`` call whose whole path is computed ahead and played with a cursor, as the ring mode
-does (:class:`app_pages.diffusion.SamplerPath`'s reasoning: a multistep sampler is no resumable optimizer run).
+does (:class:`app_pages.live.SamplerPath`'s reasoning: a multistep sampler is no resumable optimizer run).
 A pixel is out of range when |x| > 1.25 on the data scale [−1, 1] (:func:`out_of_range_fraction`), x = x̄/√(1+σ²).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import altair as alt
 import numpy as np
@@ -21,9 +20,10 @@ import torch
 from app_pages import charts, keys
 from app_pages.charts import named, vega_spec
 from app_pages.controls import Control, Controls
+from app_pages.live import SamplerPath
 from app_pages.player import playback
 from app_pages.ui import device, measure, page_clock, reproduce_expander
-from steplab.diffusion import integrate, method_name, noise, sample, sigma_grid
+from steplab.diffusion import method_name, noise, sample, sigma_grid
 from steplab.diffusion.digits_experiments import (
     OUT_OF_RANGE_MARGIN,
     accuracy,
@@ -77,15 +77,6 @@ def classifier_ready() -> bool:
     """Fit the accuracy readout's classifier once (seconds on a small CPU) under a spinner."""
     digits_classifier()
     return True
-
-
-@dataclass
-class DigitsPath:
-    """A grid's whole path of x̄ [N+1, 16, 64] (computed ahead with ``plan``) and the playback cursor ``t``."""
-
-    path: torch.Tensor
-    plan: tuple  # (method, guidance) the steps after t were computed with
-    t: int = 0
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -174,20 +165,16 @@ def main() -> None:
         x_t = start_noise(v["seed"], model.device)
         labels = torch.full((GRID_SIDE**2,), v["digit"], device=model.device)
         grid = sigma_grid(v["steps"])
+        eps = model.eps_fn(labels, v["guidance"])
         other = (None if v["compare"] in ("none", method) else
                  comparison_path(v["compare"], v["digit"], v["steps"], v["guidance"], v["seed"]))
 
-    def start() -> DigitsPath:
+    def start() -> SamplerPath:
         _, path = sample(model, method, v["steps"], v["guidance"], x_t, labels, return_path=True)
-        return DigitsPath(path=path, plan=(method, v["guidance"]))
+        return SamplerPath(path=path, plan=(method, v["guidance"]))
 
-    def advance(live: DigitsPath, k: int) -> DigitsPath:
-        if live.plan != (method, v["guidance"]):  # changed mid-run: keep x̄_t, integrate the rest anew
-            eps = model.eps_fn(labels, v["guidance"])
-            _, tail = integrate(eps, live.path[live.t], grid[live.t:], method, return_path=True)
-            live.path, live.plan = torch.cat([live.path[: live.t], tail]), (method, v["guidance"])
-        live.t = min(live.t + k, v["steps"])
-        return live
+    def advance(live: SamplerPath, k: int) -> SamplerPath:
+        return live.follow((method, v["guidance"]), eps, grid, v["steps"], k)
 
     player = playback(PAGE, steps=v["steps"], reset_key=(v["digit"], v["steps"], v["seed"]),
                       live_key=(method, v["guidance"]), start=start, advance=advance,
@@ -209,7 +196,7 @@ def main() -> None:
     ctl.finish(extra={"mode": "digits"})
 
 
-def render(live: DigitsPath, v: dict, method: str, sigmas: list[float], other: np.ndarray | None) -> None:
+def render(live: SamplerPath, v: dict, method: str, sigmas: list[float], other: np.ndarray | None) -> None:
     t = live.t
     shown = data_scale(live.path[: t + 1].cpu(), sigmas)  # x_0..x_t, [t+1, 16, 64]
     mine = out_of_range_per_step(shown)

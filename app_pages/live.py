@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from steplab.diffusion import integrate
 from steplab.trajectory import Trajectory, run
 
 Tensor = torch.Tensor
@@ -74,4 +75,29 @@ class Live:
         more = step(self, k)
         self.x, self.state, self.generator = more.final, more.state, more.generator or self.generator
         self.history = self.history.extend((more if summarise is None else summarise(more)).to("cpu"))
+        return self
+
+
+@dataclass
+class SamplerPath:
+    """A sampler's whole path, computed ahead, and how far playback has shown it (``t``): the diffusion page's
+    ring and digits modes.
+
+    Not :class:`Live`: a sampler is no optimizer run resumed step by step (its multistep history of ε evaluations
+    stays inside ``sample``/``integrate``), so a page integrates the whole σ grid at once and plays a cursor along
+    it; a mid-run change re-integrates from x̄_t (:meth:`follow`).
+    """
+
+    path: torch.Tensor  # [N+1, B, *dims] x̄ along the σ grid (computed ahead with the sampler in ``plan``)
+    plan: tuple  # (method, guidance) the steps after t were computed with
+    t: int = 0
+    drawn: dict = field(default_factory=dict)  # what the last redraw showed of the samples (counts)
+
+    def follow(self, plan: tuple, eps: Callable, grid: torch.Tensor, steps: int, k: int) -> SamplerPath:
+        """``k`` more steps shown; if ``plan`` (method, guidance) changed mid-run, keep x̄_t and integrate the rest
+        of ``grid`` anew with ``plan``'s method and the ε function ``eps`` (built with ``plan``'s guidance)."""
+        if self.plan != plan:
+            _, tail = integrate(eps, self.path[self.t], grid[self.t:], plan[0], return_path=True)
+            self.path, self.plan = torch.cat([self.path[: self.t], tail]), plan
+        self.t = min(self.t + k, steps)
         return self
