@@ -5,18 +5,14 @@ while no WebSocket message goes to or comes from the server."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from browser_support import CHROMIUM, playwright_or_skip, streamlit_server
+from browser_support import CHROMIUM_ARGS as ARGS
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -25,8 +21,6 @@ from app_pages import browser_player as bp  # noqa: E402
 from app_pages import charts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
 FUNCTIONS = {"now", "min", "max", "floor", "round", "clamp", "invert", "x", "format", "split", "width", "height",
              "datum", "null", "true", "false"}  # Vega expression functions and constants the specs use
 
@@ -130,40 +124,11 @@ def test_playground_in_browser_mode_draws_the_vega_player():
 # ----------------------------------------------------------------------------- in a real browser
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: run `make browser-deps` as root")
-    pytest.importorskip("playwright.sync_api")
-    port = free_port()
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--server.fileWatcherType", "none"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not become healthy in 90 s")
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def server(tmp_path_factory):
+    playwright_or_skip()  # skip before starting a server no browser could open
+    with streamlit_server(tmp_path_factory.mktemp("streamlit") / "streamlit.log") as base:
+        yield base
 
 
 @pytest.mark.browser

@@ -24,6 +24,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, playwright_or_skip, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools" / "cluster"))
@@ -31,8 +32,6 @@ import launch  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 SESSIONS = 4
 MAIN = '[data-testid="stMainBlockContainer"]'
 
@@ -97,18 +96,13 @@ def cluster(tmp_path_factory):
     if shutil.which("haproxy") is None:
         pytest.skip("haproxy is missing: run `make haproxy-deps` as root (apt-get install haproxy)")
     log_dir = tmp_path_factory.mktemp("cluster")
-    port = launch.free_port()
-    out = open(log_dir / "launcher.out", "w")  # noqa: SIM115
+    port, launcher_out = free_port(), log_dir / "launcher.out"
+    out = open(launcher_out, "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "cluster" / "launch.py"), "--workers", "2",
                              "--port", str(port), "--address", "127.0.0.1", "--log-dir", str(log_dir)],
                             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 120
-    while "ready:" not in (log_dir / "launcher.out").read_text():
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail("the cluster did not start:\n" + (log_dir / "launcher.out").read_text())
-        time.sleep(0.5)
-    ready = (log_dir / "launcher.out").read_text()
+    wait_for(lambda: "ready:" in launcher_out.read_text(), 120, proc, launcher_out, "the cluster launcher")
+    ready = launcher_out.read_text()
     workers = {name: int(p) for name, p in re.findall(r"(w\d)=127\.0\.0\.1:(\d+)", ready)}
     info = {"url": f"http://127.0.0.1:{port}", "workers": workers, "log_dir": log_dir, "proc": proc}
     try:
@@ -129,16 +123,14 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sync_api():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: run `make browser-deps` as root (apt-get install chromium)")
-    return pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    return playwright_or_skip()
 
 
 def test_sessions_are_served_spread_and_sticky(sync_api, cluster):  # sync_api first: skip before starting
     url, workers = cluster["url"], cluster["workers"]
     assert sorted(workers) == ["w1", "w2"] and len(set(workers.values())) == 2
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             served_by, pages = {}, {}
             for i in range(SESSIONS):  # one context per student: its own cookie jar
