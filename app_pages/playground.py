@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import browser_player, charts, ensemble, keys
+from app_pages import browser_playback, charts, ensemble, keys, playground_vega
 from app_pages import playground_views as views
 from app_pages.controls import Control, Controls
 from app_pages.live import Live
@@ -37,9 +37,9 @@ CONTROLS = [
     Control("seed", "seed", "int", 0, low=0, high=99),
     Control("x0", "start x", "float", -1.8, low=-4.0, high=4.0, step=0.1),
     Control("y0", "start y", "float", 1.2, low=-4.0, high=4.0, step=0.1),
-    Control("playback", "playback", "select", "server", options=("server", "browser"),
-            labels={"server": "on the server (Play / Step; mid-run changes continue)",
-                    "browser": "in the browser (the whole run sent once)"}),
+    Control("playback", "playback", "select", "browser", options=("browser", "server"),
+            labels={"browser": "in the browser (the whole run sent once)",
+                    "server": "on the server (a rerun per frame)"}),
 ]
 
 
@@ -155,13 +155,12 @@ def main() -> None:
     labels = [f"{'now' if i == 0 else f'pin {i}'}: {c.label()}" for i, c in enumerate(configs)]
     reset_key = (v["problem"], lam, v["rotation"], v["noise"], v["seed"], v["x0"], v["y0"], tuple(configs[1:]),
                  members)
-    if v["playback"] == "browser":  # the whole run once per change; the path chart plays it (browser_player)
+    if v["playback"] == "browser":  # the whole run once per change; one chart plays it (app_pages.browser_playback)
         with measure(PAGE):
-            live = advance(start(), v["steps"])
-        st.caption("Playback in the browser: ▶ and the grey bar above the path chart play and scrub it; the table "
-                   "and the other charts show the whole run. A setting changed mid-way restarts the run.")
-        render(live, {"changes": []}, v, problem, configs, labels)
-        player = {"live": live}
+            played = browser_playback.playback(PAGE, steps=v["steps"], reset_key=reset_key,
+                                               live_key=(current, v["steps"]), start=start, advance=advance)
+        render(played.live, {"changes": played.changes, "played": played}, v, problem, configs, labels)
+        player = {"live": played.live}
     else:
         player = playback(PAGE, steps=v["steps"], reset_key=reset_key, live_key=(current, v["steps"]), start=start,
                           advance=advance, render=lambda live, state: render(live, state, v, problem, configs, labels))
@@ -219,23 +218,33 @@ def render(live: Live, state: dict, v: dict, problem, configs, labels) -> None:
             st.warning(f"**{row['run']}** — {row['status']}", icon=":material/trending_up:")
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
-    left, right = st.columns(2)
-    path_chart = browser_player.contour if v["playback"] == "browser" else views.contour
-    path_chart(problem, v, iterates, loss, diverged_at, labels, left)
-    views.eigen_errors(problem, iterates, diverged_at, labels, state["changes"], right)
+    played = state.get("played")
+    if played is not None:  # playback in the browser: one chart, every panel following its step
+        st.caption(f"The table shows the whole run (step {t}); ▶ and the grey bar above the charts play and scrub "
+                   "it, and a setting changed mid-way continues from the step the chart is at.")
+        browser_playback.draw(PAGE, played, playground_vega.spec(problem, v, history, labels, played.changes,
+                                                                 played.start_frame(), played.spec_id,
+                                                                 played.anchor.fps))
+    else:
+        left, right = st.columns(2)
+        views.contour(problem, v, iterates, loss, diverged_at, labels, left)
+        views.eigen_errors(problem, iterates, diverged_at, labels, state["changes"], right)
     if live.notes.get("cloud") is not None:
-        views.cloud(PAGE, live.notes["cloud"], v, iterates[-1], loss[:, 0], labels)
-    c1, c2 = st.columns(2)
-    charts.series(charts.long_frame(loss, labels, diverged_at=diverged_at, column="loss"), "loss",
-                  "loss f(x_t) (log scale)", labels, changes=state["changes"], container=c1)
-    if t:
-        frames = []
-        for kind, values in (("raw", history.grad_norm), ("clipped", history.clipped_grad_norm)):
-            frame = charts.long_frame(values.numpy(), labels, start_step=0, diverged_at=diverged_at,
-                                      column="norm")
-            frame["kind"] = kind
-            frames.append(frame)
-        charts.series(pd.concat(frames, ignore_index=True), "norm", "gradient norm ‖g_t‖: raw vs clipped (log)",
-                      labels, dash="kind", container=c2)
+        views.cloud(PAGE, live.notes["cloud"], v, iterates[-1], loss[:, 0], labels,
+                    when="now" if played is None else f"at step {t}, the end of the run")
+    if played is None:
+        c1, c2 = st.columns(2)
+        charts.series(charts.long_frame(loss, labels, diverged_at=diverged_at, column="loss"), "loss",
+                      "loss f(x_t) (log scale)", labels, changes=state["changes"], container=c1)
+        if t:
+            frames = []
+            for kind, values in (("raw", history.grad_norm), ("clipped", history.clipped_grad_norm)):
+                frame = charts.long_frame(values.numpy(), labels, start_step=0, diverged_at=diverged_at,
+                                          column="norm")
+                frame["kind"] = kind
+                frames.append(frame)
+            charts.series(pd.concat(frames, ignore_index=True), "norm", "gradient norm ‖g_t‖: raw vs clipped (log)",
+                          labels, dash="kind", container=c2)
+
 
 main()

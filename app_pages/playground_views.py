@@ -110,9 +110,11 @@ def stability(problem, configs: list[dash.RunConfig], labels: list[str], contain
     charts.show(specs.stability_spec(domain), data, container)
 
 
-def cloud(page: str, members: ensemble.Cloud, v: dict, now: np.ndarray, loss_now: np.ndarray, labels) -> None:
+def cloud(page: str, members: ensemble.Cloud, v: dict, now: np.ndarray, loss_now: np.ndarray, labels,
+          when: str = "now") -> None:
     """The noisy runs of the current setting: where they are at step t (a density image on the contour's box,
-    with the shown runs' current points) and their loss's 10-50-90% band over t beside run 0's loss."""
+    with the shown runs' current points; ``when`` names that step in the title) and their loss's 10-50-90% band
+    over t beside run 0's loss."""
     box = plot_box(v["problem"], v["x0"], v["y0"])
     with measure(page):
         cells = ensemble.density_cells(members.x, box)
@@ -121,7 +123,7 @@ def cloud(page: str, members: ensemble.Cloud, v: dict, now: np.ndarray, loss_now
     left, right = st.columns(2)
     points = pd.DataFrame({"x": now[:, 0], "y": now[:, 1], "run": list(labels)})
     points = points[np.isfinite(points[["x", "y"]]).all(axis=1)]
-    title = (f"{members.members:,} noisy runs of the current setting now ({members_in_box:,} in view; "
+    title = (f"{members.members:,} noisy runs of the current setting {when} ({members_in_box:,} in view; "
              "✚: the shown runs)")
     charts.show(ensemble.density_spec(box, title, ("x", "y")), {"cells": cells, "now": points}, left)
     line = pd.DataFrame({"step": np.arange(len(loss_now)), "value": loss_now, "run": labels[0]})

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 import torch
@@ -54,8 +55,16 @@ def widget(at: AppTest, key: str):
     raise KeyError(key)
 
 
-def player(at: AppTest, page: str) -> dict:
+def player(at: AppTest, page: str):
+    """The page's player state: a dict for the server player (``?playback=server``), a
+    :class:`app_pages.browser_playback.Played` for playback in the browser."""
     return at.session_state[f"_player.{page}"]
+
+
+def live_of(at: AppTest, page: str):
+    """The page's live run, whichever player holds it."""
+    state = player(at, page)
+    return state["live"] if isinstance(state, dict) else state.live
 
 
 def click(at: AppTest, key: str) -> AppTest:
@@ -97,13 +106,36 @@ def sources_referenced(node) -> set[str]:
     return names.union(*(sources_referenced(v) for k, v in node.items() if k != "datasets"))
 
 
+def flattened(values: list[dict]) -> pd.DataFrame:
+    """Inline Vega rows whose list fields the browser flattens (one row per run, arrays of steps and values)."""
+    frame = pd.DataFrame(values)
+    lists = [c for c in frame.columns if len(frame) and isinstance(frame[c].iloc[0], list)]
+    return frame.explode(lists, ignore_index=True).infer_objects() if lists else frame
+
+
+def player_panels(spec: dict) -> list[tuple[str, dict]]:
+    """A browser player's panels (app_pages.browser_player): each group's title and its inline data sets."""
+    panels = []
+    for mark in spec.get("marks", []):
+        if mark.get("type") == "group" and mark.get("data"):
+            title = mark.get("title", {})
+            title = title.get("text", "") if isinstance(title, dict) else str(title)
+            title = " ".join(title) if isinstance(title, list) else title  # a wrapped title's lines
+            panels.append((title, {d["name"]: flattened(d["values"]) for d in mark["data"] if "values" in d}))
+    return panels
+
+
 def charts_drawn(at: AppTest) -> list[tuple[str, dict]]:
-    """Every Vega-Lite chart on the page: its title and its named data sets (as data frames).
+    """Every chart on the page: its title and its named data sets (as data frames); a browser player's panels
+    count as charts of their own (their inline data flattened).
 
     Checks on the way that every source a layer reads was sent (a missing one draws nothing, silently)."""
     drawn = []
     for chart in at.get("vega_lite_chart"):
         spec = json.loads(chart.proto.spec)
+        if spec.get("$schema", "").startswith("https://vega.github.io/schema/vega/"):
+            drawn += player_panels(spec)
+            continue
         title = spec.get("title", "")
         frames = {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets}
         missing = sources_referenced(spec) - set(frames) - set(spec.get("datasets", {}))
@@ -121,9 +153,9 @@ def finite_rows(frame) -> int:
 
 # page -> the main charts (a fragment of the title, or "" for any chart) and a data set each must draw rows of
 MAIN_CHARTS = {
-    "app_pages/playground.py": [("path on the loss landscape", "path"), ("path on the loss landscape", "cells"),
-                                ("error along each eigen-direction", "series"), ("loss f(x_t)", "series"),
-                                ("gradient norm ‖g_t‖", "series"), ("", "stable"), ("", "here")],
+    "app_pages/playground.py": [("path on the loss landscape", "paths"), ("path on the loss landscape", "grid"),
+                                ("error along each eigen-direction", "errors_lines"), ("loss f(x_t)", "loss_lines"),
+                                ("gradient norm ‖g_t‖", "grads_lines"), ("", "stable"), ("", "here")],
     "app_pages/clipping.py": [("where the chains are now", "bins"), ("mean over chains of x_t", "series"),
                               ("measured bias vs theory", "theory"), ("measured bias vs theory", "now")],
     "app_pages/logistic.py": [("decision boundaries", "points"), ("decision boundaries", "lines"),
@@ -219,29 +251,29 @@ def test_playground_divergence_is_reported_in_words():
 
 
 def test_play_step_reset_and_mid_run_change_keeps_the_iterate():
-    at = open_app()
+    at = open_app(playback="server")
     frame = max(1, 60 // 60)
     click(at, "playground.play")  # finished run -> restart from 0 and advance one frame in this run
     state = player(at, "playground")
     assert state["playing"] and state["live"].t == frame
     at.run()  # a playing fragment advances once per run
-    assert player(at, "playground")["live"].t == 2 * frame
+    assert live_of(at, "playground").t == 2 * frame
     click(at, "playground.pause")
-    t = player(at, "playground")["live"].t
+    t = live_of(at, "playground").t
     at.run()
-    assert player(at, "playground")["live"].t == t  # paused: nothing moves
+    assert live_of(at, "playground").t == t  # paused: nothing moves
     click(at, "playground.reset")
-    assert player(at, "playground")["live"].t == 0 and not player(at, "playground")["playing"]
+    assert live_of(at, "playground").t == 0 and not player(at, "playground")["playing"]
     for _ in range(3):
         click(at, "playground.step")
-    live = player(at, "playground")["live"]
+    live = live_of(at, "playground")
     assert live.t == 3
     x3 = live.history.iterates[3][0].numpy().copy()
     widget(at, "playground.eta").set_value(0.05).run()  # change eta mid-run
-    live = player(at, "playground")["live"]
+    live = live_of(at, "playground")
     assert live.t == 3 and np.array_equal(live.history.iterates[3][0], x3)
     click(at, "playground.step")
-    live = player(at, "playground")["live"]
+    live = live_of(at, "playground")
     problem = Quadratic([1.0, 10.0], rotation=math.radians(30))
     grad = problem.oracle(torch.tensor(x3).reshape(1, 2))[1][0].numpy()
     np.testing.assert_allclose(live.history.iterates[4][0], x3 - 0.05 * grad, rtol=1e-12)  # new step size used
@@ -249,7 +281,7 @@ def test_play_step_reset_and_mid_run_change_keeps_the_iterate():
 
 
 def test_playback_runs_to_the_end_and_pauses():
-    at = open_app(steps="10")
+    at = open_app(steps="10", playback="server")
     click(at, "playground.play")
     for _ in range(12):
         at.run()
@@ -262,12 +294,12 @@ def test_pinned_runs_overlay_with_the_same_start():
     at = open_app()
     click(at, "playground.pin")
     widget(at, "playground.method").set_value("heavy_ball").run()
-    live = player(at, "playground")["live"]
+    live = live_of(at, "playground")
     iterates = live.history.iterates
     assert iterates[0].shape == (2, 2) and np.array_equal(iterates[0][0], iterates[0][1])
     assert "pins" in at.query_params
     click(at, "playground.unpin")
-    assert player(at, "playground")["live"].history.iterates[0].shape == (1, 2)
+    assert live_of(at, "playground").history.iterates[0].shape == (1, 2)
 
 
 def test_query_preset_is_restored():
@@ -369,7 +401,7 @@ def test_clipping_reset_shows_step_zero_and_steps_on():
     click(at, "clipping.reset")  # t = 0: no tail window to average yet, the bias shown is |x_0| = 0
     assert at.session_state["_result.clipping"]["t"] == 0 and at.session_state["_result.clipping"]["bias"] == 0
     click(at, "clipping.step")
-    assert player(at, "clipping")["live"].t == 1
+    assert live_of(at, "clipping").t == 1
     assert "not yet stationary" in at.metric[1].delta  # t // 2 = 0 < 6 relaxation times
 
 
@@ -422,9 +454,9 @@ def test_logistic_page_matches_run_on_and_continues_mid_run():
     click(at, "logistic.reset")
     click(at, "logistic.step")
     click(at, "logistic.step")
-    theta2 = player(at, "logistic")["live"].history.iterates[2].numpy().copy()
+    theta2 = live_of(at, "logistic").history.iterates[2].numpy().copy()
     widget(at, "logistic.gamma_max").set_value(10.0).run()
-    live = player(at, "logistic")["live"]
+    live = live_of(at, "logistic")
     assert live.t == 2 and np.array_equal(live.history.iterates[2], theta2)
 
 
@@ -499,11 +531,11 @@ def test_diffusion_mid_run_change_keeps_the_samples():
     click(at, "diffusion.reset")
     for _ in range(3):
         click(at, "diffusion.step")
-    live = player(at, "diffusion")["live"]
+    live = live_of(at, "diffusion")
     x3 = live.path[3].clone()
     widget(at, "diffusion.family").set_value("ddim").run()
     click(at, "diffusion.step")
-    live = player(at, "diffusion")["live"]
+    live = live_of(at, "diffusion")
     assert live.t == 4 and torch.equal(live.path[3], x3) and live.plan[0] == "ddim"
 
 
@@ -647,7 +679,7 @@ def test_playground_reports_a_geometric_climb_below_the_cut_off():
 def test_caption_says_where_and_how_long_this_view_was_computed(page, monkeypatch):
     """The caption is the page's own compute clock (issue 13): the device this run used and its measured time."""
     monkeypatch.setenv("STEPLAB_DEVICE", "cpu")
-    at = open_app(f"app_pages/{page}.py")
+    at = open_app(f"app_pages/{page}.py", playback="server")
     clock = at.session_state[f"_clock.{page}"]
     assert clock.blocks >= 1 and clock.seconds > 0
     captions = [c.value for c in at.caption if "computed on" in c.value]
@@ -664,7 +696,7 @@ def test_clipping_histogram_counts_every_chain_of_the_ensemble(monkeypatch):
     monkeypatch.setenv("STEPLAB_DEVICE", "cpu")
     for chains in (32, 64):
         at = open_app("app_pages/clipping.py", chains=str(chains), steps="100")
-        assert player(at, "clipping")["live"].notes["histogram counts"] == [chains, chains]
+        assert live_of(at, "clipping").notes["histogram counts"] == [chains, chains]
 
 
 def test_playground_cloud_aggregates_its_noisy_runs(monkeypatch):
@@ -672,7 +704,7 @@ def test_playground_cloud_aggregates_its_noisy_runs(monkeypatch):
     monkeypatch.setenv("STEPLAB_DEVICE", "cpu")
     for members in (32, 64):
         at = open_app(noise="1", ensemble=str(members))
-        cloud = player(at, "playground")["live"].notes["cloud"]
+        cloud = live_of(at, "playground").notes["cloud"]
         assert cloud.x.shape == (members, 2) and cloud.drawn["members"] == members
         assert cloud.drawn["in_box"] == members
         start = at.session_state["_result.playground"]
@@ -680,7 +712,7 @@ def test_playground_cloud_aggregates_its_noisy_runs(monkeypatch):
         assert torch.allclose(cloud.band[0], cloud.band[0, :1].expand(3))  # every member starts at x0
         assert cloud.band[-1, 0] < cloud.band[-1, 1] < cloud.band[-1, 2]  # the members spread out
     quiet = open_app(noise="0", ensemble="64")
-    assert "cloud" not in player(quiet, "playground")["live"].notes  # no noise: no cloud to draw
+    assert "cloud" not in live_of(quiet, "playground").notes  # no noise: no cloud to draw
 
 
 def test_rnn_success_rate_counts_the_random_starts_and_matches_descend(monkeypatch):
@@ -690,7 +722,7 @@ def test_rnn_success_rate_counts_the_random_starts_and_matches_descend(monkeypat
     from steplab.rnn.experiments import SUCCESS_LOSS
     for starts in (16, 48):
         at = open_app("app_pages/rnn.py", starts=str(starts), steps="40")
-        rates = player(at, "rnn")["live"].notes["success"]
+        rates = live_of(at, "rnn").notes["success"]
         assert rates.shape == (41, 2)
         counts = rates * starts
         assert torch.allclose(counts, counts.round())  # shares of exactly `starts` runs
@@ -763,16 +795,16 @@ def test_diffusion_digits_mode_draws_the_chosen_digit_and_matches_its_code():
 def test_diffusion_digits_step_advances_the_counter_and_the_readout():
     at = open_app("app_pages/diffusion.py", mode="digits", steps="5")
     click(at, "diffusion_digits.reset")
-    assert player(at, "diffusion_digits")["live"].t == 0
+    assert live_of(at, "diffusion_digits").t == 0
     click(at, "diffusion_digits.step")
     click(at, "diffusion_digits.step")
-    assert player(at, "diffusion_digits")["live"].t == 2
+    assert live_of(at, "diffusion_digits").t == 2
     assert next(m.value for m in at.metric if m.label == "step") == "2 / 5"
     frame = at.session_state["_result.diffusion_digits"]["out_of_range"]
     assert len(frame) == 3 and np.isfinite(frame).all()
     widget(at, "diffusion_digits.sampler").set_value("ddim").run()  # a change mid-run keeps the images so far
     click(at, "diffusion_digits.step")
-    live = player(at, "diffusion_digits")["live"]
+    live = live_of(at, "diffusion_digits")
     assert live.t == 3 and live.plan[0] == "ddim"
 
 
@@ -804,11 +836,11 @@ def test_diffusion_draws_every_sample_or_a_density_of_all_of_them(monkeypatch):
     monkeypatch.setenv("STEPLAB_DEVICE", "cpu")
     from app_pages import ensemble
     at = open_app("app_pages/diffusion.py", samples="128", guidance="5")
-    assert player(at, "diffusion")["live"].drawn == {"samples": 128, "in_view": 128}
+    assert live_of(at, "diffusion").drawn == {"samples": 128, "in_view": 128}
     monkeypatch.setattr(ensemble, "POINTS_MAX", 100)
     for samples in (128, 192):
         at = open_app("app_pages/diffusion.py", samples=str(samples), guidance="5")
-        assert player(at, "diffusion")["live"].drawn == {"samples": samples, "in_view": samples}  # w = 5: all stay
+        assert live_of(at, "diffusion").drawn == {"samples": samples, "in_view": samples}  # w = 5: all stay
         density = [frames["cells"] for title, frames in charts_drawn(at) if f"{samples:,} samples now (" in title]
         assert len(density) == 1 and density[0]["count"].sum() == samples and len(density[0]) <= 48 * 48
 
@@ -911,12 +943,12 @@ def test_logistic_sweep_size_follows_the_ensemble_and_long_sweeps_draw_all_of_it
     from app_pages import ensemble
     at = open_app("app_pages/logistic.py", runs="8", steps="20")
     assert len(at.session_state["_result.logistic"]["loss"]) == 8
-    assert player(at, "logistic")["live"].notes["drawn"] == list(range(9))  # 8 step sizes + the Perceptron
+    assert live_of(at, "logistic").notes["drawn"] == list(range(9))  # 8 step sizes + the Perceptron
     monkeypatch.setattr(ensemble, "LINES_MAX", 3)
     for runs, drawn in ((6, [0, 2, 5, 6]), (7, [0, 3, 6, 7])):
         at = open_app("app_pages/logistic.py", runs=str(runs), steps="20")
         assert len(at.session_state["_result.logistic"]["loss"]) == runs
-        assert player(at, "logistic")["live"].notes["drawn"] == drawn
+        assert live_of(at, "logistic").notes["drawn"] == drawn
         frames = dict(charts_drawn(at))
         sweep = [f for title, f in frames.items() if title.startswith("training accuracy at step 20 across")]
         assert len(sweep) == 1 and len(sweep[0]["series"]) == runs
@@ -968,7 +1000,8 @@ def test_pages_create_every_tensor_on_an_explicit_device(monkeypatch):
     pages = {"playground": {"noise": "1"}, "clipping": {}, "logistic": {"runs": "8"}, "diffusion": {},
              "rnn": {"starts": "16"}}
     for page, params in pages.items():
-        at = open_app(f"app_pages/{page}.py", **params)
+        open_app(f"app_pages/{page}.py", **params)  # playback in the browser: the whole run at once
+        at = open_app(f"app_pages/{page}.py", **params, playback="server")
         click(at, f"{page}.reset")
         click(at, f"{page}.step")
     assert not missing, sorted(missing)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app_pages import browser_player as bp  # noqa: E402
-from app_pages import charts  # noqa: E402
+from app_pages import charts, playground_vega  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = {"now", "min", "max", "floor", "round", "clamp", "invert", "x", "format", "split", "width", "height",
@@ -51,7 +52,8 @@ def example_group(diverged: bool = False) -> tuple[dict, pd.DataFrame]:
                         "x": [0.0, 0.1, 0.2, 0.3, 0.4], "y": [0.0, 0.1, 0.0, 0.2, 0.3]})
     path = pd.DataFrame({"run": [0, 0, 1, 1], "step": [0, 1, 0, 1], "x": [1.0, 0.5, 1.0, 2.0],
                          "y": [0.0, 0.1, 0.0, 0.4], "f": [1.0, 0.2, 1.0, np.inf if diverged else 3.0]})
-    return bp.contour_group(cells, iso, path, ["now: GD", "pin 1: HB"], np.zeros(2), (-1, 1, -2, 2)), cells
+    return playground_vega.contour_group(cells, iso, path, ["now: GD", "pin 1: HB"], np.zeros(2), (-1, 1, -2, 2),
+                                         w="w1", h="h0"), cells
 
 
 def test_frames_are_every_kth_step_and_the_last():
@@ -65,7 +67,7 @@ def test_frames_are_every_kth_step_and_the_last():
 
 def test_transport_reads_only_signals_and_marks_that_exist():
     group, _ = example_group()
-    spec = bp.player_spec(group, steps=500, stride=2, height=300)
+    spec = bp.player_spec([(300, [lambda w, h: group])], steps=500, stride=2, labels=["now: GD", "pin 1: HB"])
     assert spec["$schema"] == bp.VEGA_SCHEMA and "data" not in spec  # Streamlit would move a top-level data away
     pairs = walk(spec, [])
     signals = {value for key, value in pairs if key == "name" and isinstance(value, str)}
@@ -97,7 +99,7 @@ def test_paths_filtered_by_the_step_and_fields_exist():
     fields = {"r", "s", "x", "y", "f", "j", "x1", "x2", "y1", "y2", "z", "o", "seg"}
     used = {value for key, value in walk(group["marks"], []) if key == "field"}
     assert used <= fields, used - fields
-    scales = {scale["name"] for scale in group["scales"]}
+    scales = {scale["name"] for scale in group["scales"]} | {"color"}  # run colours: player_spec's top level
     assert {value for key, value in walk(group["marks"], []) if key == "scale"} <= scales
 
 
@@ -144,7 +146,9 @@ def test_the_browser_plays_pauses_and_scrubs_without_a_server_message(server):
 
 
 def check_playback(page, server: str) -> None:
-    """Play 1.5 s, pause, scrub to the middle: the counter and the drawn path follow, the server hears nothing."""
+    """The whole run shown; play 1.5 s (no WebSocket message while playing), pause, scrub to the middle (the
+    reports these send rerun the page without restarting the chart); play again and move the η slider: the new
+    chart continues from the step the old one was at, still playing."""
     frames = []
 
     def listen(ws):
@@ -152,7 +156,7 @@ def check_playback(page, server: str) -> None:
         ws.on("framereceived", lambda payload: frames.append(("received", payload)))
 
     page.on("websocket", listen)
-    page.goto(f"{server}/?playback=browser&steps=200")
+    page.goto(f"{server}/?steps=200")  # playback in the browser is the default
     page.wait_for_selector(".vega-embed g.counter text", timeout=90_000)
     page.wait_for_timeout(1500)  # the first run's messages are over
 
@@ -162,20 +166,35 @@ def check_playback(page, server: str) -> None:
     def drawn() -> str:
         return page.get_attribute(".vega-embed g.runline path", "d")
 
-    before, path_before, messages = step(), drawn(), len(frames)
-    assert before == 0
-    page.click(".vega-embed g.play path")
+    assert step() == 200  # a new run is shown whole
+    page.click(".vega-embed g.play path")  # restarts from step 0
+    page.wait_for_timeout(700)  # the play report's rerun is over
+    start, path_start, messages = step(), drawn(), len(frames)
     page.wait_for_timeout(1500)
     playing = step()
-    assert playing >= 10, playing  # 24 frames/s by default: ~36 steps in 1.5 s
-    assert drawn() != path_before  # the path on the chart grew, not only the counter
+    assert playing - start >= 20, (start, playing)  # 24 frames/s by default: ~36 steps in 1.5 s
+    assert drawn() != path_start  # the path on the chart grew, not only the counter
+    assert len(frames) == messages, "a playing chart sent or received WebSocket messages"
     page.click(".vega-embed g.play path")  # pause
     paused = step()
-    page.wait_for_timeout(600)
-    assert step() == paused
-    assert len(frames) == messages, "playback sent or received WebSocket messages"
+    page.wait_for_timeout(800)
+    assert step() == paused  # the pause report's rerun left the chart as it was
     box = page.locator(".vega-embed g.track path").bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(800)
     assert abs(step() - 100) <= 2
-    assert len(frames) == messages
+    page.click(".vega-embed g.play path")  # play on from the middle
+    page.wait_for_timeout(800)
+    page.evaluate("s => document.querySelector(s).focus()", ".st-key-playground-eta input[type=range]")
+    at_press = step()
+    page.keyboard.press("ArrowRight")
+    seen = [at_press]
+    deadline = time.time() + 10
+    while time.time() < deadline and not (len(seen) > 1 and seen[-1] < seen[-2]):
+        page.wait_for_timeout(40)
+        seen.append(step())
+    assert seen[-1] < seen[-2], f"no new chart within 10 s of the slider move: {seen}"
+    resumed = seen[-1]  # the new chart's first frame: the step the server continued from
+    assert at_press <= resumed <= at_press + 24, (at_press, resumed)  # within a second of where it was
+    page.wait_for_timeout(1000)
+    assert step() >= resumed + 12, "the new chart did not play on"
