@@ -112,7 +112,9 @@
   B.countFrames = (ms) => new Promise((resolve) => {
     const t0 = performance.now();
     setTimeout(() => resolve({ frames: B.frameTimes.filter((t) => t >= t0).length,
-                               fragmentRuns: B.recv.filter((r) => r[0] >= t0 && r[2] === CODES.FRAGMENT).length }), ms);
+                               fragmentRuns: B.recv.filter((r) => r[0] >= t0 && r[2] === CODES.FRAGMENT).length,
+                               messages: B.recv.filter((r) => r[0] >= t0).length
+                                 + B.sent.filter((r) => r[0] >= t0).length }), ms);
   });
   // press ArrowRight, ArrowLeft, ArrowRight, ... on the element every everyMs (the first after offsetMs), as
   // script events (the slider handles keydown itself), so the moves keep their schedule however busy the
