@@ -4,10 +4,14 @@ error, the loss and the gradient norms, all in one Vega spec following one step 
 
 from __future__ import annotations
 
+import base64
+import functools
+import io
 from functools import partial
 
 import numpy as np
 import pandas as pd
+from matplotlib import image as mpimage
 
 from app_pages import browser_player as bp
 from app_pages import charts
@@ -63,6 +67,21 @@ def equal_aspect_domains(box: tuple, w: str = "width", h: str = "height") -> tup
             f"[{cy!r} - {hy!r} * max(1, {ratio}), {cy!r} + {hy!r} * max(1, {ratio})]")
 
 
+@functools.lru_cache(maxsize=32)
+def _png(z_bytes: bytes, shape: tuple) -> str:
+    z = np.frombuffer(z_bytes).reshape(shape)
+    buffer = io.BytesIO()
+    mpimage.imsave(buffer, z, cmap="Greys", origin="lower", format="png")  # row 0 = the lowest y, drawn at the bottom
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def grey_png(z: np.ndarray) -> str:
+    """``z`` [rows = y, columns = x] as a PNG data URL, darker = larger (cached: the same objective, the same
+    image)."""
+    z = np.ascontiguousarray(z, dtype=float)
+    return _png(z.tobytes(), z.shape)
+
+
 def fill(w: str, h: str) -> dict:
     """A facet group as large as the panel, clipping its lines to it."""
     return {"clip": True, "encode": {"update": {"width": {"signal": w}, "height": {"signal": h}}}}
@@ -74,14 +93,15 @@ def xy(field: str, scale: str = "x") -> dict:
 
 def contour_group(cells: pd.DataFrame, iso: pd.DataFrame, path: pd.DataFrame, labels, star, box,
                   w: str = "width", h: str = "height") -> dict:
-    """The path panel: grey log f cells and white iso-lines of the objective, each run's path up to the shown
-    step, its current point and its loss there (text in the corner), the minimum as a diamond; equal aspect.
-    Data inline: one row per grid row, iso-line and run."""
+    """The path panel: log f as a grey image and white iso-lines of the objective, each run's path up to the
+    shown step, its current point and its loss there (text in the corner), the minimum as a diamond; equal
+    aspect. The image covers ``cells`` (twice the box, clipped to the panel); data inline: one row per iso-line
+    and run."""
     cells = cells.sort_values(["y", "x"])
     x_edges = sorted(set(cells.x1)) + [float(cells.x2.max())]
     y_edges = sorted(set(cells.y1)) + [float(cells.y2.max())]
     z = cells.value.to_numpy().reshape(len(y_edges) - 1, len(x_edges) - 1)
-    grid = [{"r": i, "z": bp.rounded(row, 3)} for i, row in enumerate(z)]
+    extent = {"x": x_edges[0], "x2": x_edges[-1], "y": y_edges[-1], "y2": y_edges[0]}  # the image's corners
     lines = [{"x": bp.rounded(g.sort_values("order").x), "y": bp.rounded(g.sort_values("order").y), "seg": k}
              for k, (_, g) in enumerate(iso.groupby("level", sort=False))]
     runs = [{"r": int(r), "s": g.step.tolist(), "x": bp.rounded(g.x, 5), "y": bp.rounded(g.y, 5),
@@ -90,15 +110,8 @@ def contour_group(cells: pd.DataFrame, iso: pd.DataFrame, path: pd.DataFrame, la
     return {
         "title": {"text": charts.wrap_title("path on the loss landscape (grey: log f)", panels.TITLE_CHARS),
                   "anchor": "start", "fontSize": 12},
-        "signals": [{"name": "xe", "value": bp.rounded(x_edges, 5)}, {"name": "ye", "value": bp.rounded(y_edges, 5)},
-                    {"name": "labels", "value": list(labels)}],
+        "signals": [{"name": "labels", "value": list(labels)}],
         "data": [
-            {"name": "grid", "values": grid, "transform": [
-                {"type": "flatten", "fields": ["z"], "index": "j"},
-                {"type": "formula", "as": "x1", "expr": "xe[datum.j]"},
-                {"type": "formula", "as": "x2", "expr": "xe[datum.j + 1]"},
-                {"type": "formula", "as": "y1", "expr": "ye[datum.r]"},
-                {"type": "formula", "as": "y2", "expr": "ye[datum.r + 1]"}]},
             {"name": "iso", "values": lines, "transform": [{"type": "flatten", "fields": ["x", "y"], "index": "o"}]},
             {"name": "paths", "values": runs, "transform": [{"type": "flatten", "fields": ["s", "x", "y", "f"]}]},
             {"name": "shown", "source": "paths", "transform": [{"type": "filter", "expr": "datum.s <= step"}]},
@@ -108,17 +121,13 @@ def contour_group(cells: pd.DataFrame, iso: pd.DataFrame, path: pd.DataFrame, la
         "scales": [
             {"name": "x", "domain": {"signal": x_domain}, "range": [0, {"signal": w}], "zero": False, "nice": False},
             {"name": "y", "domain": {"signal": y_domain}, "range": [{"signal": h}, 0], "zero": False, "nice": False},
-            {"name": "cx", "domain": {"signal": x_domain}, "range": [0, {"signal": w}], "zero": False, "nice": False,
-             "clamp": True},  # the cells cover twice the box: clamped, they never widen the chart's bounds
-            {"name": "cy", "domain": {"signal": y_domain}, "range": [{"signal": h}, 0], "zero": False, "nice": False,
-             "clamp": True},
-            {"name": "grey", "type": "linear", "domain": {"data": "grid", "field": "z"}, "range": {"scheme": "greys"}},
         ],  # run colours: the top-level scale "color" (browser_player.player_spec)
         "axes": [{"orient": "bottom", "scale": "x", "title": "x"}, {"orient": "left", "scale": "y", "title": "y"}],
         "marks": [
-            {"type": "rect", "from": {"data": "grid"}, "clip": True, "interactive": False, "encode": {"update": {
-                "x": xy("x1", "cx"), "x2": xy("x2", "cx"), "y": xy("y1", "cy"), "y2": xy("y2", "cy"),
-                "fill": {"scale": "grey", "field": "z"}, "opacity": {"value": 0.55}}}},
+            {"type": "image", "name": "landscape", "clip": True, "interactive": False, "encode": {"update": {
+                **{k: {"scale": k[0], "value": float(v)} for k, v in extent.items()},
+                "url": {"value": grey_png(z)}, "aspect": {"value": False}, "smooth": {"value": True},
+                "opacity": {"value": 0.55}}}},  # one image, drawn once per chart (not 8,100 cells)
             {"type": "group", "from": {"facet": {"name": "segment", "data": "iso", "groupby": "seg"}}, **fill(w, h),
              "marks": [{"type": "line", "from": {"data": "segment"}, "interactive": False,
                         "encode": {"update": {"x": xy("x"), "y": xy("y", "y"), "stroke": {"value": "white"},

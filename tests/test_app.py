@@ -153,17 +153,17 @@ def finite_rows(frame) -> int:
 
 # page -> the main charts (a fragment of the title, or "" for any chart) and a data set each must draw rows of
 MAIN_CHARTS = {
-    "app_pages/playground.py": [("path on the loss landscape", "paths"), ("path on the loss landscape", "grid"),
+    "app_pages/playground.py": [("path on the loss landscape", "paths"), ("path on the loss landscape", "iso"),
                                 ("error along each eigen-direction", "errors_lines"), ("loss f(x_t)", "loss_lines"),
                                 ("gradient norm ‖g_t‖", "grads_lines"), ("", "stable"), ("", "here")],
     "app_pages/clipping.py": [("where the chains are now", "bins"), ("mean over chains of x_t", "series"),
                               ("measured bias vs theory", "theory"), ("measured bias vs theory", "now")],
     "app_pages/logistic.py": [("decision boundaries", "points"), ("decision boundaries", "lines"),
-                              ("loss f(θ_t)", "series"), ("normalized margin", "series"),
-                              ("training accuracy", "series"), ("gradient norm ‖∇f(θ_t)‖", "series"),
-                              ("normalized step r_t", "series")],
-    "app_pages/diffusion.py": [("samples now", "points"), ("stability region", "locus"), ("stability region", "z"),
-                               ("δλ per step so far", "series")],
+                              ("loss f(θ_t)", "loss_lines"), ("normalized margin", "margin_lines"),
+                              ("training accuracy", "accuracy_lines"), ("training accuracy", "accuracy_markers"),
+                              ("gradient norm ‖∇f(θ_t)‖", "grads_lines"), ("normalized step r_t", "steps_lines")],
+    "app_pages/diffusion.py": [("samples now", "samples"), ("stability region", "locus"), ("stability region", "z"),
+                               ("δλ per step so far", "history_lines"), ("readout at this step", "readout")],
     "app_pages/rnn.py": [("loss surface", "cells"), ("loss surface", "paths"), ("gradient norm per step", "series"),
                          ("loss E₅₀ per step", "series"), ("against the distance T − k", "series")],
     "app_pages/about.py": [],
@@ -444,7 +444,7 @@ def test_clipping_pins_overlay_settings_on_the_same_noise_and_match_run():
 
 
 def test_logistic_page_matches_run_on_and_continues_mid_run():
-    at = open_app("app_pages/logistic.py", method="normalized_lr_gd", steps="40")
+    at = open_app("app_pages/logistic.py", method="normalized_lr_gd", steps="40", playback="server")
     page = at.session_state["_result.logistic"]
     code = next(c.value for c in at.code if "from steplab" in c.value)
     namespace: dict = {}
@@ -462,11 +462,12 @@ def test_logistic_page_matches_run_on_and_continues_mid_run():
 
 def test_logistic_page_hint_status_and_margin_at_defaults():
     """At the defaults (Wu toy, gamma 0.1..1000) the gamma = 1000 run's loss peaks far above log 2: the hint fires;
-    the status says from when each run stays separated, and the margin column is min_i m_i / ||theta_T||."""
+    the status says from when each run stays separated, and the margin column is min_i m_i / ||theta_T||; the
+    whole run is computed at once (playback in the browser), and the hint says it is about the whole run."""
     at = open_app("app_pages/logistic.py")
-    assert any("rose to loss" in i.value and "4 · γ = 1000" in i.value for i in at.info)
+    assert any(i.value.startswith("Over the whole run (steps 0–100), run 4 · γ = 1000 rose to loss") for i in at.info)
     table = at.dataframe[0].value
-    assert table["status"][0] == "not separated yet"  # gamma = 0.1 needs more than 100 steps
+    assert table["status"][0] == "not separated by step 100"  # gamma = 0.1 needs more than 100 steps
     assert all("stays separated from t =" in s for s in table["status"][1:])
     dataset = logistic.wu_toy()
     history = logistic.run_on(dataset, [1000.0], 100)
@@ -480,7 +481,9 @@ def test_logistic_page_marks_where_each_run_stays_separated():
     at = open_app("app_pages/logistic.py")
     table = at.dataframe[0].value
     accuracy = next(frames for title, frames in charts_drawn(at) if title.startswith("training accuracy"))
-    markers = accuracy["markers"].set_index("run")["step"]
+    drawn = accuracy["accuracy_markers"]
+    assert [table["run"][r] for r in drawn["r"]] == list(drawn["run"])  # each diamond in its run's colour
+    markers = drawn.set_index("run")["s"]
     for label, status in zip(table["run"], table["status"]):
         if "stays separated from t =" in status:
             assert markers[label] == int(status.rsplit("=", 1)[1])  # the diamond sits where the status says
@@ -518,7 +521,7 @@ def test_diffusion_page_matches_its_code_and_reports_divergence():
 
 def test_diffusion_defaults_show_the_effect_and_count_the_applied_region():
     """Defaults (hb3.6 vs plms4, N = 8, w = 15): a plain difference; the δλ counter at step 0 uses Euler's region."""
-    at = open_app("app_pages/diffusion.py", samples="128")
+    at = open_app("app_pages/diffusion.py", samples="128", playback="server")
     runs = at.session_state["_result.diffusion"]["runs"]
     assert runs["now: hb3.6"] == 0.0 and runs["compare: plms4"] >= 0.3
     click(at, "diffusion.reset")
@@ -527,7 +530,7 @@ def test_diffusion_defaults_show_the_effect_and_count_the_applied_region():
 
 
 def test_diffusion_mid_run_change_keeps_the_samples():
-    at = open_app("app_pages/diffusion.py", samples="64")
+    at = open_app("app_pages/diffusion.py", samples="64", playback="server")
     click(at, "diffusion.reset")
     for _ in range(3):
         click(at, "diffusion.step")
@@ -835,11 +838,11 @@ def test_diffusion_draws_every_sample_or_a_density_of_all_of_them(monkeypatch):
     """Up to ensemble.POINTS_MAX samples are drawn as points; above it a density image counts all of them."""
     monkeypatch.setenv("STEPLAB_DEVICE", "cpu")
     from app_pages import ensemble
-    at = open_app("app_pages/diffusion.py", samples="128", guidance="5")
-    assert live_of(at, "diffusion").drawn == {"samples": 128, "in_view": 128}
+    at = open_app("app_pages/diffusion.py", samples="128", guidance="5")  # in the browser (its density per step:
+    assert live_of(at, "diffusion").drawn == {"samples": 128, "in_view": 128}  # tests/test_playback_diffusion.py)
     monkeypatch.setattr(ensemble, "POINTS_MAX", 100)
     for samples in (128, 192):
-        at = open_app("app_pages/diffusion.py", samples=str(samples), guidance="5")
+        at = open_app("app_pages/diffusion.py", samples=str(samples), guidance="5", playback="server")
         assert live_of(at, "diffusion").drawn == {"samples": samples, "in_view": samples}  # w = 5: all stay
         density = [frames["cells"] for title, frames in charts_drawn(at) if f"{samples:,} samples now (" in title]
         assert len(density) == 1 and density[0]["count"].sum() == samples and len(density[0]) <= 48 * 48
@@ -903,7 +906,16 @@ def test_contours_the_ring_and_the_boundaries_keep_their_aspect_ratio(builder, a
 
 
 def test_logistic_page_has_one_run_legend_and_a_taller_loss_panel():
-    at = open_app("app_pages/logistic.py")
+    at = open_app("app_pages/logistic.py")  # playback in the browser: one chart, its one legend of the runs
+    (player,) = [s for s in chart_specs(at) if s.get("$schema", "").startswith("https://vega.github.io/schema/vega/")]
+    panels = [m for m in player["marks"] if m.get("type") == "group"]
+    assert [legend["fill"] for legend in player["legends"]] == ["runs"]
+    assert not [legend for m in panels for legend in m.get("legends", [])]
+    assert len(chart_specs(at)) == 1  # no other chart (a long sweep adds the sweep view, without a run legend)
+    heights = {m["name"]: m["encode"]["update"]["height"]["signal"] for m in panels}
+    value = {s["name"]: s.get("value") for s in player["signals"]}
+    assert all(value[heights["loss"]] >= value[h] for h in heights.values())
+    at = open_app("app_pages/logistic.py", playback="server")
     specs_ = chart_specs(at)
     with_legend = [title_text(s) for s in specs_ for layer in layers(s)
                    if layer.get("encoding", {}).get("color", {}).get("field") == "run"
@@ -950,9 +962,10 @@ def test_logistic_sweep_size_follows_the_ensemble_and_long_sweeps_draw_all_of_it
         assert len(at.session_state["_result.logistic"]["loss"]) == runs
         assert live_of(at, "logistic").notes["drawn"] == drawn
         frames = dict(charts_drawn(at))
-        sweep = [f for title, f in frames.items() if title.startswith("training accuracy at step 20 across")]
+        sweep = [f for title, f in frames.items()
+                 if title.startswith("training accuracy at step 20 (the end of the run) across")]
         assert len(sweep) == 1 and len(sweep[0]["series"]) == runs
-        assert frames["decision boundaries θ_tᵀa = 0 (through the origin)"]["lines"]["run"].nunique() == len(drawn)
+        assert frames["decision boundaries θ_tᵀa = 0 (●: y = +1, ■: y = −1)"]["lines"]["r"].nunique() == len(drawn)
 
 
 @pytest.mark.parametrize("page", ["playground", "clipping", "logistic", "diffusion", "rnn"])

@@ -4,8 +4,10 @@ while no WebSocket message goes to or comes from the server."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import struct
 import time
 from pathlib import Path
 
@@ -91,12 +93,18 @@ def test_paths_filtered_by_the_step_and_fields_exist():
     data = {d["name"]: d for d in group["data"]}
     shown = data["shown"]["transform"][0]
     assert shown["type"] == "filter" and "datum.s <= step" in shown["expr"]
-    for name in ("paths", "grid", "iso"):  # flattened fields are arrays of one length in every row
+    for name in ("paths", "iso"):  # flattened fields are arrays of one length in every row
         fields = data[name]["transform"][0]["fields"]
         for row in data[name]["values"]:
             assert len({len(row[field]) for field in fields}) == 1, (name, row)
-    assert sum(len(row["z"]) for row in data["grid"]["values"]) == len(cells)
-    fields = {"r", "s", "x", "y", "f", "j", "x1", "x2", "y1", "y2", "z", "o", "seg"}
+    image = next(m for m in group["marks"] if m["type"] == "image")["encode"]["update"]
+    png = base64.b64decode(image["url"]["value"].removeprefix("data:image/png;base64,"))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk: one pixel per grid cell
+    assert (height, width) == (cells.y1.nunique(), cells.x1.nunique())
+    assert (image["x"]["value"], image["x2"]["value"]) == (cells.x1.min(), cells.x2.max())
+    assert (image["y"]["value"], image["y2"]["value"]) == (cells.y2.max(), cells.y1.min())  # top row = the largest y
+    fields = {"r", "s", "x", "y", "f", "o", "seg"}
     used = {value for key, value in walk(group["marks"], []) if key == "field"}
     assert used <= fields, used - fields
     scales = {scale["name"] for scale in group["scales"]} | {"color"}  # run colours: player_spec's top level
@@ -106,7 +114,7 @@ def test_paths_filtered_by_the_step_and_fields_exist():
 def test_an_overflowed_loss_is_sent_as_null_not_nan():
     group, _ = example_group(diverged=True)
     text = json.dumps(group, allow_nan=False)  # JSON.parse in the browser rejects NaN / Infinity
-    assert json.loads(text)["data"][2]["values"][1]["f"] == [1.0, None]
+    assert next(d for d in json.loads(text)["data"] if d["name"] == "paths")["values"][1]["f"] == [1.0, None]
 
 
 def test_playground_in_browser_mode_draws_the_vega_player():
