@@ -100,9 +100,12 @@ def reported(page: str) -> Any:
 
 
 def update(previous: Played | None, *, steps: int, reset_key: Any, live_key: Any, start: Callable[[], Any],
-           advance: Callable[[Any, int], Any], report: Any = None, now: float | None = None) -> Played:
+           advance: Callable[[Any, int], Any], report: Any = None, now: float | None = None,
+           resume: Callable[[Any, int], Any] | None = None) -> Played:
     """The run to show after this rerun (pure apart from calling ``start``/``advance``; see the module text).
-    A new chart keeps the speed the last one played at."""
+    A new chart keeps the speed the last one played at. ``resume(live, k)``, when given, is the shown run cut
+    back to step k, continued from directly at a mid-run change instead of replaying the segments (a sampler
+    path computed ahead keeps its steps up to k)."""
     now = time.monotonic() if now is None else now
     if previous is not None and report is not None and report != previous.last_report:
         anchor = anchor_from_report(report, previous.spec_id, now)
@@ -120,9 +123,12 @@ def update(previous: Played | None, *, steps: int, reset_key: Any, live_key: Any
         k = min(int(pos) * previous.stride, previous.steps)
         if 0 < k < min(steps, previous.steps):  # mid-run: replay to k, continue with the new settings
             segments = previous.segments + [(previous.advance, k)]
-            live = start()
-            for earlier, until in segments:
-                live = earlier(live, until - live.t)
+            if resume is not None:
+                live = resume(previous.live, k)
+            else:
+                live = start()
+                for earlier, until in segments:
+                    live = earlier(live, until - live.t)
             live = advance(live, steps - k)
             pos = k // frame_stride(steps)
             return Played(live, reset_key, live_key, steps, Anchor(pos, previous.anchor.playing, fps, frames, now),

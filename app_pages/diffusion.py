@@ -12,7 +12,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, diffusion_digits, ensemble, keys, specs
+from app_pages import browser_playback, charts, diffusion_digits, diffusion_vega, ensemble, keys, specs
+from app_pages.browser_player import arrow_frame
 from app_pages.controls import Control, Controls
 from app_pages.live import SamplerPath
 from app_pages.pins import Pins
@@ -48,6 +49,9 @@ CONTROLS = [
     Control("compare", "compare with (same noise, labels, N and w)", "select", "auto",
             options=("auto", "none", "ddim", "plms4", "hb3.8", "ghvb3.8", "dpm++"),
             labels={"auto": "auto: plms4 (hb3.8 when the sampler is plms4)"}),
+    Control("playback", "playback", "select", "browser", options=("browser", "server"),
+            labels={"browser": "in the browser (the whole run sent once)",
+                    "server": "on the server (a rerun per frame)"}),
 ]
 REFERENCE_STEPS = 400  # RK4 steps in all, spread over the sampler's N intervals
 SAMPLES_BOX = (-2.2, 2.2, -2.2, 2.2)  # the samples view (specs.samples_spec's domain)
@@ -147,7 +151,7 @@ def main() -> None:
     ctl.show_warnings()
     v = {"family": ctl("family")}
     v["m"] = ctl("m", disabled=v["family"] in ("ddim", "dpm++"))
-    for name in ("steps", "guidance", "samples", "seed", "compare"):
+    for name in ("steps", "guidance", "samples", "seed", "compare", "playback"):
         v[name] = ctl(name)
     method = method_name(v["family"], v["m"])
     model = ring_gmm()
@@ -174,11 +178,18 @@ def main() -> None:
     def advance(live: SamplerPath, k: int) -> SamplerPath:
         return live.follow((method, v["guidance"]), eps, grid, v["steps"], k)
 
-    player = playback(PAGE, steps=v["steps"], reset_key=(v["steps"], v["samples"], v["seed"]),
-                      live_key=(method, v["guidance"]), start=start, advance=advance,
-                      render=lambda live, state: render(live, v, method, model, grid, labels, other, ref))
+    run = dict(steps=v["steps"], reset_key=(v["steps"], v["samples"], v["seed"]), live_key=(method, v["guidance"]),
+               start=start, advance=advance)
+    if v["playback"] == "browser":  # the whole path once per change; one chart plays it (app_pages.browser_playback)
+        with measure(PAGE):  # a mid-run change keeps x̄_0..x̄_k of the path shown and integrates on from x̄_k
+            played = browser_playback.playback(PAGE, **run, resume=lambda shown, k: SamplerPath(
+                path=shown.path, plan=shown.plan, t=k))
+        live = played.live
+        render_browser(played, v, method, model, grid, labels, other, ref)
+    else:
+        live = playback(PAGE, **run, render=lambda live, state: render(live, v, method, model, grid, labels, other,
+                                                                       ref))["live"]
     pins.buttons(method, what="sampler")
-    live = player["live"]
     final = live.path[-1]
     scale = data_scale(grid, final)
     rows = []
@@ -248,19 +259,9 @@ def render(live: SamplerPath, v: dict, method: str, model, grid: torch.Tensor, l
                    "divergence needs large |ζ| for several steps in a row")
     cols[3].metric(f"stable real interval of {applied}" if applied else "stable real interval",
                    f"({left:.3g}, 0)" if left is not None else "n/a")
-    if bad[-1].any():  # samples off now: since when (the start of their final off streak)?
-        lost = bad[:, bad[-1]]
-        first = int((lost.shape[0] - np.argmax(~lost[::-1], axis=0)).min()) if (~lost).any() else 0
-        reason = ""
-        if left is not None and first > 0:
-            worst = float(np.nanmin(z_at(first - 1).real))
-            step_method, step_left = region(first - 1)
-            reason = (f": δλ = {worst:.3g} < {step_left:.3g}, outside the stability interval of {step_method} "
-                      f"(applied at step {first - 1})" if worst < step_left
-                      else f": δλ ≥ {step_left:.3g}; the step was too large for the nonlinear part")
-        what = "diverged" if t == v["steps"] else "off the reference"
-        st.error(f"**{method}** — {what} since step {first}{reason} ({int(bad[-1].sum())} samples off).",
-                 icon=":material/error:")
+    if bad[-1].any():  # samples off now: since when (the start of their final off streak), and why
+        lost = diffusion_vega.divergence_text(t, v["steps"], bad, z_at, diffusion_vega.Region.of(method, v["steps"]))
+        st.error(f"**{method}** — {lost}", icon=":material/error:")
     left_col, right_col = st.columns(2)
     means = pd.DataFrame({"x": model.means[:, 0].numpy(), "y": model.means[:, 1].numpy()})
     if len(labels) > ensemble.POINTS_MAX:  # too many to draw one by one: a density image made on the device
@@ -304,6 +305,61 @@ def render(live: SamplerPath, v: dict, method: str, model, grid: torch.Tensor, l
     else:
         right_col.info("DPM-Solver++ is not a linear multistep method, so it has no boundary-locus region here; "
                        "pick PLMS, HB, Nesterov or GHVB to see δλ against the region.", icon=":material/info:")
+
+
+def loci(method: str, steps: int) -> dict:
+    """The boundary locus (re, im) of each method the warm-up applies (app_pages.diffusion_vega.Region)."""
+    region = diffusion_vega.Region.of(method, steps)
+    out = {}
+    for applied in dict.fromkeys(region.applied if region else []):
+        data = locus(applied)
+        frame = None if data is None else arrow_frame(data)
+        out[applied] = None if frame is None else (frame.re.to_numpy(), frame.im.to_numpy())
+    return out
+
+
+def render_browser(played, v: dict, method: str, model, grid: torch.Tensor, labels: torch.Tensor,
+                   other: dict[str, torch.Tensor], ref: torch.Tensor) -> None:
+    """Playback in the browser: the whole path as one chart (app_pages.diffusion_vega), built once per computed
+    run (a report's rerun reuses it); what stays outside the chart describes the end of the run."""
+    live, steps = played.live, v["steps"]
+    key = (played.spec_id, played.reset_key, played.live_key, tuple(other), str(device()))
+    cached = st.session_state.get(keys.widget(PAGE, "spec"))
+    if cached is None or cached[0] != key:
+        sigmas = grid.numpy()
+        with measure(PAGE):  # on the device; what is drawn comes back
+            scale = data_scale(grid, live.path)
+            bad = off_reference(live.path, ref, scale)  # [N+1, B]
+            z = np.stack([step_eigenvalues(model, labels, v["guidance"], live.path[k], float(sigmas[k]),
+                                           float(sigmas[k + 1] - sigmas[k])) for k in range(steps)])
+            xs = {f"now: {method}": (live.path / scale).cpu().numpy()}
+            dense = len(labels) > ensemble.POINTS_MAX  # too many to draw one by one: a density per step
+            cells = [ensemble.density_cells(live.path[k] / scale[k], SAMPLES_BOX) for k in range(steps + 1)] \
+                if dense else None
+            if not dense:
+                xs.update({label: (path / scale).cpu().numpy() for label, path in other.items()})
+        last = xs[f"now: {method}"][-1]
+        drawn = {"samples": len(labels), "in_view": int(cells[-1]["count"].sum()) if dense
+                 else int(np.isfinite(last).all(-1).sum())}
+        spec = diffusion_vega.spec(method=method, sigmas=sigmas, xs=xs, classes=labels.cpu().numpy(), bad=bad, z=z,
+                                   means=model.means.numpy(), cells=cells, box=SAMPLES_BOX, loci=loci(method, steps),
+                                   samples=len(labels), changes=played.changes, start=played.start_frame(),
+                                   spec_id=played.spec_id, fps=played.anchor.fps)
+        lost = diffusion_vega.divergence_text(steps, steps, bad, z.__getitem__, diffusion_vega.Region.of(method, steps))
+        cached = (key, spec, drawn, lost)
+        st.session_state[keys.widget(PAGE, "spec")] = cached
+    _, spec, live.drawn, lost = cached
+    if lost:
+        st.error(f"**At the end of the run (step {steps}): {method}** — {lost}", icon=":material/error:")
+    st.caption("▶ and the grey bar above the chart play and scrub the whole path (computed once); every panel and "
+               "the readout follow the step shown, and a setting changed mid-way continues from that step.")
+    browser_playback.draw(PAGE, played, spec)
+    if len(labels) > ensemble.POINTS_MAX and other:
+        st.caption(f"With more than {ensemble.POINTS_MAX:,} samples the comparison and pinned samplers are not drawn; "
+                   "their end results are in the summary below.")
+    if diffusion_vega.Region.of(method, steps) is None:
+        st.info("DPM-Solver++ is not a linear multistep method, so it has no boundary-locus region here; pick PLMS, "
+                "HB, Nesterov or GHVB to see δλ against the region.", icon=":material/info:")
 
 
 main()

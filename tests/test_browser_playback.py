@@ -153,3 +153,39 @@ def test_the_playground_chart_reads_only_what_it_defines_and_breaking_it_is_caug
     next(m for m in broken["marks"] if m.get("name") == "grads")["data"][1]["source"] = "lines"
     with pytest.raises(AssertionError, match="reads missing"):
         check_player_spec(broken)
+
+
+def test_resume_continues_a_path_computed_ahead_without_replaying_it():
+    """``resume``: a mid-run change continues from the shown run cut back to step k (a diffusion sampler's path
+    keeps x̄_0..x̄_k), with ``start`` not called again and no earlier segment replayed."""
+    from app_pages.live import SamplerPath
+    from steplab.diffusion import balanced_labels, noise, ring_gmm, sample, sigma_grid
+
+    model, steps = ring_gmm(), 8
+    x_t, labels = noise(16, 2, seed=0), balanced_labels(16, model.classes)
+    grid, starts, resumed = sigma_grid(steps), [], []
+
+    def start_path() -> SamplerPath:
+        starts.append(1)
+        return SamplerPath(path=sample(model, "plms4", steps, 15.0, x_t, labels, return_path=True)[1],
+                           plan=("plms4", 15.0))
+
+    def follow(method: str):
+        return lambda live, k: live.follow((method, 15.0), model.eps_fn(labels, 15.0), grid, steps, k)
+
+    def resume(live: SamplerPath, k: int) -> SamplerPath:
+        resumed.append(k)
+        return SamplerPath(path=live.path, plan=live.plan, t=k)
+
+    run_ = dict(steps=steps, reset_key="a", start=start_path, resume=resume)
+    played = bpb.update(None, live_key="plms4", advance=follow("plms4"), now=0.0, **run_)
+    bpb.update(played, live_key="plms4", advance=follow("plms4"), report=report(0, True, frames=steps), now=10.0,
+               **run_)
+    changed = bpb.update(played, live_key="ddim", advance=follow("ddim"), now=10 + 3 / 24, **run_)  # frame 3
+    assert starts == [1] and resumed == [3] and changed.changes == [3]
+    old, new = played.live.path, changed.live.path
+    assert torch.equal(new[:4], old[:4]) and not torch.equal(new[4:], old[4:])  # x̄_0..x̄_3 kept, then DDIM
+    assert changed.live.t == steps and changed.live.plan == ("ddim", 15.0)
+    from steplab.diffusion import integrate
+    tail = integrate(model.eps_fn(labels, 15.0), old[3], grid[3:], "ddim", return_path=True)[1]
+    assert torch.equal(new[3:], tail)  # DDIM from x̄_3 on the rest of the σ grid, integrated once
