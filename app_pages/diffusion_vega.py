@@ -30,6 +30,7 @@ from steplab.diffusion.theory import applied_method
 
 POINTS_SENT = 40_000  # sample positions sent per chart, all samplers and steps together (beyond: fewer samples)
 READOUT_CHARS = 36  # a readout line: what half of a laptop's chart (~210 px at 1000 px) shows at 11 px
+SYMLOG_TICKS = [0, -0.5, -1, -2, -5, -10, -20, -50, -100, -200, -500, -1e3, -1e4, -1e5]
 SERIES = ["worst δλ", "median δλ"]  # the history panel's two lines
 SERIES_COLORS = ["#d62728", "#1f77b4"]  # their colours (as the server player's history chart)
 
@@ -225,8 +226,9 @@ def region_group(region: Region, z: np.ndarray, loci: dict, x_min: float, w: str
                    {"name": "stable", "type": "ordinal", "domain": ["inside", "outside"],
                     "range": ["#1f77b4", "#d62728"]}],
         "axes": [{"orient": "bottom", "scale": "x", "title": "Re δλ", "tickCount": 5},
-                 {"orient": "left", "scale": "y", "title": "Im δλ", "values": [-1, 0, 1]}],  # narrow: fits the gap
-        "legends": [{"fill": "stable", "orient": "top-left", "title": "δλ of each sample", "symbolType": "circle",
+                 {"orient": "left", "scale": "y", "values": [-1, 0, 1], "title": "Im δλ", "titleAngle": 0,
+                  "titleAlign": "left", "titleBaseline": "top", "titleX": 6, "titleY": 4}],  # inside: fits the gap
+        "legends": [{"fill": "stable", "orient": "bottom-left", "title": "δλ of each sample", "symbolType": "circle",
                      "labelFontSize": 10, "titleFontSize": 10, "fillColor": "rgba(255,255,255,0.8)", "padding": 3}],
         "marks": [{"type": "group", **fill(w, h), "marks": [
             {"type": "line", "name": "locus_mark", "from": {"data": "locus_now"}, "interactive": False,
@@ -265,7 +267,9 @@ def history_panel(z: np.ndarray, left: float, changes, w: str, h: str) -> dict:
         "fontSize": {"value": 10}, "fill": {"value": "#2ca02c"}, "text": {"value": f"region's left end {left:.3g}"}}}})
     for axis in group["axes"]:
         axis["gridScale"] = "x"  # grid lines as long as the panel is wide, not into the next panel
-    group["legends"] = [{"stroke": "color", "orient": "top-right", "symbolType": "stroke", "labelFontSize": 10,
+        if axis["scale"] == "y":  # symlog ticks at round values
+            axis.update(format="~r", values=[v for v in SYMLOG_TICKS if y["domain"][0] <= v <= y["domain"][1]])
+    group["legends"] = [{"stroke": "color", "orient": "bottom-left", "symbolType": "stroke", "labelFontSize": 10,
                          "encode": {"labels": {"update": {"text": {"signal": f"{SERIES!r}[datum.value]"}}}}}]
     return group
 
