@@ -6,22 +6,27 @@ noise) has no bias; what matters is asymmetry."""
 from __future__ import annotations
 
 import math
+import time
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, ensemble, keys, specs
+from app_pages import browser_playback, charts, ensemble, keys, specs
+from app_pages import browser_player as bp
+from app_pages import clipping_theory as ct
+from app_pages import clipping_vega as cv
+from app_pages.clipping_vega import RELAXATIONS
 from app_pages.controls import Control, Controls
 from app_pages.live import Live, start_of
 from app_pages.pins import Pins, step_clip_pins
 from app_pages.player import playback
-from app_pages.ui import THEORY, device, fmt, measure, page_clock, reproduce_expander
-from steplab.clipping import bias_theory, khs_envelope, measured_bias, simulate_bias
-from steplab.clipping.theory import mean_field_slope
+from app_pages.ui import device, fmt, measure, page_clock, reproduce_expander
+from steplab.clipping import measured_bias
 from steplab.device import make_generator
-from steplab.problems import CauchyNoise, CommonNoise, ExpNoise, Noisy, Quadratic, TwoPointNoise
+from steplab.problems import CommonNoise, Noisy, Quadratic
 from steplab.trajectory import Trajectory, run
 from steplab.transforms import chain, clip_per_sample, optimizer, scale
 
@@ -39,10 +44,11 @@ CONTROLS = [
     ensemble.control(PAGE),  # "chains": its range and default follow the device (app_pages.ensemble.SIZES)
     Control("steps", "steps", "int", 500, low=100, high=4000, step=100),  # 500: past 6 relaxations at the defaults
     Control("seed", "seed", "int", 0, low=0, high=99),
+    Control("playback", "playback", "select", "browser", options=("browser", "server"),
+            labels={"browser": "in the browser (the whole run sent once)",
+                    "server": "on the server (a rerun per frame)"}),
 ]
 SPECS = {spec.name: spec for spec in CONTROLS}
-RELAXATIONS = 6  # a burn-in of 6 relaxation times 1/(η h′) leaves e⁻⁶ ≈ 0.25% of the start's offset
-SWEEP_MAX_STEPS = 40_000
 CHUNK_ELEMENTS = 2**25  # steps x chains recorded by one run() call of the live view (~256 MB per float64 array)
 
 
@@ -54,14 +60,6 @@ def run_labels(runs: list[tuple[float | None, float]]) -> list[str]:
     names = ["clipped:", "unclipped:"] + [f"pin {i}:" for i in range(1, len(runs) - 1)]
     return [f"{r + 1} · {name} c = {'∞' if c is None else f'{c:g}'}, η = {eta:g}"
             for r, (name, (c, eta)) in enumerate(zip(names, runs, strict=True))]
-
-
-def make_noise(v: dict):
-    if v["noise"] == "two_point":
-        return TwoPointNoise(v["sigma"], v["p"])
-    if v["noise"] == "exp":
-        return ExpNoise(v["sigma"])
-    return CauchyNoise(v["sigma"])
 
 
 def noise_code(v: dict) -> str:
@@ -144,66 +142,6 @@ bias = measured_bias(chain_mean).item()  # |tail average over T/2 <= t < T|
 print(f"measured bias = {{bias:.4f}}, theory = {{bias_theory({v['c']:g}, noise).item():.4f}}")"""
 
 
-def relaxation_steps(noise, c, eta: float) -> torch.Tensor:
-    """1/(η h′(y)) per threshold: the mean field's relaxation time at its root y (h′ = P(|y + ξ| < c))."""
-    root = torch.nan_to_num(bias_theory(c, noise), nan=0.0)
-    return 1.0 / (eta * mean_field_slope(c, noise, at=root))  # inf where the mean field is flat (p = 1/2)
-
-
-@st.cache_data(max_entries=32, show_spinner="Measuring the bias for 12 thresholds in one batched run…")
-def measured_curve(noise_name: str, sigma: float, p: float, eta: float, seed: int, batch: int = 1,
-                   per_sample: bool = True) -> pd.DataFrame:
-    """simulate_bias over 12 thresholds x 256 chains (float32, one tensor program), run for a burn-in of
-    RELAXATIONS times the slowest threshold's relaxation time (at most SWEEP_MAX_STEPS steps in all); a
-    threshold whose burn-in is shorter than that is marked "not yet stationary" and gets no bias. For batch
-    clipping the per-sample slope h′ is used: an estimate (averaging b draws changes the noise's law)."""
-    noise = make_noise({"noise": noise_name, "sigma": sigma, "p": p})
-    c = torch.logspace(math.log10(0.05), math.log10(20.0), 12, dtype=torch.float64) * sigma
-    relax = relaxation_steps(noise, c, eta)
-    needed = RELAXATIONS * relax
-    finite = needed[torch.isfinite(needed)]
-    burn_in = max(1000, math.ceil(float(finite.max()) if finite.numel() else 1000))
-    steps = min(SWEEP_MAX_STEPS, 2 * burn_in)
-    result = simulate_bias(c, eta, noise, batch, per_sample, chains=256, steps=steps, burn_in=steps // 2, seed=seed,
-                           dtype=torch.float32, device=device())
-    stationary = (needed <= steps // 2).numpy()
-    bias = np.where(stationary, result.bias.double().cpu().numpy(), np.nan)
-    return pd.DataFrame({"c": c.numpy(), "bias": bias, "stderr": result.standard_error.double().cpu().numpy(),
-                         "theory": bias_theory(c, noise, batch, per_sample).numpy(), "relaxation": relax.numpy(),
-                         "steps": steps,
-                         "stationary": stationary})
-
-
-def sweep_table(sweep: pd.DataFrame) -> pd.DataFrame:
-    """The sweep's readout: measured bias ± 2 standard errors beside the theory, or "not yet stationary"."""
-    return pd.DataFrame({
-        "c": [f"{c:.3g}" for c in sweep["c"]],
-        "measured bias ± 2 s.e.": [f"{b:.4f} ± {2 * e:.4f}" if ok else "not yet stationary"
-                                   for b, e, ok in zip(sweep["bias"], sweep["stderr"], sweep["stationary"])],
-        "theory": [theory_text(t) for t in sweep["theory"]],
-        "relaxation 1/(η h′) (steps)": [f"{r:.3g}" if math.isfinite(r) else "∞ (flat mean field)"
-                                        for r in sweep["relaxation"]],
-        "steps run (burn-in half)": sweep["steps"]})
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def theory_at(noise_name: str, sigma: float, p: float, c: float, batch: int = 1, per_sample: bool = True) -> float:
-    """The predicted bias at one threshold (mean-field root; NaN where the theory has no closed form)."""
-    return float(bias_theory(c, make_noise({"noise": noise_name, "sigma": sigma, "p": p}), batch, per_sample)[0])
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def theory_curves(noise_name: str, sigma: float, p: float) -> bytes:
-    """Theory bias over 80 thresholds (and the KHS envelope), as Arrow bytes."""
-    noise = make_noise({"noise": noise_name, "sigma": sigma, "p": p})
-    grid = torch.logspace(math.log10(0.01), math.log10(100.0), 80, dtype=torch.float64, device=THEORY)
-    curves = [pd.DataFrame({"c": grid.numpy(), "bias": bias_theory(grid, noise).numpy(), "curve": "mean-field theory"})]
-    if noise_name != "cauchy":
-        curves.append(pd.DataFrame({"c": grid.numpy(), "bias": khs_envelope(grid, sigma).numpy(),
-                                    "curve": "KHS envelope min(σ, σ²/c)"}))
-    return charts.arrow(pd.concat(curves, ignore_index=True))
-
-
 def main() -> None:
     st.title("Clipping bias")
     st.caption("Clipped SGD x ← x − η·clip_c(x + ξ) on f(x) = x²/2: with asymmetric noise the chains settle "
@@ -219,22 +157,26 @@ def main() -> None:
     for name in ("c", "eta", "batch"):
         v[name] = ctl(name)
     v["mode"] = ctl("mode", disabled=v["batch"] == 1)
-    for name in ("chains", "steps", "seed"):
+    for name in ("chains", "steps", "seed", "playback"):
         v[name] = ctl(name)
-    noise = make_noise(v)
+    noise = ct.make_noise(v)
     chains = v["chains"]
     per_sample = v["mode"] == "per_sample"
     problem = Noisy(Quadratic([1.0], device=device()), CommonNoise(noise, group=chains), batch_size=v["batch"],
                     per_sample=per_sample_batches(v))  # every config sees the same draws
-    theory = theory_at(v["noise"], v["sigma"], v["p"], v["c"], v["batch"], per_sample)
+    theory = ct.theory_at(v["noise"], v["sigma"], v["p"], v["c"], v["batch"], per_sample)
     pins = Pins(ctl, parse_pin, format_pin)
     runs = [(v["c"], v["eta"]), (None, v["eta"])] + pins.values  # (c, η); c = None: unclipped
     count = len(runs)
+    browser = v["playback"] == "browser"
 
     def start() -> Live:
         x0 = torch.zeros(count * chains, 1, dtype=torch.float64, device=device())
         at_minimum = start_of(x0.new_zeros(count, 1), x0.new_zeros(count))
-        return Live.at(x0, problem.loss(x0), generator=make_generator(v["seed"], device()), history=at_minimum)
+        live = Live.at(x0, problem.loss(x0), generator=make_generator(v["seed"], device()), history=at_minimum)
+        if browser:  # the chains at every frame the chart will show, kept on the device until counted
+            cv.plan_frames(live.notes, x0, v["steps"])
+        return live
 
     def step(live: Live, k: int) -> Trajectory:
         """k steps of all R configs x C chains in one run(): per-run step size and clip threshold tensors."""
@@ -250,16 +192,35 @@ def main() -> None:
     def advance(live: Live, k: int) -> Live:
         """k steps, in pieces of at most CHUNK_ELEMENTS (steps x chains) per recorded array: a long run of 10⁵
         chains is summarised piece by piece instead of recording every chain's every step at once."""
+        settings = live.notes.setdefault("settings", [])  # (from step, c, η) of the current setting's runs
+        if not settings or settings[-1][1:] != (v["c"], v["eta"]):
+            settings.append((live.t, v["c"], v["eta"]))
         piece = max(1, CHUNK_ELEMENTS // (count * chains))
+
+        def summarise(traj: Trajectory, t0: int) -> Trajectory:
+            cv.record_frames(live.notes, traj.iterates, t0)
+            return per_setting(traj, count)
+
         for done in range(0, k, piece):
-            live.advance(step, min(piece, k - done), summarise=lambda traj: per_setting(traj, count))
+            live.advance(step, min(piece, k - done), summarise=partial(summarise, t0=live.t))
         return live
 
     labels = run_labels(runs)
     reset_key = (v["noise"], v["sigma"], v["p"], v["batch"], v["mode"], chains, v["seed"], tuple(pins.values))
-    player = playback(PAGE, steps=v["steps"], reset_key=reset_key, live_key=(v["c"], v["eta"], v["steps"]),
-                      start=start, advance=advance,
-                      render=lambda live, state: render(live, state, v, runs, labels, theory, chains))
+    run_args = dict(steps=v["steps"], reset_key=reset_key, live_key=(v["c"], v["eta"], v["steps"]), start=start,
+                    advance=advance)
+    if browser:  # the whole run once per change; one chart plays it (app_pages.browser_playback)
+        with measure(PAGE):
+            played = browser_playback.playback(PAGE, **run_args)
+            live = played.live
+            theories = [ct.theory_at(v["noise"], v["sigma"], v["p"], c, v["batch"], per_sample)
+                        for _, c, _ in live.notes["settings"]]  # the chart's x axis holds ±theory of each setting
+            cv.frame_histograms(live.notes, count, [t * sign for t in theories if math.isfinite(t) for sign in (-1, 1)])
+        render(live, {"changes": played.changes, "played": played}, v, runs, labels, theory, chains)
+        slot = st.container()
+    else:
+        live = playback(PAGE, **run_args, render=lambda live, state: render(live, state, v, runs, labels, theory,
+                                                                             chains))["live"]
     pins.buttons((v["c"], v["eta"]), what="setting (c, η)")
 
     st.subheader("The bias floor across thresholds")
@@ -269,64 +230,84 @@ def main() -> None:
                  key=keys.widget(PAGE, "sweep"), icon=":material/query_stats:"):
         st.session_state[keys.widget(PAGE, "sweep_for")] = sweep_for
         sweep = True
-    live = player["live"]
     biases = tail_bias(live.history.iterates[:, :, 0].numpy())
-    measured = float(biases[0])
-    clipped = [r for r in range(count) if runs[r][0] is not None]
-    data = {"theory": theory_curves(v["noise"], v["sigma"], v["p"]),
-            "now": pd.DataFrame({"c": [runs[r][0] for r in clipped], "bias": biases[clipped],
-                                 "what": ["this run (live)" if r == 0 else labels[r] for r in clipped],
-                                 "note": [stationarity(noise, runs[r][0], runs[r][1], live.t) for r in clipped]})}
+    segments = ct.run_segments(live, runs, v)
+    data = {"theory": ct.theory_curves(v["noise"], v["sigma"], v["p"])}
     if sweep:
         with measure(PAGE):
-            data["sweep"] = measured_curve(v["noise"], v["sigma"], v["p"], v["eta"], v["seed"], v["batch"], per_sample)
-    charts.show(specs.curve_spec(sweep), data)
+            data["sweep"] = ct.measured_curve(v["noise"], v["sigma"], v["p"], v["eta"], v["seed"], v["batch"],
+                                              per_sample)
+    if browser:
+        with measure(PAGE):
+            spec = cv.spec(live.history, labels, segments, bp.arrow_frame(data["theory"]), data.get("sweep"),
+                           live.notes["histograms"], played.changes, chart_start(played, sweep), played.spec_id,
+                           played.anchor.fps)
+        browser_playback.draw(PAGE, played, spec, slot)
+        slot.caption(f"The readouts and the table above are the end of the run (step {live.t}); ▶ and the grey bar "
+                     "play and scrub it, every panel at the same step, and c or η changed mid-way continues from the "
+                     "step the chart is at.")
+    else:
+        clipped = [r for r in range(count) if runs[r][0] is not None]
+        ok = cv.bias_frames(live.history.iterates[:, :, 0].numpy(), np.array([live.t]), segments)["ok"][0]
+        data["now"] = pd.DataFrame({"c": [runs[r][0] for r in clipped], "bias": biases[clipped],
+                                    "what": ["this run (live)" if r == 0 else labels[r] for r in clipped],
+                                    "note": ["" if ok[r] else "not yet stationary" for r in clipped]})
+        charts.show(specs.curve_spec(sweep), data)
     if sweep:
-        st.dataframe(sweep_table(data["sweep"]), hide_index=True)
+        st.dataframe(ct.sweep_table(data["sweep"]), hide_index=True)
     st.caption("Grey: theory (the stationary point of the mean clipped gradient); dashed: min(σ, σ²/c), the "
                "worst-case order over noise laws of variance σ² in Koloskova–Hendrikx–Stich's bounds (a two-point law "
-               "attains it; a given law can lie far below); red +: this run's measured bias (and the pinned "
-               f"runs'), marked “not yet stationary” while T/2 is shorter than {RELAXATIONS} relaxation times "
-               "1/(η h′): the chains, started at the minimum, are still moving towards their stationary point. "
-               "Cauchy noise is symmetric, so its bias is 0 — but unclipped SGD never settles (see the histogram).")
+               f"attains it; a given law can lie far below); {'+' if browser else 'red +'}: this run's measured bias "
+               f"(and the pinned runs'){' at the step shown' if browser else ''}, marked “not yet stationary” while "
+               f"T/2 is shorter than {RELAXATIONS} relaxation times 1/(η h′) after its setting began: the chains, "
+               "started at the minimum, are still moving towards their stationary point."
+               + (" Circles: the sweep, each threshold run past its relaxation time (static)." if sweep else "")
+               + " Cauchy noise is symmetric, so its bias is 0 — but unclipped SGD never settles (see the histogram).")
     reproduce_expander(reproduce_code(v), "The page runs the unclipped chains and the pinned settings alongside, on "
                        "the same noise draws: set lr and clip_threshold to a pin's values to reproduce it.")
-    st.session_state[keys.result(PAGE)] = {"t": live.t, "bias": measured, "theory": theory, "runs": runs,
+    st.session_state[keys.result(PAGE)] = {"t": live.t, "bias": float(biases[0]), "theory": theory, "runs": runs,
                                            "labels": labels, "biases": biases.tolist(), "x": live.x}
     ctl.finish(extra={"pins": pins.param()})
     clock.show()
 
 
-def stationarity(noise, c: float, eta: float, t: int) -> str:
-    """'' once the averaging window t ≥ T/2 starts RELAXATIONS relaxation times in, else 'not yet stationary'."""
-    relax = float(relaxation_steps(noise, torch.tensor([c], dtype=torch.float64, device=THEORY), eta)[0])
-    return "" if t // 2 >= RELAXATIONS * relax else "not yet stationary"
-
-
-def theory_text(value: float) -> str:
-    return "–" if math.isnan(value) else f"{value:.4f}"
+def chart_start(played, sweep: bool) -> dict:
+    """Where the chart starts: the run's own start, or the frame it is at now when only the sweep's points came
+    or went (a new spec restarts the chart: pressing the sweep button must not send it back)."""
+    key = keys.widget(PAGE, "chart_start")
+    drawn = st.session_state.get(key)
+    if drawn is not None and drawn[0] == played.spec_id:
+        if drawn[1] == sweep:
+            return drawn[2]
+        pos = played.anchor.position(time.monotonic())
+        start = {"pos": pos, "playing": played.anchor.playing and pos < played.anchor.frames}
+    else:
+        start = played.start_frame()
+    st.session_state[key] = (played.spec_id, sweep, start)
+    return start
 
 
 def render(live: Live, state: dict, v: dict, runs: list, labels: list[str], theory: float, chains: int) -> None:
-    history = live.history
-    chain_mean = history.iterates[:, :, 0].numpy()  # [t + 1, R] mean over chains of x_t
-    diverged = live.notes.get("diverged chains", np.zeros(len(runs), dtype=int))
-    bias = tail_bias(chain_mean)
+    """The readouts, of the live step (server player) or of the end of the run (browser: its chart plays the
+    run); the server player's charts."""
+    history, end = live.history, state.get("played") is not None
+    segments = ct.run_segments(live, runs, v)
+    at = cv.bias_frames(history.iterates[:, :, 0].numpy(), np.array([live.t]), segments)
+    bias, diverged = at["bias"][0], live.notes.get("diverged chains", np.zeros(len(runs), dtype=int))
+    if end:
+        st.caption(f"At the end of the run (step {live.t}; the chart below plays it step by step):")
     cols = st.columns(4)
-    cols[0].metric("step", f"{live.t} / {v['steps']}")
-    relax = float(relaxation_steps(make_noise(v), torch.tensor([v["c"]], dtype=torch.float64, device=THEORY),
-                                   v["eta"])[0])
-    settled = live.t // 2 >= RELAXATIONS * relax
-    cols[1].metric("measured bias (clipped)", f"{bias[0]:.4f}", help="|mean over chains and over t ≥ T/2 of x_t|",
-                   delta=None if settled else f"not yet stationary: burn-in needs ≥ {RELAXATIONS} × {relax:.3g} steps",
-                   delta_color="off")
-    cols[2].metric("theory", theory_text(theory))
+    cols[0].metric("steps run" if end else "step", f"{live.t} / {v['steps']}")
+    relax = cv.in_force(segments[0], live.t)["relax"]
+    cols[1].metric("measured bias (clipped)", f"{bias[0]:.4f}",
+                   help="|mean over chains and over t ≥ T/2 of x_t|", delta_color="off",
+                   delta=None if at["ok"][0, 0] else f"not yet stationary: burn-in needs ≥ {RELAXATIONS} × {relax:.3g} "
+                                                     "steps")
+    cols[2].metric("theory", ct.theory_text(theory))
     cols[3].metric("unclipped", f"{bias[1]:.4f}")
-    count = len(runs)
     rows = [{"run": labels[r], "c": "∞" if c is None else f"{c:g}", "η": f"{eta:g}",
              "measured bias": f"{bias[r]:.4f}",
-             "theory": "–" if c is None else theory_text(theory_at(v["noise"], v["sigma"], v["p"], c, v["batch"],
-                                                                   v["mode"] == "per_sample")),
+             "theory": ct.theory_text(segments[r][-1]["theory"]),
              "mean loss": fmt(float(history.loss[-1, r])),
              "mean ‖g‖ raw": fmt(float(history.grad_norm[-1, r])) if live.t else "–",
              "mean ‖g‖ clipped": fmt(float(history.clipped_grad_norm[-1, r])) if live.t else "–",
@@ -337,34 +318,10 @@ def render(live: Live, state: dict, v: dict, runs: list, labels: list[str], theo
         if diverged[r]:
             st.error(f"**{labels[r]}**: {diverged[r]} chains diverged (|x| blew past 10⁶; heavy-tailed noise "
                      f"with η = {eta:g} and {'no clipping' if c is None else f'c = {c:g}'})", icon=":material/error:")
-    left, right = st.columns(2)
-    with measure(PAGE):  # the chains stay on the device: only the 40 bin counts per setting come back
-        x = live.x[:, 0].reshape(count, chains)
-        finite = x[torch.isfinite(x)]
-        low, high = (torch.quantile(finite, finite.new_tensor([0.01, 0.99])).tolist() if finite.numel()
-                     else (-1.0, 1.0))
-        low, high = min(low, -abs(theory) if math.isfinite(theory) else low), max(high, abs(theory) if
-                                                                                  math.isfinite(theory) else high)
-        edges = np.linspace(low - 1e-9, high + 1e-9, 41)
-        histogram = ensemble.histograms(x, edges[0], edges[-1], bins=40).cpu().numpy()
-    live.notes["histogram counts"] = histogram.sum(1).tolist()
-    bins = []
-    for r, counts in enumerate(histogram):
-        bins.append(pd.DataFrame({"run": labels[r], "left": edges[:-1], "right": edges[1:], "count": counts,
-                                  "zero": 0}))
-    marks = [{"x": 0.0, "what": "minimum"}]
-    if math.isfinite(theory) and theory > 0:
-        sign = 1.0 if bias[0] == 0 or chain_mean[-1][0] >= 0 else -1.0
-        marks.append({"x": sign * theory, "what": "theory"})
-    charts.show(specs.histogram_spec(), {"bins": pd.concat(bins, ignore_index=True), "marks": pd.DataFrame(marks)},
-                left)
-    rms = np.sqrt(2 * history.loss.numpy())  # f = x²/2: √(2 E f(x_t)) = √E‖∇f(x_t)‖², ≥ E‖∇f(x_t)‖ (Jensen)
-    charts.series(charts.long_frame(rms, labels, column="rms grad"), "rms grad",
-                  "the rate: √E‖∇f(x_t)‖² over the chains (log)", labels, log=True, height=300,
-                  changes=state["changes"], container=right)
-    frame = charts.long_frame(chain_mean, labels, column="mean x")
-    charts.series(frame, "mean x", "mean over chains of x_t", labels, log=False, height=260,
-                  changes=state["changes"])
+    if not end:
+        with measure(PAGE):  # the chains stay on the device: only the bin counts per setting come back
+            sign = 1.0 if bias[0] == 0 or history.iterates[-1, 0, 0] >= 0 else -1.0
+            cv.server_charts(history, live.x, labels, state["changes"], theory, sign, st, live.notes)
 
 
 main()

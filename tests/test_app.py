@@ -156,8 +156,8 @@ MAIN_CHARTS = {
     "app_pages/playground.py": [("path on the loss landscape", "paths"), ("path on the loss landscape", "iso"),
                                 ("error along each eigen-direction", "errors_lines"), ("loss f(x_t)", "loss_lines"),
                                 ("gradient norm ‖g_t‖", "grads_lines"), ("", "stable"), ("", "here")],
-    "app_pages/clipping.py": [("where the chains are now", "bins"), ("mean over chains of x_t", "series"),
-                              ("measured bias vs theory", "theory"), ("measured bias vs theory", "now")],
+    "app_pages/clipping.py": [("where the chains are", "hist_rows"), ("mean over chains of x_t", "mean_lines"),
+                              ("measured bias vs theory", "curve_theory"), ("measured bias vs theory", "curve_bias")],
     "app_pages/logistic.py": [("decision boundaries", "points"), ("decision boundaries", "lines"),
                               ("loss f(θ_t)", "loss_lines"), ("normalized margin", "margin_lines"),
                               ("training accuracy", "accuracy_lines"), ("training accuracy", "accuracy_markers"),
@@ -397,7 +397,7 @@ def test_clipping_batch_toggle_per_sample_keeps_the_bias_batch_shrinks_it(mode, 
 
 
 def test_clipping_reset_shows_step_zero_and_steps_on():
-    at = open_app("app_pages/clipping.py", chains="16", steps="100")
+    at = open_app("app_pages/clipping.py", chains="16", steps="100", playback="server")
     click(at, "clipping.reset")  # t = 0: no tail window to average yet, the bias shown is |x_0| = 0
     assert at.session_state["_result.clipping"]["t"] == 0 and at.session_state["_result.clipping"]["bias"] == 0
     click(at, "clipping.step")
@@ -936,10 +936,11 @@ def test_stability_map_marks_the_pinned_runs_and_keeps_damping_inside_the_stable
 
 
 def test_clipping_live_point_says_when_the_run_is_not_yet_stationary():
-    slow = open_app("app_pages/clipping.py", eta="0.001", steps="500", chains="64")  # 1/(η h′) ≈ 1000 steps
+    """The server player's chart (the browser's: tests/test_playback_clipping.py)."""
+    slow = open_app("app_pages/clipping.py", eta="0.001", steps="500", chains="64", playback="server")  # 1/(ηh′) ~ 10³
     now = next(frames["now"] for _, frames in charts_drawn(slow) if "now" in frames)
     assert list(now["note"]) == ["not yet stationary"]
-    settled = open_app("app_pages/clipping.py", chains="64")  # η = 0.03, T = 500: past 6 relaxation times
+    settled = open_app("app_pages/clipping.py", chains="64", playback="server")  # η = 0.03, T = 500: past 6 relaxations
     now = next(frames["now"] for _, frames in charts_drawn(settled) if "now" in frames)
     assert list(now["note"]) == [""]
     spec = next(s for s in chart_specs(settled) if title_text(s).startswith("measured bias vs theory"))
