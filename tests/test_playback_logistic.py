@@ -122,6 +122,15 @@ def test_the_logistic_page_continues_mid_run_from_the_reported_step(monkeypatch)
         assert values(panel(spec, name), f"{name}_changes") == [{"s": 24}], name
 
 
+def test_the_playback_control_switches_between_the_players_in_one_session():
+    at = open_page()
+    for mode, kind in (("server", dict), ("browser", bpb.Played), ("server", dict)):
+        next(w for w in at.selectbox if w.key == "logistic.playback").set_value(mode).run()
+        assert not at.exception, (mode, [e.value for e in at.exception])
+        assert isinstance(at.session_state["_player.logistic"], kind), mode
+        assert at.session_state["_result.logistic"]["t"] == 100  # either player shows a new run whole
+
+
 # ----------------------------------------------------------------------------- in a real browser
 
 
