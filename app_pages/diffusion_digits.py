@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, keys
+from app_pages import browser_playback, charts, diffusion_digits_vega, keys
 from app_pages.charts import named, vega_spec
 from app_pages.controls import Control, Controls
 from app_pages.live import SamplerPath
@@ -48,6 +48,9 @@ CONTROLS = [
     Control("seed", "seed", "int", 0, low=0, high=99),
     Control("compare", "compare with (same noise, digit, N and w)", "select", "plms4",
             options=("none", "ddim", "plms4", "dpm++", "hb3.8", "ghvb3.8")),
+    Control("playback", "playback", "select", "browser", options=("browser", "server"),
+            labels={"browser": "in the browser (the whole run sent once)",
+                    "server": "on the server (a rerun per frame)"}),
 ]
 GRID_SIDE = 4  # a 4×4 grid of samples of the chosen digit
 ZOOM = 8  # screen pixels per image pixel
@@ -157,7 +160,7 @@ def main() -> None:
     ctl.show_warnings()
     v = {"digit": ctl("digit"), "sampler": ctl("sampler")}
     v["beta"] = ctl("beta", disabled=v["sampler"] in ("ddim", "plms", "dpm++"))
-    for name in ("steps", "guidance", "seed", "compare"):
+    for name in ("steps", "guidance", "seed", "compare", "playback"):
         v[name] = ctl(name)
     method = method_name(v["sampler"], 3.0 + v["beta"])  # order 4 (m = 3 + β); dpm++hb takes β = frac(m)
     with measure(PAGE):
@@ -176,10 +179,16 @@ def main() -> None:
     def advance(live: SamplerPath, k: int) -> SamplerPath:
         return live.follow((method, v["guidance"]), eps, grid, v["steps"], k)
 
-    player = playback(PAGE, steps=v["steps"], reset_key=(v["digit"], v["steps"], v["seed"]),
-                      live_key=(method, v["guidance"]), start=start, advance=advance,
-                      render=lambda live, state: render(live, v, method, grid.tolist(), other))
-    live = player["live"]
+    run = dict(steps=v["steps"], reset_key=(v["digit"], v["steps"], v["seed"]), live_key=(method, v["guidance"]),
+               start=start, advance=advance)
+    if v["playback"] == "browser":  # the whole path once per change; one chart plays it (app_pages.browser_playback)
+        with measure(PAGE):  # a mid-run change keeps x̄_0..x̄_k of the path shown and integrates on from x̄_k
+            played = browser_playback.playback(PAGE, **run, resume=lambda shown, k: SamplerPath(
+                path=shown.path, plan=shown.plan, t=k))
+        live = played.live
+        render_browser(played, v, method, grid.tolist(), other)
+    else:
+        live = playback(PAGE, **run, render=lambda live, state: render(live, v, method, grid.tolist(), other))["live"]
     final = data_scale(live.path[-1:].cpu(), grid.tolist()[-1:])[0]  # x_N = x̄_N/√(1 + σ_N²)
     with measure(PAGE):
         classifier_ready()
@@ -220,5 +229,27 @@ def render(live: SamplerPath, v: dict, method: str, sigmas: list[float], other: 
     frame = pd.DataFrame([{"step": k, "run": name, "fraction": float(f)}
                           for name, values in series.items() for k, f in enumerate(values)])
     charts.show(out_of_range_spec(v["steps"]), {"series": frame})
+    st.caption("Step 0 is pure noise N(0, 1), of which 21 % lies beyond ±1.25; the trained model's DDIM samples at "
+               "N = 50, w = 1 have about 4 % (our regression value, 40 samples of all digits).")
+
+
+def render_browser(played, v: dict, method: str, sigmas: list[float], other: np.ndarray | None) -> None:
+    """Playback in the browser: both grids, the out-of-range share per step and the readout as one chart
+    (app_pages.diffusion_digits_vega) following the step shown."""
+    shown = data_scale(played.live.path.cpu(), sigmas)  # x_0..x_N, [N+1, 16, 64]
+    names, states = [method], [shown]
+    if other is not None:
+        names.append(v["compare"])
+        states.append(data_scale(torch.from_numpy(other), sigmas))
+    shares = [out_of_range_per_step(x) for x in states]
+    limit = 1 + OUT_OF_RANGE_MARGIN
+    st.session_state.setdefault(keys.result(PAGE), {}).update(frame_t=played.live.t, out_of_range=shares[0])
+    st.caption("▶ and the grey bar above the chart play and scrub the whole path (computed once); the grids, the "
+               "share per step and the readout follow the step shown, and a setting changed mid-way continues from "
+               "that step.")
+    browser_playback.draw(PAGE, played, diffusion_digits_vega.spec(
+        names=names, codes=[diffusion_digits_vega.pixel_codes(x.numpy(), limit) for x in states],
+        out_of_range=shares, sigmas=sigmas, digit=v["digit"], limit=limit, changes=played.changes,
+        start=played.start_frame(), spec_id=played.spec_id, fps=played.anchor.fps))
     st.caption("Step 0 is pure noise N(0, 1), of which 21 % lies beyond ±1.25; the trained model's DDIM samples at "
                "N = 50, w = 1 have about 4 % (our regression value, 40 samples of all digits).")

@@ -782,7 +782,7 @@ def test_the_share_link_of_the_home_page_has_its_slash():
 
 def test_diffusion_digits_mode_draws_the_chosen_digit_and_matches_its_code():
     at = open_app("app_pages/diffusion.py", mode="digits", digit="7", sampler="hb", beta="0.8", steps="6",
-                  guidance="2", compare="plms4")
+                  guidance="2", compare="plms4", playback="server")
     page = at.session_state["_result.diffusion_digits"]
     assert page["method"] == "hb3.8" and page["t"] == 6 and len(at.get("image")) == 2  # this sampler and plms4
     namespace = run_code(at)
@@ -796,7 +796,7 @@ def test_diffusion_digits_mode_draws_the_chosen_digit_and_matches_its_code():
 
 
 def test_diffusion_digits_step_advances_the_counter_and_the_readout():
-    at = open_app("app_pages/diffusion.py", mode="digits", steps="5")
+    at = open_app("app_pages/diffusion.py", mode="digits", steps="5", playback="server")
     click(at, "diffusion_digits.reset")
     assert live_of(at, "diffusion_digits").t == 0
     click(at, "diffusion_digits.step")
@@ -816,7 +816,7 @@ def test_diffusion_digits_step_advances_the_counter_and_the_readout():
     ({"mode": "pixels"}, ("`mode`",)),
 ])
 def test_diffusion_digits_mode_warns_on_bad_links(params, warned):
-    at = open_app("app_pages/diffusion.py", **params)
+    at = open_app("app_pages/diffusion.py", playback="server", **params)  # the images: the server player's
     warnings = " ".join(w.value for w in at.warning)
     assert all(name in warnings for name in warned), warnings
     if params["mode"] == "digits":
@@ -828,7 +828,7 @@ def test_diffusion_digits_mode_warns_on_bad_links(params, warned):
 @pytest.mark.parametrize("params", [{"sampler": "ghvb", "beta": "0.1", "steps": "2", "guidance": "15"},
                                     {"sampler": "dpm++hb", "beta": "0.1", "steps": "50", "guidance": "0"}])
 def test_diffusion_digits_mode_at_the_slider_ends_reports_finite_numbers(params):
-    at = open_app("app_pages/diffusion.py", mode="digits", **params)
+    at = open_app("app_pages/diffusion.py", mode="digits", playback="server", **params)
     page = at.session_state["_result.diffusion_digits"]
     assert page["t"] == int(params["steps"]) and 0 <= page["accuracy"] <= 1 and 0 <= page["out_of_range_end"] <= 1
     assert np.isfinite(page["out_of_range"]).all() and len(at.get("image")) == 2

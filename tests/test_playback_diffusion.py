@@ -129,6 +129,59 @@ def test_many_samples_are_sent_as_a_density_per_step(monkeypatch):
     assert sum(data["cells"][-1]["n"]) == 128
 
 
+# ----------------------------------------------------------------------------- digits mode
+
+
+def test_digits_chart_holds_both_grids_at_every_step_in_the_colours_of_the_server_image():
+    """Digits mode: the grids of this sampler and the comparison at every step (1,024 pixel codes a frame), which
+    decode to the server player's image (grid_image), and the out-of-range share per step as a series."""
+    from app_pages import diffusion_digits as dd
+    from app_pages import diffusion_digits_vega as ddv
+
+    at = open_page(mode="digits", steps="6")
+    spec = player_spec(at)
+    check_player_spec(spec)
+    data, steps = data_of(spec), 6
+    for g in (0, 1):  # hb3.8 and plms4
+        rows = data[f"grid{g}_pixels"]
+        assert [r["s"] for r in rows] == list(range(steps + 1)) and all(len(r["v"]) == 1024 for r in rows)
+        assert all(0 <= c <= ddv.NOT_FINITE for r in rows for c in r["v"])
+    live = at.session_state["_player.diffusion_digits"].live
+    x = dd.data_scale(live.path.cpu(), sigma_grid(steps).tolist())
+    image = dd.grid_image(x[-1])[:: dd.ZOOM, :: dd.ZOOM]  # one value per image pixel, white gaps included
+    codes = np.array(data["grid0_pixels"][-1]["v"])
+    for j in range(0, 1024, 37):
+        tile, p = divmod(j, 64)
+        pixel = image[(tile // 4) * 10 + 1 + p // 8, (tile % 4) * 10 + 1 + p % 8]
+        code = codes[j]
+        expected = ({ddv.ABOVE: (0.95, 0.15, 0.15), ddv.BELOW: (0.15, 0.35, 0.95), ddv.NOT_FINITE: (0.9, 0.0, 0.9)}
+                    .get(code, (code / 255,) * 3))
+        np.testing.assert_allclose(pixel, expected, atol=1 / 255)
+    share = at.session_state["_result.diffusion_digits"]["out_of_range"]
+    line = next(line for line in data["oor_lines"] if line["r"] == 0)
+    np.testing.assert_allclose(line["v"], share, rtol=1e-3)
+    assert line["s"] == list(range(steps + 1))
+
+
+def test_digits_sampler_change_mid_run_continues_from_the_reported_step(monkeypatch):
+    clock = [100.0]
+    at = open_page(mode="digits", steps="8")
+    played = at.session_state["_player.diffusion_digits"]
+    old = played.live.path.clone()
+    monkeypatch.setattr(bpb, "reported", lambda page: report(0, True, played.spec_id, 8))
+    monkeypatch.setattr(bpb.time, "monotonic", lambda: clock[0])
+    at.run()
+    clock[0] = 100.0 + 3 / 24
+    next(w for w in at.selectbox if w.key == "diffusion_digits.sampler").set_value("ddim").run()
+    assert not at.exception, [e.value for e in at.exception]
+    changed = at.session_state["_player.diffusion_digits"]
+    assert changed.changes == [3] and changed.live.plan[0] == "ddim" and changed.live.t == 8
+    assert torch.equal(changed.live.path[:4], old[:4]) and not torch.equal(changed.live.path[4:], old[4:])
+    spec = player_spec(at)
+    assert next(s for s in spec["signals"] if s["name"] == "anim")["value"]["pos"] == 3
+    assert data_of(spec)["oor_changes"] == [{"s": 3}]
+
+
 # ----------------------------------------------------------------------------- in a real browser
 
 
