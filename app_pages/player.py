@@ -57,6 +57,8 @@ def playback(page: str, *, steps: int, reset_key: Any, live_key: Any, start: Cal
     start, advance = _timed(page, start), _timed(page, advance)
     key = keys.player(page)
     state = st.session_state.get(key)
+    if not isinstance(state, dict):
+        state = None  # nothing yet, or the browser player's run (app_pages.browser_playback): start anew
     if state is None or state["reset_key"] != reset_key:
         playing = bool(state and state["playing"])
         state = {"live": _fresh(start, advance, steps, full=not playing), "playing": playing,

@@ -189,3 +189,16 @@ def test_resume_continues_a_path_computed_ahead_without_replaying_it():
     from steplab.diffusion import integrate
     tail = integrate(model.eps_fn(labels, 15.0), old[3], grid[3:], "ddim", return_path=True)[1]
     assert torch.equal(new[3:], tail)  # DDIM from x̄_3 on the rest of the σ grid, integrated once
+
+
+@pytest.mark.parametrize("page", ["playground", "clipping", "logistic", "diffusion", "rnn"])
+def test_switching_between_the_browser_and_the_server_player_keeps_working(page):
+    """One session: browser -> server -> browser -> server; each player starts anew from the other's state."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(f"app_pages/{page}.py")
+    at.run()
+    for mode in ("server", "browser", "server"):
+        next(w for w in at.selectbox if w.key == f"{page}.playback").set_value(mode).run()
+        assert not at.exception, (mode, [e.value for e in at.exception])
+        state = at.session_state[f"_player.{page}"]
+        assert isinstance(state, dict) == (mode == "server")
