@@ -38,9 +38,10 @@ def boundary_ends(theta: np.ndarray, keep: np.ndarray, reach: float) -> list[dic
 
 
 def boundary_group(features: np.ndarray, signs: np.ndarray, ends: list[dict], kinds: list[int], labels: list[str],
-                   box: float, w: str = "width", h: str = "height") -> dict:
+                   box: float, readout: list[dict] = (), w: str = "width", h: str = "height") -> dict:
     """The boundaries panel: the data (● y = +1, ■ y = −1, static) and each run's boundary line at the step shown
-    (dashed: the Batch Perceptron, ``kinds`` = 1), on equal axes over [−box, box]²."""
+    (dashed: the Batch Perceptron, ``kinds`` = 1), on equal axes over [−box, box]²; in the top-left corner each
+    run's accuracy and loss at that step (``readout``: rows {r, s, a, f}, f = null where the loss overflowed)."""
     points = sorted({(round(float(x), 5), round(float(y), 5), int(s > 0)) for (x, y), s in zip(features, signs)})
     x_domain, y_domain = equal_aspect_domains((-box, box, -box, box), w, h)  # a boundary's angle is the one drawn
     line = {"x": {"scale": "x", "signal": "-datum.x"}, "y": {"scale": "y", "signal": "-datum.y"},
@@ -54,6 +55,9 @@ def boundary_group(features: np.ndarray, signs: np.ndarray, ends: list[dict], ki
             {"name": "lines", "values": [{**row, "k": kinds[row["r"]]} for row in ends],
              "transform": [{"type": "flatten", "fields": ["s", "x", "y"]}]},
             {"name": "lines_head", "source": "lines", "transform": [{"type": "filter", "expr": "datum.s === step"}]},
+            {"name": "readout", "values": list(readout), "transform": [{"type": "flatten", "fields": ["s", "a", "f"]}]},
+            {"name": "readout_head", "source": "readout",
+             "transform": [{"type": "filter", "expr": "datum.s === step"}]},
         ],
         "scales": [
             {"name": "x", "domain": {"signal": x_domain}, "range": [0, {"signal": w}], "zero": False, "nice": False},
@@ -72,6 +76,13 @@ def boundary_group(features: np.ndarray, signs: np.ndarray, ends: list[dict], ki
                 **line, "stroke": {"scale": "color", "field": "r"}, "strokeWidth": {"value": 2.5},
                 "strokeDash": {"scale": "dash", "field": "k"},
                 "tooltip": {"signal": "{run: labels[datum.r], step: datum.s}"}}}},
+            {"type": "text", "name": "readouts", "from": {"data": "readout_head"}, "interactive": False,
+             "encode": {"update": {
+                 "x": {"value": 4}, "y": {"signal": "11 + 12 * datum.r"}, "fontSize": {"value": 10},
+                 "fill": {"scale": "color", "field": "r"}, "fontWeight": {"value": "bold"},
+                 "text": {"signal": "split(labels[datum.r], ' · ')[0] + ': accuracy ' + format(datum.a, '.2f') + "
+                                    "(datum.f == null ? ', f overflowed' : ', f = ' "
+                                    "+ format(datum.f, datum.f < 1e-3 ? '.2e' : '.3g'))"}}}},
         ],
         "signals": [{"name": "labels", "value": list(labels)}],
     }
@@ -105,13 +116,16 @@ def spec(features: np.ndarray, signs: np.ndarray, theta: np.ndarray, values: dic
     keep = bp.shown_steps(steps, stride)
     box = round(float(np.abs(features).max() * 1.25), 3)
     ends = boundary_ends(theta, keep, 4 * box)  # past the panel's corners at any width (the rule is clipped)
+    readout = [{"r": r, "s": keep.tolist(), "a": bp.rounded(values["accuracy"][keep, r], 3),
+                "f": [float(f"{f:.4g}") if np.isfinite(f) else None for f in values["loss"][keep, r]]}
+               for r in range(theta.shape[1])]
 
     def lines(name: str, positive: bool) -> list[dict]:
         return panels.lines_of(values[name], keep, diverged_at, positive)
 
     series = partial(panels.series, steps=steps, changes=changes)
     rows = [
-        (ROWS[0], [partial(boundary_group, features, signs, ends, kinds, labels, box),
+        (ROWS[0], [partial(boundary_group, features, signs, ends, kinds, labels, box, readout),
                    series("loss f(θ_t) (log)", lines("loss", True), name="loss")]),
         (ROWS[1], [series("normalized margin min_i y_i a_iᵀθ_t / ‖θ_t‖ (> 0: separated)", lines("margin", False),
                           log=False, name="margin"),

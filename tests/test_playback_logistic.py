@@ -79,6 +79,11 @@ def test_the_logistic_chart_reads_only_what_it_defines_and_its_panels_hold_the_r
     box = round(float(np.abs(data.wu_toy().features.numpy()).max() * 1.25), 3)
     domains = [scale["domain"]["signal"] for scale in boundaries["scales"][:2]]  # one unit as long on both axes
     assert domains == list(equal_aspect_domains((-box, box, -box, box), "w2", "h0"))
+    table = at.dataframe[0].value
+    for row in values(boundaries, "readout"):  # the corner's readout at the last step is the table's (step 100)
+        assert row["s"] == list(range(101))
+        assert row["a"][-1] == pytest.approx(float(table["accuracy"][row["r"]]), abs=1e-3)
+        assert row["f"][-1] == pytest.approx(float(table["loss"][row["r"]]), rel=1e-2)
     diamonds = panel(spec, "accuracy")["marks"][-1]
     assert diamonds["from"]["data"] == "accuracy_markers"  # static: not filtered by the step
     broken = json.loads(json.dumps(spec))
