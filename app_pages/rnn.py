@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_pages import charts, ensemble, keys, specs
+from app_pages import browser_playback, charts, ensemble, keys, rnn_vega, specs
+from app_pages.browser_player import arrow_frame
 from app_pages.controls import Control, Controls
 from app_pages.live import Live
 from app_pages.pins import Pins, step_clip_pins
@@ -39,6 +40,9 @@ CONTROLS = [
     Control("c", "clip threshold c", "log", 1.0, low=0.01, high=100.0),
     Control("steps", "steps", "int", 80, low=10, high=500, step=10),
     ensemble.control(PAGE),  # "starts": random starts for the success rate; range by device (ensemble.SIZES)
+    Control("playback", "playback", "select", "browser", options=("browser", "server"),
+            labels={"browser": "in the browser (the whole run sent once)",
+                    "server": "on the server (a rerun per frame)"}),
 ]
 SPECS = {spec.name: spec for spec in CONTROLS}
 
@@ -73,6 +77,12 @@ def guide_lines() -> bytes:
     return charts.arrow(lines[np.isfinite(lines.b) & (lines.b >= BOX[2]) & (lines.b <= BOX[3])])
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def surface_panel() -> dict:
+    """The surface and its guide lines as the browser chart draws them (:func:`rnn_vega.static_surface`)."""
+    return rnn_vega.static_surface(arrow_frame(surface()), arrow_frame(guide_lines()))
+
+
 def reproduce_code(v: dict) -> str:
     return f"""import torch
 from steplab.rnn.cliff import descend
@@ -85,13 +95,27 @@ for name, traj in (("clipped", clipped), ("unclipped", plain)):
           f"largest ‖∇E‖ = {{traj.grad_norm[:, 0].max().item():.3g}}")"""
 
 
-def apply_click() -> None:
-    """A click on the surface (a selection from the last run) becomes the new start, before the sliders draw."""
+def clicked() -> tuple[object, tuple[float, float]] | None:
+    """The last click on the surface: (what identifies it, (w, b)) or None. The server player's surface chart
+    holds it as its point selection ``start``; the browser player's chart sends it with its transport report
+    (``report["start"]``, :mod:`app_pages.rnn_vega`)."""
     event = st.session_state.get(keys.widget(PAGE, "surface"))
     points = (event or {}).get("selection", {}).get("start") or []
-    if points and points != st.session_state.get(keys.widget(PAGE, "last_click")):
-        st.session_state[keys.widget(PAGE, "last_click")] = points
-        w, b = float(points[0]["x"]), float(points[0]["y"])
+    if points:
+        return points, (float(points[0]["x"]), float(points[0]["y"]))
+    report = browser_playback.reported(PAGE)
+    start = report.get("start") if isinstance(report, dict) else None
+    if isinstance(start, list) and len(start) == 2 and all(isinstance(x, int | float) for x in start):
+        return report, (float(start[0]), float(start[1]))
+    return None
+
+
+def apply_click() -> None:
+    """A click on the surface (from the last run's chart) becomes the new start, before the sliders draw."""
+    click = clicked()
+    if click is not None and click[0] != st.session_state.get(keys.widget(PAGE, "last_click")):
+        st.session_state[keys.widget(PAGE, "last_click")] = click[0]
+        w, b = click[1]
         st.session_state[keys.widget(PAGE, "w0")] = round(min(max(w, BOX[0]), BOX[1]) / 0.05) * 0.05
         st.session_state[keys.widget(PAGE, "b0")] = round(min(max(b, BOX[2]), BOX[3]) / 0.05) * 0.05
 
@@ -105,7 +129,7 @@ def main() -> None:
     apply_click()
     ctl = Controls(PAGE, CONTROLS)
     ctl.show_warnings()
-    v = {name: ctl(name) for name in ("w0", "b0", "eta", "c", "steps", "starts")}
+    v = {name: ctl(name) for name in ("w0", "b0", "eta", "c", "steps", "starts", "playback")}
     problem = CliffProblem()
     pins = Pins(ctl, parse_pin, format_pin)
     runs = [(v["eta"], v["c"]), (v["eta"], None)] + pins.values  # (η, c); c = None: unclipped
@@ -140,10 +164,15 @@ def main() -> None:
         lr, threshold = lr_and_threshold(runs)
         return descend(live.x, lr=lr, clip_threshold=threshold, steps=k)
 
-    player = playback(PAGE, steps=v["steps"], reset_key=(v["w0"], v["b0"], tuple(pins.values), starts),
-                      live_key=(v["eta"], v["c"], v["steps"]), start=start,
-                      advance=lambda live, k: live.advance(step, k),
-                      render=lambda live, state: render(live, state, v, labels))
+    run = dict(steps=v["steps"], reset_key=(v["w0"], v["b0"], tuple(pins.values), starts),
+               live_key=(v["eta"], v["c"], v["steps"]), start=start, advance=lambda live, k: live.advance(step, k))
+    if v["playback"] == "browser":  # the whole run once per change; one chart plays it (app_pages.browser_playback)
+        with measure(PAGE):
+            played = browser_playback.playback(PAGE, **run)
+        render(played.live, {"changes": played.changes, "played": played}, v, labels)
+        player = {"live": played.live}
+    else:
+        player = playback(PAGE, **run, render=lambda live, state: render(live, state, v, labels))
     pins.buttons((v["eta"], v["c"]), what="setting (η, c)")
     reproduce_expander(reproduce_code(v), "Pinned runs: descend(start, lr=η, clip_threshold=c, ...) with their values.")
     live = player["live"]
@@ -151,7 +180,7 @@ def main() -> None:
                                            "final": live.x.tolist(), "runs": runs, "labels": labels,
                                            "x": live.x, "starts": starts}
     if starts:
-        success_section(live, starts, v)
+        success_section(live, starts, v, whole_run=v["playback"] == "browser")
     vanishing_section()
     ctl.finish(extra={"pins": pins.param()})
     clock.show()
@@ -163,14 +192,18 @@ def success_rates(loss: torch.Tensor, starts: int) -> torch.Tensor:
     return (loss < SUCCESS_LOSS).reshape(len(loss), 2, starts).double().mean(-1).cpu()
 
 
-def success_section(live: Live, starts: int, v: dict) -> None:
-    """The random starts' success rate now and over the steps (clipped vs unclipped, same η)."""
+def success_section(live: Live, starts: int, v: dict, whole_run: bool = False) -> None:
+    """The random starts' success rate at step t and over the steps (clipped vs unclipped, same η). With playback
+    in the browser it is not animated: it shows the whole run and says so."""
     rates = live.notes["success"].numpy()  # [t + 1, 2]
-    st.subheader(f"{starts:,} random starts beside the cliff wall")
+    st.subheader(f"{starts:,} random starts beside the cliff wall" + (" (the whole run)" if whole_run else ""))
+    if whole_run:
+        st.caption(f"Not animated: the success at the end of the run (step {live.t}) and over all its steps.")
+    when = "at the end of the run" if whole_run else "now"
     cols = st.columns(2)
-    cols[0].metric(f"success now, clipped (c = {v['c']:g})", f"{rates[-1, 0]:.1%}",
+    cols[0].metric(f"success {when}, clipped (c = {v['c']:g})", f"{rates[-1, 0]:.1%}",
                    help=f"share of the random starts with E < {SUCCESS_LOSS:g} at step {live.t}")
-    cols[1].metric("success now, unclipped", f"{rates[-1, 1]:.1%}")
+    cols[1].metric(f"success {when}, unclipped", f"{rates[-1, 1]:.1%}")
     names = [f"1 · clipped: η = {v['eta']:g}, c = {v['c']:g}", f"2 · unclipped: η = {v['eta']:g}"]
     charts.series(charts.long_frame(rates, names, column="success"), "success",
                   f"share of the {starts:,} random starts with E < {SUCCESS_LOSS:g} (w₀ ~ U(4.5, 6), b₀ = the "
@@ -189,7 +222,8 @@ def vanishing_frame() -> pd.DataFrame:
 def vanishing_section() -> None:
     """The other side of the paper: the back-propagated error vanishing with distance, and Ω holding it up."""
     st.subheader("The vanishing side: ‖∂E_T/∂h_k‖ against T − k")
-    st.caption("Temporal order at T = 50, 100 iterations of clipped SGD (MSGD-C, solid) or clipped SGD + Ω with "
+    st.caption("A separate experiment, not animated (the sliders above do not change it). Temporal order at "
+               "T = 50, 100 iterations of clipped SGD (MSGD-C, solid) or clipped SGD + Ω with "
                "α = 2 (MSGD-CR, dashed) from each of the paper's three initialisations (Sec. 4.1.1), then the mean "
                "norm of the error reaching step k from the loss at step T on fresh sequences. Without Ω both tanh "
                "curves fall more than 20-fold over the 50 steps; with Ω (eq. 10) they stay within a factor 10 of "
@@ -234,10 +268,20 @@ def render(live: Live, state: dict, v: dict, labels: list[str]) -> None:
                      "‖∇E‖ raw": fmt(float(grad_norm[-1, r])) if live.t else "–",
                      "‖∇E‖ clipped": fmt(float(history.clipped_grad_norm[-1, r])) if live.t else "–",
                      "status": status})
+    played = state.get("played")
+    whole_run = f"over the whole run (steps 0–{live.t}): " if played is not None else ""
     for row in rows:
         if row["status"].startswith("thrown"):
-            st.error(f"**{row['run']}** — {row['status']}", icon=":material/error:")
+            st.error(f"**{row['run']}** — {whole_run}{row['status']}", icon=":material/error:")
     st.dataframe(pd.DataFrame(rows), hide_index=True)
+    if played is not None:  # playback in the browser: one chart, every panel following its step
+        st.caption(f"The table and the messages above describe the whole run (step {live.t} at the end); ▶ and "
+                   "the grey bar above the charts play and scrub it. A click on a surface cell starts the runs "
+                   "there; η, c or the steps changed mid-way continue from the step the chart is at.")
+        browser_playback.draw(PAGE, played, rnn_vega.spec(history, labels, BOX, surface_panel(), (v["w0"], v["b0"]),
+                                                          played.changes, played.start_frame(), played.spec_id,
+                                                          played.anchor.fps))
+        return
     left, right = st.columns([3, 2])
     paths = charts.long_frame(loss, labels, column="loss",
                               extra={"w": iterates[..., 0], "b": iterates[..., 1]})
@@ -245,8 +289,8 @@ def render(live: Live, state: dict, v: dict, labels: list[str]) -> None:
     event = charts.show(specs.surface_spec(BOX), {"cells": surface(), "guides": guide_lines(), "paths": paths,
                                                   "start": start},
                         left, on_select="rerun", selection_mode="start", key=keys.widget(PAGE, "surface"))
-    clicked = (event or {}).get("selection", {}).get("start") or []
-    if clicked and clicked != st.session_state.get(keys.widget(PAGE, "last_click")):
+    points = (event or {}).get("selection", {}).get("start") or []
+    if points and points != st.session_state.get(keys.widget(PAGE, "last_click")):
         st.rerun()  # the chart lives in the playback fragment: rerun the whole page so the sliders move
     with right:
         if live.t:

@@ -95,7 +95,7 @@ def test_clicking_the_cliff_surface_moves_the_start(server, browser):
 
 # what a laptop shows: 1000 x 700 with the sidebar open
 # pages whose chart plays itself (app_pages.browser_player); the others have buttons
-BROWSER_PLAYBACK = {"playground", "clipping", "logistic", "diffusion"}
+BROWSER_PLAYBACK = {"playground", "clipping", "logistic", "diffusion", "rnn"}
 LAPTOP_PAGES = [("playground", "laptop_playground"), ("clipping", "laptop_clipping"), ("logistic", "laptop_logistic"),
                 ("diffusion", "laptop_diffusion"), ("rnn", "laptop_rnn")]
 # labels whose text is wider than their box (Streamlit then draws "P…" / "samples off th…")
