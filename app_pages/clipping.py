@@ -276,14 +276,14 @@ def chart_start(played, sweep: bool) -> dict:
     or went (a new spec restarts the chart: pressing the sweep button must not send it back)."""
     key = keys.widget(PAGE, "chart_start")
     drawn = st.session_state.get(key)
-    if drawn is not None and drawn[0] == played.spec_id:
+    if drawn is not None and drawn[0] is played:  # the same run (a fresh one after ?playback=server has id 0 too)
         if drawn[1] == sweep:
             return drawn[2]
         pos = played.anchor.position(time.monotonic())
         start = {"pos": pos, "playing": played.anchor.playing and pos < played.anchor.frames}
     else:
         start = played.start_frame()
-    st.session_state[key] = (played.spec_id, sweep, start)
+    st.session_state[key] = (played, sweep, start)
     return start
 
 

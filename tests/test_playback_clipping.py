@@ -163,6 +163,18 @@ def test_the_sweep_button_adds_its_points_without_sending_the_chart_back(monkeyp
     assert len(at.dataframe) == 2  # the run's table and the sweep's
 
 
+def test_a_fresh_run_after_the_server_player_starts_at_its_own_frame():
+    """Back from ?playback=server with other steps, the new chart is the new run shown whole (not the old chart's
+    remembered start, though both runs are the session's first browser chart, id 0)."""
+    at = open_clipping(chains="16", steps="100")  # shown whole: frame 100
+    next(w for w in at.selectbox if w.key == "clipping.playback").set_value("server").run()
+    next(w for w in at.slider if w.key == "clipping.steps").set_value(300).run()  # 150 frames of 2 steps
+    next(w for w in at.selectbox if w.key == "clipping.playback").set_value("browser").run()
+    assert not at.exception, [e.value for e in at.exception]
+    anim = next(s for s in player_spec(at)["signals"] if s["name"] == "anim")["value"]
+    assert anim == {"pos": 300 // bp.frame_stride(300), "t": -1, "playing": False}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     playwright_or_skip()
