@@ -7,7 +7,7 @@ import time
 import streamlit as st
 
 from app_pages import keys, layout
-from app_pages.ui import compute_threads
+from app_pages.ui import compute_threads, freeze_heap_once
 
 st.set_page_config(page_title="steplab dashboard", page_icon="📉", layout="wide")
 layout.apply()  # metrics wrap instead of being cut on a laptop screen
@@ -40,3 +40,4 @@ with compute_threads():  # one CPU thread: the dashboard's tensors are small (se
         page.run()
 # server time of this run (read by benchmarks/bench_app.py)
 st.session_state[keys.SERVER_SECONDS] = time.perf_counter() - started
+freeze_heap_once()  # Streamlit's gc.collect(2) after every run would scan torch/pandas/altair: see ui.freeze_heap_once

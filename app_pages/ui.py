@@ -3,6 +3,7 @@ caption "computed on cuda:0 (…) in 14 ms"), number formatting, the "Reproduce 
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,26 @@ def device() -> torch.device:
     ``STEPLAB_DEVICE`` overrides). Read on every run, so that the override applies to a running server's
     next rerun; results move to the CPU only to be drawn."""
     return default_device()
+
+
+_FROZEN = []  # set once per server process (this module is imported once; page scripts are re-executed)
+
+
+def freeze_heap_once() -> bool:
+    """Move every object alive after the first run (torch, pandas, altair, the cached specs: ~380k objects) to
+    the garbage collector's permanent generation, once per process; True the first time.
+
+    Why: after every script run Streamlit calls ``gc.collect(2)`` (``runner.postScriptGC``, on by default), which
+    walks the whole heap: 220-260 ms of CPU per rerun on every page here, holding the GIL while the run's last
+    message waits (benchmarks/bench_redraw_breakdown.py; AppTest's runner skips that call, so bench_app did not
+    see it). Frozen objects are skipped; what the runs create later is still collected (1-7 ms per run).
+    """
+    if _FROZEN:
+        return False
+    gc.collect()
+    gc.freeze()
+    _FROZEN.append(True)
+    return True
 
 
 def compute_threads():
