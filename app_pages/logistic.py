@@ -138,8 +138,6 @@ def main() -> None:
         render(played.live, {"changes": played.changes, "played": played}, dataset, computed, labels, gammas)
         live = played.live
     else:
-        if isinstance(st.session_state.get(keys.player(PAGE)), browser_playback.Played):
-            del st.session_state[keys.player(PAGE)]  # switched from the browser's player: the server's starts anew
         live = playback(PAGE, **run, render=lambda live, state: render(live, state, dataset, computed, labels,
                                                                       gammas))["live"]
     reproduce_expander(reproduce_code(v, gammas),
