@@ -24,8 +24,8 @@ from app_pages import vega_panels as panels
 from steplab.rnn.cliff import EXPLODING_GRAD_NORM, exploded
 
 SURFACE_TITLE = "loss surface E₅₀(w, b), grey: log₁₀ E₅₀ — click a cell to start"  # two title lines
-LINE = 14  # px per line of the readouts in the surface's corner
-EVENT_CHARS = 30  # a cliff message's line (what a 214 px panel, at a 1000 px laptop viewport, shows at 11 px)
+LINE = 13  # px per line of the readouts in the surface's corner (10 px text: a cliff message, ~36 characters,
+# fits the ~215 px surface panel of a 1000 px laptop viewport)
 GUIDE_COLORS = ["#ff7f0e", "#2ca02c"]  # the cliff wall, the zero-loss valley (as the server chart)
 # the report with the clicked cell's centre: what a click on the surface tells the server
 CLICK = "{pos: anim.pos, playing: anim.playing, fps: fps, frames: frames, id: spec_id, start: [datum.xc, datum.yc]}"
@@ -43,13 +43,13 @@ def cliff_events(history, labels: list[str]) -> list[dict]:
     raw_hit, used_hit = exploded(history.grad_norm).numpy(), exploded(history.clipped_grad_norm).numpy()
     events = []
     for r, label in enumerate(labels):
-        name = label.split(":")[0]
+        number = label.split(" · ")[0]
         thrown = bool(used_hit[:, r].any())
         if not (thrown or raw_hit[:, r].any()):
             continue
         k = int(np.argmax(used_hit[:, r] if thrown else raw_hit[:, r]))
-        what = f"thrown off the cliff at step {k}" if thrown else f"met the cliff at step {k}, step clipped"
-        events.append({"r": r, "s": k, "thrown": thrown, "text": f"{name}: {what}",
+        what = f"thrown off the cliff at step {k}" if thrown else f"clipped at the cliff, step {k}"
+        events.append({"r": r, "s": k, "thrown": thrown, "text": f"{number} · {what}",
                        "tip": f"‖∇E‖ = {grad[k, r]:.3g} > {EXPLODING_GRAD_NORM:g}, used {used[k, r]:.3g}: "
                               f"a step of length {jumps[k, r]:.3g}"})
     return events
@@ -107,11 +107,9 @@ def surface_group(surface: dict, paths: list[dict], events: list[dict], labels, 
     names = surface["names"]
     fill = {"clip": True, "encode": {"update": {"width": {"signal": w}, "height": {"signal": h}}}}
     rows, up, placed = len(labels), len(labels), []
-    for i, event in reversed(list(enumerate(events))):  # above the readouts (bottom-left, where no path goes),
-        lines = charts.wrap_title(event["text"], EVENT_CHARS)  # in run order from the top
-        lines = [lines] if isinstance(lines, str) else lines
-        up += len(lines)
-        placed.insert(0, {**event, "i": i, "lines": lines, "up": up})
+    for i, event in reversed(list(enumerate(events))):  # a line each above the readouts (bottom-left, where no
+        up += 1  # path goes), in run order from the top
+        placed.insert(0, {**event, "i": i, "up": up})
     block_top = f"{h} - 6 - {LINE} * max({rows}, length(data('events_shown')) ? " \
                 "extent(pluck(data('events_shown'), 'up'))[1] : 0) - 3"
     return {
@@ -175,18 +173,18 @@ def surface_group(surface: dict, paths: list[dict], events: list[dict], labels, 
                 "tooltip": {"signal": "{run: labels[datum.r], step: datum.s, w: format(datum.w, '.3f'), "
                                       "b: format(datum.b, '.3f'), E: format(datum.e, '.3g')}"}}}},
             {"type": "rect", "interactive": False, "encode": {"update": {  # a light box under the readouts
-                "x": {"value": 2}, "y": {"signal": block_top}, "x2": {"signal": f"min({w} - 2, 215)"},
+                "x": {"value": 2}, "y": {"signal": block_top}, "x2": {"signal": f"min({w} - 2, 205)"},
                 "y2": {"signal": f"{h} - 2"}, "fill": {"value": "white"}, "opacity": {"value": 0.85}}}},
             {"type": "text", "name": "readout", "from": {"data": "head"}, "interactive": False, "encode": {"update": {
                 "x": {"value": 6}, "y": {"signal": f"{h} - 6 - {LINE} * ({rows} - datum.r)"},
-                "baseline": {"value": "top"}, "fontSize": {"value": 11},
+                "baseline": {"value": "top"}, "fontSize": {"value": 10},
                 "fill": {"scale": "color", "field": "r"}, "fontWeight": {"value": "bold"},
                 "limit": {"signal": f"{w} - 12"},
                 "text": {"signal": "split(labels[datum.r], ':')[0] + ': E₅₀ = ' + format(datum.e, '.3g')"}}}},
             {"type": "text", "name": "cliff", "from": {"data": "events_shown"}, "encode": {"update": {
                 "x": {"value": 6}, "y": {"signal": f"{h} - 6 - {LINE} * datum.up"}, "baseline": {"value": "top"},
-                "lineHeight": {"value": LINE}, "fontSize": {"value": 11},
-                "fill": {"signal": "datum.thrown ? '#b00020' : '#333'"}, "fontWeight": {"value": "bold"},
-                "limit": {"signal": f"{w} - 12"}, "text": {"field": "lines"}, "tooltip": {"field": "tip"}}}},
+                "fontSize": {"value": 10}, "fill": {"signal": "datum.thrown ? '#b00020' : '#333'"},
+                "fontWeight": {"value": "bold"}, "limit": {"signal": f"{w} - 12"}, "text": {"field": "text"},
+                "tooltip": {"field": "tip"}}}},
         ],
     }
