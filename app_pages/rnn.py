@@ -95,29 +95,30 @@ for name, traj in (("clipped", clipped), ("unclipped", plain)):
           f"largest ‖∇E‖ = {{traj.grad_norm[:, 0].max().item():.3g}}")"""
 
 
-def clicked() -> tuple[object, tuple[float, float]] | None:
-    """The last click on the surface: (what identifies it, (w, b)) or None. The server player's surface chart
-    holds it as its point selection ``start``; the browser player's chart sends it with its transport report
-    (``report["start"]``, :mod:`app_pages.rnn_vega`)."""
+def clicks() -> list[tuple[str, object, tuple[float, float]]]:
+    """The last click on the surface from each player's chart: (where it was kept, what identifies it, (w, b)).
+    The server player's surface chart holds it as its point selection ``start``; the browser player's chart
+    sends it with its transport report (``report["start"]``, :mod:`app_pages.rnn_vega`). Each is kept apart, so
+    a stale one from the other player (the playback setting switched) neither returns nor hides a new one."""
+    found = []
     event = st.session_state.get(keys.widget(PAGE, "surface"))
     points = (event or {}).get("selection", {}).get("start") or []
     if points:
-        return points, (float(points[0]["x"]), float(points[0]["y"]))
+        found.append(("last_click", points, (float(points[0]["x"]), float(points[0]["y"]))))
     report = browser_playback.reported(PAGE)
     start = report.get("start") if isinstance(report, dict) else None
     if isinstance(start, list) and len(start) == 2 and all(isinstance(x, int | float) for x in start):
-        return report, (float(start[0]), float(start[1]))
-    return None
+        found.append(("last_report_click", report, (float(start[0]), float(start[1]))))
+    return found
 
 
 def apply_click() -> None:
-    """A click on the surface (from the last run's chart) becomes the new start, before the sliders draw."""
-    click = clicked()
-    if click is not None and click[0] != st.session_state.get(keys.widget(PAGE, "last_click")):
-        st.session_state[keys.widget(PAGE, "last_click")] = click[0]
-        w, b = click[1]
-        st.session_state[keys.widget(PAGE, "w0")] = round(min(max(w, BOX[0]), BOX[1]) / 0.05) * 0.05
-        st.session_state[keys.widget(PAGE, "b0")] = round(min(max(b, BOX[2]), BOX[3]) / 0.05) * 0.05
+    """A new click on the surface (from the last run's chart) becomes the start, before the sliders draw."""
+    for kept, click, (w, b) in clicks():
+        if click != st.session_state.get(keys.widget(PAGE, kept)):
+            st.session_state[keys.widget(PAGE, kept)] = click
+            st.session_state[keys.widget(PAGE, "w0")] = round(min(max(w, BOX[0]), BOX[1]) / 0.05) * 0.05
+            st.session_state[keys.widget(PAGE, "b0")] = round(min(max(b, BOX[2]), BOX[3]) / 0.05) * 0.05
 
 
 def main() -> None:

@@ -149,6 +149,25 @@ def test_a_click_on_the_surface_sent_with_the_report_moves_the_start_once(monkey
     assert next(w for w in at.slider if w.key == "rnn.w0").value == 3.0  # is not applied twice
 
 
+def test_a_stale_click_from_the_server_player_neither_returns_nor_hides_a_new_one(monkeypatch):
+    """A click kept by the server player's surface chart (the playback setting was switched since) is applied
+    once; a later click sent with the browser chart's report moves the start, and the old one does not return."""
+    at = open_rnn()
+    at.session_state["rnn.surface"] = {"selection": {"start": [{"x": 3.0, "y": -1.0}]}}
+    at.run()
+
+    def start() -> tuple:
+        return tuple(next(w for w in at.slider if w.key == f"rnn.{name}").value for name in ("w0", "b0"))
+
+    assert start() == (pytest.approx(3.0), pytest.approx(-1.0))
+    played = at.session_state["_player.rnn"]
+    monkeypatch.setattr(bpb, "reported", lambda page: report(80, False, played.spec_id, start=[7.0, -5.0]))
+    at.run()
+    assert start() == (pytest.approx(7.0), pytest.approx(-5.0))
+    at.run()
+    assert start() == (pytest.approx(7.0), pytest.approx(-5.0))
+
+
 # ----------------------------------------------------------------------------- in a real browser
 
 
