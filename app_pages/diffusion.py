@@ -13,7 +13,6 @@ import streamlit as st
 import torch
 
 from app_pages import browser_playback, charts, diffusion_digits, diffusion_vega, ensemble, keys, specs
-from app_pages.browser_player import arrow_frame
 from app_pages.controls import Control, Controls
 from app_pages.live import SamplerPath
 from app_pages.pins import Pins
@@ -307,17 +306,6 @@ def render(live: SamplerPath, v: dict, method: str, model, grid: torch.Tensor, l
                        "pick PLMS, HB, Nesterov or GHVB to see δλ against the region.", icon=":material/info:")
 
 
-def loci(method: str, steps: int) -> dict:
-    """The boundary locus (re, im) of each method the warm-up applies (app_pages.diffusion_vega.Region)."""
-    region = diffusion_vega.Region.of(method, steps)
-    out = {}
-    for applied in dict.fromkeys(region.applied if region else []):
-        data = locus(applied)
-        frame = None if data is None else arrow_frame(data)
-        out[applied] = None if frame is None else (frame.re.to_numpy(), frame.im.to_numpy())
-    return out
-
-
 def render_browser(played, v: dict, method: str, model, grid: torch.Tensor, labels: torch.Tensor,
                    other: dict[str, torch.Tensor], ref: torch.Tensor) -> None:
     """Playback in the browser: the whole path as one chart (app_pages.diffusion_vega), built once per computed
@@ -342,7 +330,7 @@ def render_browser(played, v: dict, method: str, model, grid: torch.Tensor, labe
         drawn = {"samples": len(labels), "in_view": int(cells[-1]["count"].sum()) if dense
                  else int(np.isfinite(last).all(-1).sum())}
         spec = diffusion_vega.spec(method=method, sigmas=sigmas, xs=xs, classes=labels.cpu().numpy(), bad=bad, z=z,
-                                   means=model.means.numpy(), cells=cells, box=SAMPLES_BOX, loci=loci(method, steps),
+                                   means=model.means.numpy(), cells=cells, box=SAMPLES_BOX,
                                    samples=len(labels), changes=played.changes, start=played.start_frame(),
                                    spec_id=played.spec_id, fps=played.anchor.fps)
         lost = diffusion_vega.divergence_text(steps, steps, bad, z.__getitem__, diffusion_vega.Region.of(method, steps))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ from app_pages import browser_player as bp
 from app_pages import charts, ensemble, specs
 from app_pages import vega_panels as panels
 from app_pages.playground_vega import equal_aspect_domains, fill, xy
-from steplab.diffusion import real_interval_closed_form, spectral_radius
+from steplab.diffusion import boundary_locus, real_interval_closed_form, spectral_radius
 from steplab.diffusion.theory import applied_method
 
 POINTS_SENT = 40_000  # sample positions sent per chart, all samplers and steps together (beyond: fewer samples)
@@ -56,6 +56,16 @@ class Region:
         finite = np.isfinite(z)
         growth = spectral_radius(self.applied[k], np.where(finite, z, 0)).numpy()
         return growth <= 1 + 1e-9, growth
+
+
+@lru_cache(maxsize=64)
+def boundary(method: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The boundary locus (re, im) of a method's stability region (361 points), or None where it has none."""
+    try:
+        z = boundary_locus(method, points=361).numpy()
+    except ValueError:
+        return None
+    return z.real, z.imag
 
 
 def since(bad: np.ndarray, t: int) -> int:
@@ -291,11 +301,11 @@ def readout_group(rows: list[dict], w: str = "width", h: str = "height") -> dict
 
 
 def spec(*, method: str, sigmas, xs: dict[str, np.ndarray], classes: np.ndarray, bad: np.ndarray, z: np.ndarray,
-         means: np.ndarray, cells: list[pd.DataFrame] | None, box: tuple, loci: dict, samples: int, changes,
+         means: np.ndarray, cells: list[pd.DataFrame] | None, box: tuple, samples: int, changes,
          start: dict, spec_id: int, fps: float) -> dict:
     """The whole page's animated chart. ``xs``: sampler label -> [N+1, B, 2] samples on the data scale (this
     sampler first); ``bad`` [N+1, B] off the reference; ``z`` [N, B] δλ of each step; ``cells``: per step the
-    density of all samples (drawn instead of points), or None; ``loci``: method -> (re, im) of its boundary."""
+    density of all samples (drawn instead of points), or None."""
     steps = len(sigmas) - 1
     region = Region.of(method, steps)
     if cells is not None:
@@ -313,6 +323,7 @@ def spec(*, method: str, sigmas, xs: dict[str, np.ndarray], classes: np.ndarray,
         finite = z.real[np.isfinite(z.real)]
         reach = min(min(region.left) * 1.6, -2.5, float(np.quantile(finite, 0.02)) * 1.1 if finite.size else 0)
         x_min = -next(b for b in (2.5, 5, 10, 20, 50, 100, 200, 500, 1e3, 1e4, 1e9) if b >= -reach)
+        loci = {applied: boundary(applied) for applied in dict.fromkeys(region.applied)}
         layout = [(340, first + [partial(region_group, region, z, loci, x_min)]),
                   (200, [partial(history_panel, z, float(real_interval_closed_form(method)), changes),
                          partial(readout_group, text)])]
