@@ -137,7 +137,7 @@ def player_spec(rows: list[tuple[int, list]], steps: int, stride: int, fps: int 
     legends = [{"fill": "runs", "orient": "none", "direction": "vertical", "legendX": 0, "legendY": top - ROW_GAP + 40,
                 "labelLimit": {"signal": "max(width - 30, 60)"},  # an ellipsis, not a cut, when narrow
                 "symbolType": "circle"}] if labels else []
-    return {"$schema": VEGA_SCHEMA, "width": 400, "height": top - ROW_GAP + (40 + 16 * len(labels) if labels else 0),
+    return {"$schema": VEGA_SCHEMA, "width": 400, "height": top - ROW_GAP + (44 + 18 * len(labels) if labels else 0),
             "autosize": {"type": "fit-x", "contains": "padding"},
             "signals": transport_signals + layout_signals + list(signals),
             "scales": [{"name": "scrub", "domain": [0, {"signal": "frames"}], "range": [30, {"signal": "width"}],
