@@ -314,10 +314,12 @@ def render(live: Live, state: dict, v: dict, runs: list, labels: list[str], theo
              "status": f"{diverged[r]} of {chains} chains diverged" if diverged[r] else "all chains finite"}
             for r, (c, eta) in enumerate(runs)]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
-    for r, (c, eta) in enumerate(runs):
-        if diverged[r]:
-            st.error(f"**{labels[r]}**: {diverged[r]} chains diverged (|x| blew past 10⁶; heavy-tailed noise "
-                     f"with η = {eta:g} and {'no clipping' if c is None else f'c = {c:g}'})", icon=":material/error:")
+    with st.container():  # however many messages, the charts below keep their place (no remount per redraw)
+        for r, (c, eta) in enumerate(runs):
+            if diverged[r]:
+                st.error(f"**{labels[r]}**: {diverged[r]} chains diverged (|x| blew past 10⁶; heavy-tailed noise "
+                         f"with η = {eta:g} and {'no clipping' if c is None else f'c = {c:g}'})",
+                         icon=":material/error:")
     if not end:
         with measure(PAGE):  # the chains stay on the device: only the bin counts per setting come back
             sign = 1.0 if bias[0] == 0 or history.iterates[-1, 0, 0] >= 0 else -1.0

@@ -258,8 +258,9 @@ def render(live: Live, state: dict, dataset: data.Dataset, computed: data.Datase
     else:
         server_charts(live, state, dataset, values, labels, kinds)
     hint = loss_hint(loss, labels, sweep_runs, whole=played is not None) if live.t else None
-    if hint:
-        st.info(hint, icon=":material/lightbulb:")
+    with st.container():  # with or without a hint, the elements below keep their place
+        if hint:
+            st.info(hint, icon=":material/lightbulb:")
 
 
 def server_charts(live: Live, state: dict, dataset: data.Dataset, values: tuple, labels: list[str],

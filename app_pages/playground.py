@@ -119,9 +119,10 @@ def main() -> None:
 
     lam = (min(v["lam1"], v["lam2"]), max(v["lam1"], v["lam2"]))
     if quadratic and v["lam1"] > v["lam2"]:  # said, not swapped silently
-        st.warning(f"λ₁ = {v['lam1']:g} is larger than λ₂ = {v['lam2']:g}: the quadratic takes its eigenvalues "
-                   f"sorted, λ = ({lam[0]:g}, {lam[1]:g}).",
-                   icon=":material/swap_vert:")
+        st.container().warning(f"λ₁ = {v['lam1']:g} is larger than λ₂ = {v['lam2']:g}: the quadratic takes its "
+                               f"eigenvalues sorted, λ = ({lam[0]:g}, {lam[1]:g}).", icon=":material/swap_vert:")
+    else:
+        st.container()  # the same place held empty: the elements below keep their place
     problem = dash.make_problem(v["problem"], lam, v["rotation"], v["noise"], device=device())
     x0 = torch.tensor([[v["x0"], v["y0"]]], dtype=torch.float64, device=device()).repeat(len(configs), 1)
 
@@ -211,11 +212,12 @@ def render(live: Live, state: dict, v: dict, problem, configs, labels) -> None:
                      else "–",
                      "rate/step theory": f"{theory:.4f}" if theory is not None else "–",
                      "status": status})
-    for r, row in enumerate(rows):
-        if diverged_at[r] >= 0:
-            st.error(f"**{row['run']}** — {row['status']}", icon=":material/error:")
-        elif row["status"].startswith("diverging"):  # growing geometrically, not yet past the loss cut-off
-            st.warning(f"**{row['run']}** — {row['status']}", icon=":material/trending_up:")
+    with st.container():  # however many messages, the elements below keep their place (no remount per redraw)
+        for r, row in enumerate(rows):
+            if diverged_at[r] >= 0:
+                st.error(f"**{row['run']}** — {row['status']}", icon=":material/error:")
+            elif row["status"].startswith("diverging"):  # growing geometrically, not yet past the loss cut-off
+                st.warning(f"**{row['run']}** — {row['status']}", icon=":material/trending_up:")
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
     played = state.get("played")

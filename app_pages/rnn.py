@@ -271,9 +271,10 @@ def render(live: Live, state: dict, v: dict, labels: list[str]) -> None:
                      "status": status})
     played = state.get("played")
     whole_run = f"over the whole run (steps 0–{live.t}): " if played is not None else ""
-    for row in rows:
-        if row["status"].startswith("thrown"):
-            st.error(f"**{row['run']}** — {whole_run}{row['status']}", icon=":material/error:")
+    with st.container():  # however many messages, the charts below keep their place (no remount per redraw)
+        for row in rows:
+            if row["status"].startswith("thrown"):
+                st.error(f"**{row['run']}** — {whole_run}{row['status']}", icon=":material/error:")
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     if played is not None:  # playback in the browser: one chart, every panel following its step
         st.caption(f"The table and the messages above describe the whole run (step {live.t} at the end); ▶ and "

@@ -41,3 +41,35 @@ def test_app_freezes_after_its_first_run(fresh_freeze):
     frozen = gc.get_freeze_count()
     at.run()
     assert gc.get_freeze_count() <= frozen  # once per process, not per run (a second freeze adds the run)
+
+
+def chart_places(at) -> list[tuple]:
+    """Where each chart sits in the page's element tree (Streamlit keeps an element mounted only there)."""
+    places = []
+
+    def walk(node, path):
+        for index, child in getattr(node, "children", {}).items():
+            if type(child).__name__ == "VegaLiteChart":
+                places.append(path + (index,))
+            walk(child, path + (index,))
+
+    walk(at.main, ())
+    return places
+
+
+@pytest.mark.parametrize("page,key,calm,alarming", [
+    ("playground", "playground.eta", 0.1, 0.3),  # 0.3 > 2/L: a "diverged" box above the charts
+    ("rnn", "rnn.eta", 1.2, 1.0)])  # the defaults' unclipped run is thrown off the cliff at 1.0, not at 1.2
+def test_a_message_box_coming_and_going_leaves_the_charts_in_place(page, key, calm, alarming):
+    """The browser rebuilds a chart whose place in the page changes; messages live in one fixed container."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    at.switch_page(f"app_pages/{page}.py")
+    at.run()
+    slider = next(w for w in at.select_slider if w.key == key)
+    slider.set_value(calm).run()
+    before, quiet = chart_places(at), len(at.error)
+    next(w for w in at.select_slider if w.key == key).set_value(alarming).run()
+    assert len(at.error) > quiet  # the message box is there ...
+    assert chart_places(at) == before  # ... and every chart is where it was
