@@ -111,9 +111,10 @@ def readouts(method: str, sigmas, bad: np.ndarray, z: np.ndarray, region: Region
     return rows
 
 
-def sample_rows(xs: dict[str, np.ndarray], classes: np.ndarray) -> list[dict]:
+def sample_rows(xs: dict[str, np.ndarray], classes: np.ndarray) -> tuple[list[dict], int]:
     """Per step and sampler (``g``: 0 = this sampler, then the others in order) the shown samples' positions
-    (``xs``: name -> [N+1, B, 2] on the data scale), the same evenly spaced samples every step, finite only."""
+    (``xs``: name -> [N+1, B, 2] on the data scale), the same evenly spaced samples every step, finite only;
+    and how many samples are sent (all of them unless the budget :data:`POINTS_SENT` is less)."""
     count, batch = next(iter(xs.values())).shape[:2]
     keep = min(batch, max(16, POINTS_SENT // (2 * count * len(xs))))
     chosen = np.unique(np.linspace(0, batch - 1, keep).round().astype(int))
@@ -124,7 +125,7 @@ def sample_rows(xs: dict[str, np.ndarray], classes: np.ndarray) -> list[dict]:
             ok = np.isfinite(x) & np.isfinite(y) & (np.abs(x) < 1e3) & (np.abs(y) < 1e3)
             rows.append({"s": s, "g": g, "x": bp.rounded(x[ok], 3), "y": bp.rounded(y[ok], 3),
                          "c": classes[chosen][ok].tolist()})
-    return rows
+    return rows, len(chosen)
 
 
 def density_rows(cells: list[pd.DataFrame], box: tuple, bins: int = ensemble.DENSITY_BINS) -> list[dict]:
@@ -206,7 +207,8 @@ def region_group(region: Region, z: np.ndarray, loci: dict, x_min: float, w: str
     interval, sent once per method) and that step's δλ per sample (blue inside, red outside); fixed axes."""
     names = list(dict.fromkeys(region.applied))  # the methods the warm-up applies, in order
     index = [names.index(a) for a in region.applied]
-    chosen = np.unique(np.linspace(0, z.shape[1] - 1, min(z.shape[1], ensemble.POINTS_MAX)).round().astype(int))
+    keep = min(z.shape[1], ensemble.POINTS_MAX, max(64, POINTS_SENT // (3 * len(z))))  # the samples' budget
+    chosen = np.unique(np.linspace(0, z.shape[1] - 1, keep).round().astype(int))
     points = []
     for k in range(len(z)):
         inside, _ = region.inside(k, z[k][chosen])
@@ -216,8 +218,10 @@ def region_group(region: Region, z: np.ndarray, loci: dict, x_min: float, w: str
                        "o": (~inside[ok]).astype(int).tolist()})
     at = f"{index!r}[min(step, {len(z) - 1})]"
     return {
-        "title": {"text": charts.wrap_title("stability region of the applied method and δλ at this step",
-                                            panels.TITLE_CHARS), "anchor": "start", "fontSize": 12},
+        "title": {"text": charts.wrap_title(
+            "stability region of the applied method and δλ at this step" if len(chosen) == z.shape[1] else
+            f"region of the applied method, δλ at this step ({len(chosen)} of {z.shape[1]:,})", panels.TITLE_CHARS),
+            "anchor": "start", "fontSize": 12},
         "data": [
             {"name": "locus", "values": [{"a": names.index(a), "re": bp.rounded(loci[a][0]),
                                           "im": bp.rounded(loci[a][1])} for a in names if loci.get(a) is not None],
@@ -311,10 +315,9 @@ def spec(*, method: str, sigmas, xs: dict[str, np.ndarray], classes: np.ndarray,
     if cells is not None:
         rows, title = density_rows(cells, box), f"{samples:,} samples now (density of all of them; ✚ class means)"
     else:
-        rows = sample_rows(xs, classes)
-        shown = len(rows[0]["x"]) if rows else 0
-        title = "samples now (•: this sampler, grey: others, +: class means)" + (
-            f", {len(rows[0]['c'])} of {samples:,} drawn" if shown < samples and rows else "")
+        rows, shown = sample_rows(xs, classes)
+        title = ("samples now (•: this sampler, grey: others, +: class means)" if shown == samples else
+                 f"samples now, {shown} of {samples:,} (•: this one, grey: others, +: means)")
     text = readouts(method, sigmas, bad, z, region)
     first = [partial(samples_group, rows, list(xs), means, title, cells is not None, box)]
     if region is None:

@@ -117,6 +117,22 @@ def test_a_sampler_change_mid_run_continues_from_the_reported_step(monkeypatch):
     assert data_of(spec)["history_changes"] == [{"s": 4}]
 
 
+def test_a_long_run_sends_the_same_few_samples_every_step():
+    """N = 50 and 1,024 samples: at most POINTS_SENT numbers of positions, evenly spaced samples (the same every
+    step, so a point moves rather than jumps), and the titles say how many of all the samples are drawn."""
+    from app_pages import diffusion_vega
+
+    spec = player_spec(open_page(steps="50", samples="1024"))
+    data = data_of(spec)
+    assert 2 * sum(len(r["x"]) for r in data["samples"]) <= diffusion_vega.POINTS_SENT
+    first = [r for r in data["samples"] if r["s"] == 0 and r["g"] == 0][0]
+    assert 64 <= len(first["c"]) < 1024 and set(first["c"]) == set(range(8))  # every class among those drawn
+    assert all(len(r["x"]) == len(first["x"]) for r in data["samples"] if r["g"] == 0)  # all finite: hb3.6, w = 15
+    assert all(len(r["re"]) < 1024 for r in data["z"])
+    titles = [" ".join(m["title"]["text"]) for m in spec["marks"] if m.get("type") == "group"][:2]
+    assert all("of 1,024" in title for title in titles), titles
+
+
 def test_many_samples_are_sent_as_a_density_per_step(monkeypatch):
     """Above ensemble.POINTS_MAX samples (lowered to 100 here) the chart gets a density of all of them per step,
     not points: the cells count the samples in view at each step, and at w = 5 all 128 end in view."""
