@@ -44,11 +44,11 @@ def grid_group(rows: list[dict], title: str, name: str, w: str = "width", h: str
     return {
         "name": name,
         "title": {"text": charts.wrap_title(title, panels.TITLE_CHARS), "anchor": "start", "fontSize": 12},
-        "data": [{"name": f"{name}_pixels", "values": rows, "transform": [
+        "data": [{"name": f"{name}_pixels", "values": rows},  # one row a frame: filtered, then flattened
+                 {"name": f"{name}_now", "source": f"{name}_pixels", "transform": [
+                     {"type": "filter", "expr": "datum.s === step"},
                      {"type": "flatten", "fields": ["v"], "index": "j"}] + [
-                     {"type": "formula", "as": field, "expr": expr} for field, expr in corners]},
-                 {"name": f"{name}_now", "source": f"{name}_pixels",
-                  "transform": [{"type": "filter", "expr": "datum.s === step"}]}],
+                     {"type": "formula", "as": field, "expr": expr} for field, expr in corners]}],
         "scales": [{"name": "px", "domain": [0, SPAN], "range": [0, {"signal": size}], "zero": False, "nice": False},
                    {"name": "py", "domain": [0, SPAN], "range": [0, {"signal": size}], "zero": False, "nice": False},
                    {"name": "grey", "type": "linear", "domain": [0, 255], "range": ["black", "white"]}],

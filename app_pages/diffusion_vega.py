@@ -159,9 +159,10 @@ def samples_group(rows: list[dict], names: list[str], means: np.ndarray, title: 
         data, scale, marks = density_layer(rows, box)
         scales.append(scale)
     else:
-        data = [{"name": "samples", "values": rows, "transform": [{"type": "flatten", "fields": ["x", "y", "c"]}]},
-                where("samples_now", "samples", "datum.s === step"), where("others_now", "samples_now", "datum.g > 0"),
-                where("mine_now", "samples_now", "datum.g === 0")]
+        data = [{"name": "samples", "values": rows},  # one row a step and sampler: filtered, then flattened
+                {"name": "samples_now", "source": "samples", "transform": [
+                    {"type": "filter", "expr": "datum.s === step"}, {"type": "flatten", "fields": ["x", "y", "c"]}]},
+                where("others_now", "samples_now", "datum.g > 0"), where("mine_now", "samples_now", "datum.g === 0")]
         marks = [
             {"type": "symbol", "from": {"data": "others_now"}, "interactive": False, "encode": {"update": {
                 "x": xy("x"), "y": xy("y", "y"), "size": {"value": 26}, "stroke": {"value": "#666"},
@@ -191,9 +192,10 @@ def density_layer(rows: list[dict], box: tuple, bins: int = ensemble.DENSITY_BIN
     high = max([max(r["n"], default=1) for r in rows], default=1)
     corners = [("x1", f"{x0!r} + (datum.i % {bins}) * {wx!r}"), ("x2", f"datum.x1 + {wx!r}"),
                ("y1", f"{y0!r} + floor(datum.i / {bins}) * {wy!r}"), ("y2", f"datum.y1 + {wy!r}")]
-    data = [{"name": "cells", "values": rows, "transform": [{"type": "flatten", "fields": ["i", "n"]}] + [
-                {"type": "formula", "as": name, "expr": expr} for name, expr in corners]},
-            {"name": "cells_now", "source": "cells", "transform": [{"type": "filter", "expr": "datum.s === step"}]}]
+    data = [{"name": "cells", "values": rows},  # one row a step: filtered, then flattened
+            {"name": "cells_now", "source": "cells", "transform": [
+                {"type": "filter", "expr": "datum.s === step"}, {"type": "flatten", "fields": ["i", "n"]}] + [
+                {"type": "formula", "as": name, "expr": expr} for name, expr in corners]}]
     scale = {"name": "count", "type": "sqrt", "domain": [0, high], "range": {"scheme": "purples"}, "zero": True}
     marks = [{"type": "rect", "name": "cells_mark", "from": {"data": "cells_now"}, "encode": {"update": {
         "x": xy("x1"), "x2": xy("x2"), "y": xy("y1", "y"), "y2": xy("y2", "y"),
@@ -231,9 +233,10 @@ def region_group(region: Region, z: np.ndarray, loci: dict, x_min: float, w: str
                                             dict(zip(region.applied, region.left)).items()]},
             {"name": "interval_now", "source": "interval",
              "transform": [{"type": "filter", "expr": f"datum.a === {at}"}]},
-            {"name": "z", "values": points, "transform": [{"type": "flatten", "fields": ["re", "im", "o"]}]},
-            {"name": "z_now", "source": "z", "transform": [{"type": "filter", "expr": "datum.s === min(step, "
-                                                                                   f"{len(z) - 1})"}]},
+            {"name": "z", "values": points},  # one row a step: filtered, then flattened
+            {"name": "z_now", "source": "z", "transform": [
+                {"type": "filter", "expr": f"datum.s === min(step, {len(z) - 1})"},
+                {"type": "flatten", "fields": ["re", "im", "o"]}]},
         ],
         "scales": [{"name": "x", "domain": [x_min, 0.6], "range": [0, {"signal": w}], "zero": False, "nice": False},
                    {"name": "y", "domain": [-1.6, 1.6], "range": [{"signal": h}, 0], "zero": False, "nice": False},
