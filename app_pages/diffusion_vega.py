@@ -94,12 +94,13 @@ def divergence_text(t: int, steps: int, bad: np.ndarray, z_at: Callable[[int], n
 def readouts(method: str, sigmas, bad: np.ndarray, z: np.ndarray, region: Region | None) -> list[dict]:
     """Per step t: the readout's lines ``t`` (wrapped) and which of them are the divergence report ``e``."""
     steps, rows = len(sigmas) - 1, []
+    regions = {k: region.inside(k, z[k]) for k in range(steps)} if region is not None else {}  # once a step
     for t in range(steps + 1):
         n = min(t, steps - 1)
         lines = [f"step {t} / {steps} (σ = {sigmas[t]:.3g}): {int(bad[t].sum())} / {bad.shape[1]} samples off the "
                  "reference (‖x_t − x_ref,t‖ > 1)"]
         if region is not None:
-            inside, growth = region.inside(n, z[n])
+            inside, growth = regions[n]
             finite = np.isfinite(z[n])
             median = f" (median |ζ| {np.median(growth[finite]):.2f})" if finite.any() else ""
             lines.append(f"δλ outside {region.applied[n]}'s region, step {n}→{n + 1}: {int((~inside).sum())} / "
