@@ -160,9 +160,10 @@ def main() -> None:
     eps = model.eps_fn(labels, v["guidance"])
     pins = Pins(ctl, parse_pin, str)
     compare = comparison(v["compare"], method)
-    if compare == "none" and v["compare"] not in ("none", "auto"):
-        st.caption(f"The comparison sampler is this sampler itself ({method}): nothing to compare; pick another "
-                   f"under “compare with”.")
+    with st.container():  # with or without the note, the charts below keep their place
+        if compare == "none" and v["compare"] not in ("none", "auto"):
+            st.caption(f"The comparison sampler is this sampler itself ({method}): nothing to compare; pick another "
+                       f"under “compare with”.")
     others = ([] if compare == "none" else [(f"compare: {compare}", compare)]) + [
         (f"pin {i}: {m}", m) for i, m in enumerate(pins.values, start=1)]  # (label, sampler) on the same x_T
     with measure(PAGE):
@@ -337,8 +338,9 @@ def render_browser(played, v: dict, method: str, model, grid: torch.Tensor, labe
         cached = (key, spec, drawn, lost)
         st.session_state[keys.widget(PAGE, "spec")] = cached
     _, spec, live.drawn, lost = cached
-    if lost:
-        st.error(f"**At the end of the run (step {steps}): {method}** — {lost}", icon=":material/error:")
+    with st.container():  # with or without the message, the chart below keeps its place (no remount)
+        if lost:
+            st.error(f"**At the end of the run (step {steps}): {method}** — {lost}", icon=":material/error:")
     st.caption("▶ and the grey bar above the chart play and scrub the whole path (computed once); every panel and "
                "the readout follow the step shown, and a setting changed mid-way continues from that step.")
     browser_playback.draw(PAGE, played, spec)

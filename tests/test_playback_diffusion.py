@@ -90,6 +90,27 @@ def test_the_readout_reports_divergence_at_the_step_it_happens():
     assert re.sub(r"\s+", " ", red[8].split(" — ", 1)[1]) in end
 
 
+def chart_places(at: AppTest) -> list[tuple]:
+    """Where each chart sits in the page's element tree (the browser remounts a chart whose place changes)."""
+    places = []
+
+    def walk(node, path):
+        for index, child in getattr(node, "children", {}).items():
+            if getattr(child, "type", None) == "vega_lite_chart":
+                places.append(path + (index,))
+            walk(child, path + (index,))
+
+    walk(at.main, ())
+    return places
+
+
+def test_the_end_of_run_error_coming_and_going_leaves_the_chart_in_place():
+    at = open_page(samples="128")  # hb3.6 at N = 8, w = 15: none diverged at the end
+    before, quiet = chart_places(at), len(at.error)
+    next(w for w in at.slider if w.key == "diffusion.m").set_value(4.0).run()  # PLMS4: some diverge
+    assert before and len(at.error) > quiet and chart_places(at) == before  # the box is there, the chart stays
+
+
 def test_a_sampler_change_mid_run_continues_from_the_reported_step(monkeypatch):
     """A report says the chart plays from step 0 at t = 100 s; at 100 + 4/24 s the sampler changes to DDIM: the path
     keeps x̄_0..x̄_4 and continues with DDIM from x̄_4; the new chart starts there, playing, the change marked."""
