@@ -41,7 +41,9 @@ TOGGLE = "{pos: !anim.playing && anim.pos >= frames ? 0 : anim.pos, t: now(), pl
 SCRUB = "{pos: clamp(round(invert('scrub', x())), 0, frames), t: now(), playing: anim.playing}"
 REPORT = "{pos: anim.pos, playing: anim.playing, fps: fps, frames: frames, id: spec_id}"
 # what the chart tells the server, only on a user's transport action (see app_pages.browser_playback)
-REPORT_EVENTS = "@play:click, pointerup"  # a click on play/pause; the end of a click or drag on the scrub bar
+# a click on play/pause; the end of a click or drag on the scrub bar (any pointerup in the chart but the play
+# button's own, so that a press on play sends one report, not two: two reruns, the second one late)
+REPORT_EVENTS = "@play:click, pointerup[!item() || item().mark.name !== 'play']"
 
 
 def frame_stride(steps: int, max_frames: int = MAX_FRAMES) -> int:

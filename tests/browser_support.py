@@ -107,3 +107,29 @@ def streamlit_server(log: Path, timeout_s: float = 90) -> Iterator[str]:
                "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
     with serving(command, log, f"{base}/_stcore/health", timeout_s, cwd=ROOT, env=env):
         yield base
+
+
+def runs_finished(frames: list) -> int:
+    """How many script runs the server has finished, among recorded WebSocket frames ``(direction, payload,
+    ...)``: its ``script_finished`` ForwardMsgs (a run can pause for seconds without sending anything, e.g. on a
+    cold cache, so silence does not tell that it is over)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    count = 0
+    for direction, payload, *_ in frames:
+        if direction == "received" and isinstance(payload, (bytes, bytearray)):
+            try:
+                count += ForwardMsg.FromString(bytes(payload)).WhichOneof("type") == "script_finished"
+            except Exception:  # not a ForwardMsg (never expected; counted as no run)
+                continue
+    return count
+
+
+def wait_for_runs(page, frames: list, at_least: int, timeout_s: float = 60) -> None:
+    """Wait (in the page's event loop) until ``at_least`` runs have finished, then a little for drawing."""
+    deadline = time.time() + timeout_s
+    while runs_finished(frames) < at_least:
+        if time.time() > deadline:
+            raise AssertionError(f"only {runs_finished(frames)} of {at_least} script runs finished in {timeout_s} s")
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(300)

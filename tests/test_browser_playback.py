@@ -12,6 +12,7 @@ import pytest
 import torch
 
 pytest.importorskip("streamlit")
+from playback_support import player_spec_of  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 from vega_check import check_player_spec  # noqa: E402
 
@@ -127,13 +128,6 @@ def test_the_playground_continues_mid_run_from_the_reported_step(monkeypatch):
     changes = [d["values"] for m in spec["marks"] if m.get("name") == "loss" for d in m["data"]
                if d["name"] == "loss_changes"]
     assert changes == [[{"s": 24}]]
-
-
-def player_spec_of(at: AppTest) -> dict:
-    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
-    players = [s for s in specs if s.get("$schema", "").startswith("https://vega.github.io/schema/vega/")]
-    assert len(players) == 1
-    return players[0]
 
 
 def test_the_playground_chart_reads_only_what_it_defines_and_breaking_it_is_caught():

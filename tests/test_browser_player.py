@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from browser_support import CHROMIUM, playwright_or_skip, streamlit_server
+from browser_support import CHROMIUM, playwright_or_skip, runs_finished, streamlit_server, wait_for_runs
 from browser_support import CHROMIUM_ARGS as ARGS
 
 pytest.importorskip("streamlit")
@@ -166,7 +166,7 @@ def check_playback(page, server: str) -> None:
     page.on("websocket", listen)
     page.goto(f"{server}/?steps=200")  # playback in the browser is the default
     page.wait_for_selector(".vega-embed g.counter text", timeout=90_000)
-    page.wait_for_timeout(1500)  # the first run's messages are over
+    wait_for_runs(page, frames, 1)  # the first run is over
 
     def step() -> int:
         return int(re.search(r"step (\d+) / 200", page.text_content(".vega-embed g.counter text")).group(1))
@@ -175,8 +175,9 @@ def check_playback(page, server: str) -> None:
         return page.get_attribute(".vega-embed g.runline path", "d")
 
     assert step() == 200  # a new run is shown whole
+    runs = runs_finished(frames)
     page.click(".vega-embed g.play path")  # restarts from step 0
-    page.wait_for_timeout(700)  # the play report's rerun is over
+    wait_for_runs(page, frames, runs + 1)  # the play report's rerun is over
     start, path_start, messages = step(), drawn(), len(frames)
     page.wait_for_timeout(1500)
     playing = step()

@@ -77,7 +77,7 @@ def test_each_page_runs_its_largest_ensemble_and_draws_aggregates(page):
     from app_pages.ensemble import DENSITY_BINS, SIZES
 
     entry = SIZES[page]
-    high = entry.cpu.high if REHEARSAL else high
+    high = entry.cpu.high if REHEARSAL else entry.cuda.high
     params = {entry.name: str(high)}
     if page == "playground":
         params["noise"] = "1"

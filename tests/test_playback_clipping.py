@@ -17,6 +17,8 @@ import torch
 from browser_support import CHROMIUM, CHROMIUM_ARGS, playwright_or_skip, streamlit_server
 
 pytest.importorskip("streamlit")
+from playback_support import open_page, panel, report  # noqa: E402
+from playback_support import player_spec_of as player_spec  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 from vega_check import check_player_spec  # noqa: E402
 
@@ -30,31 +32,11 @@ VEGA = "https://vega.github.io/schema/vega/"
 
 
 def open_clipping(**params) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page("app_pages/clipping.py")
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def player_spec(at: AppTest) -> dict:
-    (spec,) = [s for s in (json.loads(c.proto.spec) for c in at.get("vega_lite_chart"))
-               if s.get("$schema", "").startswith(VEGA)]
-    return spec
-
-
-def panel(spec: dict, name: str) -> dict:
-    return next(m for m in spec["marks"] if m.get("name") == name)
+    return open_page("clipping", **params)
 
 
 def values(spec: dict, name: str, data: str) -> list:
     return next(d["values"] for d in panel(spec, name)["data"] if d["name"] == data)
-
-
-def report(pos, playing, spec_id, frames, fps=24) -> dict:
-    return {"pos": pos, "playing": playing, "fps": fps, "frames": frames, "id": spec_id}
 
 
 def test_the_chart_is_one_player_that_reads_only_what_it_defines_and_a_break_is_caught():

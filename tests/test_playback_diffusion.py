@@ -16,6 +16,8 @@ from browser_support import CHROMIUM, playwright_or_skip, streamlit_server
 from browser_support import CHROMIUM_ARGS as ARGS
 
 pytest.importorskip("streamlit")
+from playback_support import open_page as open_any  # noqa: E402
+from playback_support import player_spec_of as player_spec  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 from vega_check import check_player_spec  # noqa: E402
 
@@ -27,20 +29,7 @@ PLAYER = "_player.diffusion"
 
 
 def open_page(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page("app_pages/diffusion.py")
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def player_spec(at: AppTest) -> dict:
-    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
-    players = [s for s in specs if s.get("$schema", "").startswith("https://vega.github.io/schema/vega/")]
-    assert len(players) == 1, len(players)
-    return players[0]
+    return open_any("diffusion", **params)
 
 
 def data_of(spec: dict) -> dict[str, list]:

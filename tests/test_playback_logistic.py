@@ -16,6 +16,8 @@ import torch
 from browser_support import CHROMIUM, CHROMIUM_ARGS, playwright_or_skip, streamlit_server
 
 pytest.importorskip("streamlit")
+from playback_support import open_page as open_any  # noqa: E402
+from playback_support import panel, player_spec_of  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 from vega_check import check_player_spec  # noqa: E402
 
@@ -29,24 +31,7 @@ SERIES = ("loss", "margin", "accuracy", "grads", "steps")  # the series panels' 
 
 
 def open_page(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page(PAGE)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def player_spec_of(at: AppTest) -> dict:
-    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
-    players = [s for s in specs if s.get("$schema", "").startswith("https://vega.github.io/schema/vega/")]
-    assert len(players) == 1
-    return players[0]
-
-
-def panel(spec: dict, name: str) -> dict:
-    return next(m for m in spec["marks"] if m.get("name") == name)
+    return open_any("logistic", **params)
 
 
 def values(group: dict, name: str) -> list:

@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 import torch
+from browser_support import runs_finished, wait_for_runs
+from playback_support import open_page, panel, player_spec_of
 from vega_check import check_player_spec
 
 pytest.importorskip("streamlit")
@@ -28,24 +30,7 @@ PAGE = "rnn"
 
 
 def open_rnn(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page("app_pages/rnn.py")
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def player_spec_of(at: AppTest) -> dict:
-    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
-    players = [s for s in specs if s.get("$schema", "").startswith("https://vega.github.io/schema/vega/")]
-    assert len(players) == 1
-    return players[0]
-
-
-def panel(spec: dict, name: str) -> dict:
-    return next(m for m in spec["marks"] if m.get("name") == name)
+    return open_page("rnn", **params)
 
 
 def data_of(group: dict, name: str) -> list:
@@ -204,7 +189,7 @@ def check_rnn(page, base: str) -> None:
     page.on("websocket", listen)
     page.goto(f"{base}/rnn?w0=5&b0=-2.3&steps=200", timeout=90_000)
     page.wait_for_selector(".vega-embed g.counter text", timeout=90_000)
-    page.wait_for_timeout(1500)
+    wait_for_runs(page, frames, 1)  # the first run is over (its last, static sections too)
 
     def step() -> int:
         return int(re.search(r"step (\d+) / 200", page.text_content(".vega-embed g.counter text")).group(1))
@@ -213,10 +198,11 @@ def check_rnn(page, base: str) -> None:
         return page.locator(".vega-embed g.cliff text").count()
 
     assert step() == 200 and cliff_messages() == 2  # shown whole: both runs met the cliff
+    runs = runs_finished(frames)
     page.click(".vega-embed g.play path")  # plays from step 0
     page.wait_for_timeout(100)
     assert step() < 24 and cliff_messages() == 0  # before the cliff step (24): no message yet
-    quiet(page, frames)  # the play report's rerun is over
+    wait_for_runs(page, frames, runs + 1)  # the play report's rerun is over
     start, messages = step(), len(frames)
     page.wait_for_timeout(1500)
     assert step() - start >= 20, (start, step())
