@@ -183,8 +183,7 @@ def main() -> None:
                start=start, advance=advance)
     if v["playback"] == "browser":  # the whole path once per change; one chart plays it (app_pages.browser_playback)
         with measure(PAGE):  # a mid-run change keeps x̄_0..x̄_k of the path shown and integrates on from x̄_k
-            played = browser_playback.playback(PAGE, **run, resume=lambda shown, k: SamplerPath(
-                path=shown.path, plan=shown.plan, t=k))
+            played = browser_playback.playback(PAGE, **run, resume=SamplerPath.cut)
         live = played.live
         render_browser(played, v, method, grid.tolist(), other)
     else:

@@ -93,6 +93,10 @@ class SamplerPath:
     t: int = 0
     drawn: dict = field(default_factory=dict)  # what the last redraw showed of the samples (counts)
 
+    def cut(self, k: int) -> SamplerPath:
+        """The same path shown up to step ``k`` (what a mid-run change continues from: x̄_k)."""
+        return SamplerPath(path=self.path, plan=self.plan, t=k)
+
     def follow(self, plan: tuple, eps: Callable, grid: torch.Tensor, steps: int, k: int) -> SamplerPath:
         """``k`` more steps shown; if ``plan`` (method, guidance) changed mid-run, keep x̄_t and integrate the rest
         of ``grid`` anew with ``plan``'s method and the ε function ``eps`` (built with ``plan``'s guidance)."""

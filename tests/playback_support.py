@@ -40,3 +40,17 @@ def panel(spec: dict, name: str) -> dict:
 def report(pos, playing, spec_id, frames, fps=24, **more) -> dict:
     """What a chart sends on a transport action: frame ``pos`` of ``frames``, playing or not, at ``fps``."""
     return {"pos": pos, "playing": playing, "fps": fps, "frames": frames, "id": spec_id, **more}
+
+
+def chart_places(at: AppTest) -> list[tuple]:
+    """Where each chart sits in the page's element tree (the browser remounts a chart whose place changes)."""
+    places = []
+
+    def walk(node, path):
+        for index, child in getattr(node, "children", {}).items():
+            if getattr(child, "type", None) == "vega_lite_chart":
+                places.append(path + (index,))
+            walk(child, path + (index,))
+
+    walk(at.main, ())
+    return places

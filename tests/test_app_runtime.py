@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
+from playback_support import chart_places  # noqa: E402
+
 from app_pages import ui  # noqa: E402
 
 
@@ -41,20 +43,6 @@ def test_app_freezes_after_its_first_run(fresh_freeze):
     frozen = gc.get_freeze_count()
     at.run()
     assert gc.get_freeze_count() <= frozen  # once per process, not per run (a second freeze adds the run)
-
-
-def chart_places(at) -> list[tuple]:
-    """Where each chart sits in the page's element tree (Streamlit keeps an element mounted only there)."""
-    places = []
-
-    def walk(node, path):
-        for index, child in getattr(node, "children", {}).items():
-            if getattr(child, "type", None) == "vega_lite_chart":
-                places.append(path + (index,))
-            walk(child, path + (index,))
-
-    walk(at.main, ())
-    return places
 
 
 @pytest.mark.parametrize("page,key,calm,alarming", [

@@ -16,6 +16,7 @@ from browser_support import CHROMIUM, playwright_or_skip, streamlit_server
 from browser_support import CHROMIUM_ARGS as ARGS
 
 pytest.importorskip("streamlit")
+from playback_support import chart_places  # noqa: E402
 from playback_support import open_page as open_any  # noqa: E402
 from playback_support import player_spec_of as player_spec  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -77,20 +78,6 @@ def test_the_readout_reports_divergence_at_the_step_it_happens():
     assert all(red[s] for s in range(first, 9)) and not any(red[s] for s in range(first))
     end = next(e.value for e in at.error if "At the end of the run" in e.value)
     assert re.sub(r"\s+", " ", red[8].split(" — ", 1)[1]) in end
-
-
-def chart_places(at: AppTest) -> list[tuple]:
-    """Where each chart sits in the page's element tree (the browser remounts a chart whose place changes)."""
-    places = []
-
-    def walk(node, path):
-        for index, child in getattr(node, "children", {}).items():
-            if getattr(child, "type", None) == "vega_lite_chart":
-                places.append(path + (index,))
-            walk(child, path + (index,))
-
-    walk(at.main, ())
-    return places
 
 
 def test_the_end_of_run_error_coming_and_going_leaves_the_chart_in_place():
