@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import streamlit as st
 
 from app_pages import keys
-from app_pages.browser_player import FPS, frame_stride
+from app_pages.browser_player import FPS, frame_stride, last_frame
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def update(previous: Played | None, *, steps: int, reset_key: Any, live_key: Any
     if previous is not None and previous.reset_key == reset_key and previous.live_key == live_key \
             and previous.steps == steps:
         return previous  # nothing to compute: the chart stays as it is (same spec, the animation goes on)
-    frames = -(-steps // frame_stride(steps))
+    frames = last_frame(steps)
     spec_id = 0 if previous is None else previous.spec_id + 1
     fps = FPS if previous is None else previous.anchor.fps
     if previous is not None and previous.reset_key == reset_key:
@@ -156,5 +156,4 @@ def draw(page: str, played: Played, spec: dict, container=None) -> None:
     (container or st).vega_lite_chart(spec, width="stretch", on_select="rerun", selection_mode=["report"],
                                       key=chart_key(page))
     if played.sent_id != played.spec_id:
-        a = played.anchor
-        played.anchor, played.sent_id = Anchor(a.pos, a.playing, a.fps, a.frames, time.monotonic()), played.spec_id
+        played.anchor, played.sent_id = replace(played.anchor, at=time.monotonic()), played.spec_id

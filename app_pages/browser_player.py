@@ -53,6 +53,11 @@ def frame_stride(steps: int, max_frames: int = MAX_FRAMES) -> int:
     return max(1, -(-steps // max_frames))
 
 
+def last_frame(steps: int) -> int:
+    """The index of a run's last frame (the number of frames - 1) at :func:`frame_stride`'s stride."""
+    return -(-steps // frame_stride(steps))
+
+
 def shown_steps(steps: int, stride: int) -> np.ndarray:
     """The steps a frame shows: 0, k, 2k, ... and the last step."""
     return np.unique(np.append(np.arange(0, steps + 1, stride), steps))

@@ -171,13 +171,7 @@ def main() -> None:
                  for label, m in others}
         ref = reference(v["guidance"], v["samples"], v["seed"], v["steps"], str(device()))
 
-    def start() -> SamplerPath:
-        _, path = sample(model, method, v["steps"], v["guidance"], x_t, labels, return_path=True)
-        return SamplerPath(path=path, plan=(method, v["guidance"]))
-
-    def advance(live: SamplerPath, k: int) -> SamplerPath:
-        return live.follow((method, v["guidance"]), eps, grid, v["steps"], k)
-
+    start, advance = SamplerPath.player(model, (method, v["guidance"]), x_t, labels, eps, grid)
     run = dict(steps=v["steps"], reset_key=(v["steps"], v["samples"], v["seed"]), live_key=(method, v["guidance"]),
                start=start, advance=advance)
     if v["playback"] == "browser":  # the whole path once per change; one chart plays it (app_pages.browser_playback)

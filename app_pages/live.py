@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from steplab.diffusion import integrate
+from steplab.diffusion import integrate, sample
 from steplab.trajectory import Trajectory, run
 
 Tensor = torch.Tensor
@@ -96,6 +96,23 @@ class SamplerPath:
     def cut(self, k: int) -> SamplerPath:
         """The same path shown up to step ``k`` (what a mid-run change continues from: x̄_k)."""
         return SamplerPath(path=self.path, plan=self.plan, t=k)
+
+    @classmethod
+    def player(cls, model, plan: tuple, x_t: torch.Tensor, labels: torch.Tensor, eps: Callable,
+               grid: torch.Tensor) -> tuple[Callable, Callable]:
+        """A sampler page's ``start()`` (the whole path of ``plan`` = (method, guidance) from ``x_t``) and
+        ``advance(live, k)`` (:meth:`follow` with that plan), as the players take them."""
+        method, guidance = plan
+        steps = grid.numel() - 1
+
+        def start() -> SamplerPath:
+            _, path = sample(model, method, steps, guidance, x_t, labels, return_path=True)
+            return cls(path=path, plan=plan)
+
+        def advance(live: SamplerPath, k: int) -> SamplerPath:
+            return live.follow(plan, eps, grid, steps, k)
+
+        return start, advance
 
     def follow(self, plan: tuple, eps: Callable, grid: torch.Tensor, steps: int, k: int) -> SamplerPath:
         """``k`` more steps shown; if ``plan`` (method, guidance) changed mid-run, keep x̄_t and integrate the rest

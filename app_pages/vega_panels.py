@@ -24,10 +24,10 @@ def compact(values: np.ndarray, keep: np.ndarray, diverged_at=None, positive: bo
     """``values`` [T, R] -> per run (steps, values) at the shown steps ``keep``: finite (and positive for a log
     axis), at most ``cap`` in size, and no step after the run diverged; rounded to 5 significant digits."""
     values = np.asarray(values, dtype=float)
+    steps = np.asarray(keep)
+    steps = steps[steps < values.shape[0]]
     out = []
     for r in range(values.shape[1]):
-        steps = np.asarray(keep)
-        steps = steps[steps < values.shape[0]]
         v = values[steps, r]
         ok = np.isfinite(v) & (np.abs(v) <= cap) & ((v > 0) if positive else True)
         if diverged_at is not None and int(diverged_at[r]) >= 0:

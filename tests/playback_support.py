@@ -13,9 +13,10 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 VEGA = "https://vega.github.io/schema/vega/"
 
 
-def open_page(page: str, **params) -> AppTest:
-    """The app at ``app_pages/<page>.py`` as if opened from a URL with ``params``, run once, no exception."""
-    at = AppTest.from_file(APP, default_timeout=120)
+def open_page(page: str, timeout: float = 120, **params) -> AppTest:
+    """The app at ``app_pages/<page>.py`` as if opened from a URL with ``params``, run once (each run within
+    ``timeout`` seconds), no exception."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
     at.switch_page(f"app_pages/{page}.py")
     for key, value in params.items():
         at.query_params[key] = value

@@ -10,12 +10,12 @@ they expect ``cuda``), so a machine without a GPU can check that they still matc
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 import torch
 
 pytest.importorskip("streamlit")
+import playback_support  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 REHEARSAL = os.environ.get("STEPLAB_GPU_REHEARSAL") == "cpu"  # the same tests on the CPU
@@ -24,7 +24,6 @@ pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not (REHEARSAL or torch.cuda.is_available()),
                                  reason="needs CUDA (run on a GPU machine)")]
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["playground", "clipping", "logistic", "diffusion", "rnn"]
 
 
@@ -36,13 +35,7 @@ def on_cuda(monkeypatch):
 def open_page(page: str, **params) -> AppTest:
     if REHEARSAL and page == "rnn":
         params.setdefault("starts", "16")  # the CPU default is 0 random starts (the GPU's: 2048)
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.switch_page(f"app_pages/{page}.py")
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return playback_support.open_page(page, timeout=300, **params)
 
 
 def live_of(at: AppTest, page: str):
